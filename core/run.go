@@ -1,0 +1,695 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/workloads/gen"
+)
+
+// Config is one test run. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	// Target names the system under test; Workload what clients do (empty:
+	// the target's default).
+	Target   string
+	Workload string
+	// Nodes is the cluster size; Concurrency the number of workers.
+	Nodes       int
+	Concurrency int
+	// TimeLimit bounds the main phase, the one with faults.
+	TimeLimit time.Duration
+	// Rate is the total operations per second over all workers; 0 means as
+	// fast as the system answers.
+	Rate float64
+	// Nemeses are the fault kinds to inject; empty means none.
+	Nemeses         []string
+	NemesisInterval time.Duration
+	// Seed drives every random choice of the run.
+	Seed int64
+	// Store is the directory under which runs are kept.
+	Store string
+	// Params are target, workload and nemesis parameters by name.
+	Params Params
+	// OpTimeout bounds one operation; past it the outcome is info.
+	OpTimeout time.Duration
+	// FinalTimeout bounds the final phase after the heal.
+	FinalTimeout time.Duration
+	// CheckTimeout bounds the checkers; past it the verdict is unknown.
+	CheckTimeout time.Duration
+	// NewRuntime makes the runtime for a run.
+	NewRuntime func() (Runtime, error)
+	// Clock is the harness's clock; nil means the host's.
+	Clock Clock
+	// Progress receives a status line every ProgressInterval; nil is silent.
+	Progress         io.Writer
+	ProgressInterval time.Duration
+	// Command is the command line that started the run, stored with it.
+	Command []string
+}
+
+// DefaultConfig is a short, gentle run: 3 nodes, 5 workers, 10 s, 100 ops/s.
+func DefaultConfig() Config {
+	return Config{Nodes: 3, Concurrency: 5, TimeLimit: 10 * time.Second, Rate: 100,
+		NemesisInterval: 2 * time.Second, Store: "store", OpTimeout: time.Second,
+		FinalTimeout: 30 * time.Second, CheckTimeout: 5 * time.Minute, ProgressInterval: time.Second}
+}
+
+func (c *Config) fillDefaults() {
+	d := DefaultConfig()
+	if c.Nodes == 0 {
+		c.Nodes = d.Nodes
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = d.Concurrency
+	}
+	if c.TimeLimit == 0 {
+		c.TimeLimit = d.TimeLimit
+	}
+	if c.NemesisInterval == 0 {
+		c.NemesisInterval = d.NemesisInterval
+	}
+	if c.Store == "" {
+		c.Store = d.Store
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = d.OpTimeout
+	}
+	if c.FinalTimeout == 0 {
+		c.FinalTimeout = d.FinalTimeout
+	}
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = d.CheckTimeout
+	}
+	if c.ProgressInterval == 0 {
+		c.ProgressInterval = d.ProgressInterval
+	}
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.Params == nil {
+		c.Params = Params{}
+	}
+}
+
+// Validate reports the first thing wrong with the configuration, in terms of
+// the command-line flags.
+func (c *Config) Validate() error {
+	switch {
+	case c.Nodes < 1 || c.Nodes > 1000:
+		return fmt.Errorf("--nodes %d: must be between 1 and 1000", c.Nodes)
+	case c.Concurrency < 1 || c.Concurrency > 10000:
+		return fmt.Errorf("--concurrency %d: must be between 1 and 10000", c.Concurrency)
+	case c.TimeLimit <= 0:
+		return fmt.Errorf("--time-limit %s: must be positive", c.TimeLimit)
+	case c.Rate < 0:
+		return fmt.Errorf("--rate %g: must be zero (unlimited) or positive", c.Rate)
+	case c.NemesisInterval <= 0:
+		return fmt.Errorf("--nemesis-interval %s: must be positive", c.NemesisInterval)
+	case c.OpTimeout <= 0:
+		return fmt.Errorf("--op-timeout %s: must be positive", c.OpTimeout)
+	case c.NewRuntime == nil:
+		return errors.New("no runtime: Config.NewRuntime is nil")
+	}
+	return nil
+}
+
+// Stats are the running tallies of a run.
+type Stats struct {
+	Invoked, OK, Fail, Info, Faults int64
+}
+
+// Outcome is what a finished run leaves.
+type Outcome struct {
+	Dir         string
+	Results     checkers.Results
+	Stats       Stats
+	Interrupted bool
+	Elapsed     time.Duration
+}
+
+// Prepared is a run whose parts are resolved but not yet started: the
+// target, the workload, the nemeses and the full parameter set.
+type Prepared struct {
+	Config     Config
+	TargetInfo TargetInfo
+	Target     Target
+	Workload   Workload
+	Nemeses    []Nemesis
+	Nodes      []string
+}
+
+// Prepare resolves a configuration against the registry and checks it, so
+// that bad input fails before anything is started or written.
+func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
+	cfg.fillDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ti, err := reg.Target(cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Workload == "" {
+		if len(ti.Workloads) == 0 {
+			return nil, fmt.Errorf("target %s has no workload", ti.Name)
+		}
+		cfg.Workload = ti.Workloads[0]
+	}
+	if !contains(ti.Workloads, cfg.Workload) {
+		return nil, fmt.Errorf("--workload %s: target %s runs %s", cfg.Workload, ti.Name, strings.Join(ti.Workloads, ", "))
+	}
+	wi, err := reg.Workload(cfg.Workload)
+	if err != nil {
+		return nil, err
+	}
+	params := Params{}
+	addDefaults(params, ti.Params)
+	addDefaults(params, wi.Params)
+	var nis []NemesisInfo
+	for _, name := range cfg.Nemeses {
+		if name == "" || name == "none" {
+			continue
+		}
+		ni, err := reg.Nemesis(name)
+		if err != nil {
+			return nil, err
+		}
+		if len(ti.Nemeses) > 0 && !contains(ti.Nemeses, name) {
+			return nil, fmt.Errorf("--nemesis %s: target %s supports %s", name, ti.Name, strings.Join(ti.Nemeses, ", "))
+		}
+		addDefaults(params, ni.Params)
+		nis = append(nis, ni)
+	}
+	for k, v := range cfg.Params {
+		params[k] = v
+	}
+	cfg.Params = params
+	p := &Prepared{Config: cfg, TargetInfo: ti}
+	if p.Target, err = ti.New(params); err != nil {
+		return nil, fmt.Errorf("target %s: %w", ti.Name, err)
+	}
+	if p.Workload, err = wi.New(params); err != nil {
+		return nil, fmt.Errorf("workload %s: %w", wi.Name, err)
+	}
+	for _, ni := range nis {
+		n, err := ni.New(params)
+		if err != nil {
+			return nil, fmt.Errorf("nemesis %s: %w", ni.Name, err)
+		}
+		p.Nemeses = append(p.Nemeses, n)
+	}
+	for i := 1; i <= cfg.Nodes; i++ {
+		p.Nodes = append(p.Nodes, fmt.Sprintf("n%d", i))
+	}
+	return p, nil
+}
+
+func addDefaults(p Params, ps []Param) {
+	for _, x := range ps {
+		if _, ok := p[x.Name]; !ok {
+			p[x.Name] = x.Default
+		}
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// run is the state of one execution.
+type run struct {
+	p       *Prepared
+	cfg     *Config
+	rt      Runtime
+	hist    *history.Writer
+	start   time.Time
+	stats   Stats
+	dir     string
+	fault   atomic.Value // string: the fault in place now
+
+	// The first harness failure ends the run.
+	failOnce sync.Once
+	failErr  error
+	failed   chan struct{}
+}
+
+// Execute performs a prepared run: it starts the nodes, drives the workers and
+// the nemesis, heals, runs the final phase, tears everything down, and then
+// judges the history as read back from disk. Teardown happens whatever
+// happens, panics included. An error means the harness itself failed.
+func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
+	cfg := &p.Config
+	dir, err := NewRunDir(cfg.Store, p.TargetInfo.Name, cfg.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	start := cfg.Clock.Now()
+	hdr := history.Header{RunID: runID(dir), Target: p.TargetInfo.Name, Workload: cfg.Workload,
+		Nodes: p.Nodes, Nemeses: nemesisNames(p.Nemeses), Seed: cfg.Seed, Start: start, Params: cfg.Params}
+	rt, err := cfg.NewRuntime()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	hdr.Runtime = rt.Name()
+	if err := WriteConfig(dir, cfg, hdr); err != nil {
+		return nil, err
+	}
+	hw, err := history.Create(HistoryPath(dir), hdr)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{})}
+	r.fault.Store("")
+	out = &Outcome{Dir: dir}
+
+	tornDown := false
+	teardown := func() error {
+		if tornDown {
+			return nil
+		}
+		tornDown = true
+		// Teardown must run even when ctx is already cancelled (Ctrl-C).
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		terr := rt.Teardown(tctx)
+		if herr := hw.Close(); terr == nil && herr != nil {
+			terr = herr
+		}
+		return terr
+	}
+	defer func() {
+		if pv := recover(); pv != nil {
+			_ = teardown()
+			panic(pv)
+		}
+		if terr := teardown(); terr != nil && err == nil {
+			err = fmt.Errorf("teardown: %w", terr)
+		}
+	}()
+
+	if err := r.setup(ctx); err != nil {
+		return out, err
+	}
+	stopProgress := r.progress()
+	interrupted, err := r.phases(ctx)
+	stopProgress()
+	if err != nil {
+		return out, err
+	}
+	out.Interrupted = interrupted
+	out.Stats = r.snapshot()
+	out.Elapsed = cfg.Clock.Now().Sub(start)
+	if err := teardown(); err != nil {
+		return out, fmt.Errorf("teardown: %w", err)
+	}
+
+	res, _, err := CheckDir(context.WithoutCancel(ctx), dir, p.Workload, cfg.CheckTimeout)
+	if err != nil {
+		return out, err
+	}
+	out.Results = res
+	if err := WriteResults(dir, res); err != nil {
+		return out, err
+	}
+	if err := LinkLatest(cfg.Store, p.TargetInfo.Name, dir); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func nemesisNames(ns []Nemesis) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.Name())
+	}
+	return out
+}
+
+func (r *run) setup(ctx context.Context) error {
+	specs, err := r.p.Target.Nodes(r.p.Nodes, r.cfg.Params)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", r.p.TargetInfo.Name, err)
+	}
+	if err := r.rt.Setup(ctx, r.dir, specs); err != nil {
+		return fmt.Errorf("runtime setup: %w", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(specs))
+	for i, s := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.rt.Start(ctx, s.Name); err != nil {
+				errs[i] = fmt.Errorf("start node %s: %w", s.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (r *run) now() int64 { return int64(r.cfg.Clock.Now().Sub(r.start)) }
+
+func (r *run) record(op history.Op) history.Op {
+	op.Time = r.now()
+	rec, err := r.hist.Append(op)
+	if err != nil {
+		r.fail(err)
+	}
+	return rec
+}
+
+// fail notes the first harness failure; the run stops at the next chance.
+func (r *run) fail(err error) {
+	r.failOnce.Do(func() {
+		r.failErr = err
+		close(r.failed)
+	})
+}
+
+// phases runs main (with faults), heal, and final. interrupted reports that
+// ctx ended (Ctrl-C) before the run finished on its own.
+func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
+	mainCtx, cancelMain := context.WithTimeout(ctx, r.cfg.TimeLimit)
+	defer cancelMain()
+	go func() {
+		select {
+		case <-mainCtx.Done():
+		case <-r.failed:
+			cancelMain()
+		}
+	}()
+	// Operations in flight when the main phase ends may finish: they run
+	// under opCtx, which only an interrupt ends.
+	opCtx := ctx
+
+	workers := make([]*worker, r.cfg.Concurrency)
+	for i := range workers {
+		workers[i] = r.newWorker(i)
+	}
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.main(mainCtx, opCtx)
+		}()
+	}
+	nemDone := make(chan struct{})
+	go func() {
+		defer close(nemDone)
+		r.nemesisLoop(mainCtx)
+	}()
+	wg.Wait()
+	<-nemDone
+	cancelMain()
+
+	healCtx, cancelHeal := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	r.heal(healCtx)
+	cancelHeal()
+
+	if ctx.Err() == nil {
+		r.final(ctx, workers)
+	}
+	for _, w := range workers {
+		w.closeClients()
+	}
+	select {
+	case <-r.failed:
+		return ctx.Err() != nil, r.failErr
+	default:
+	}
+	return ctx.Err() != nil, nil
+}
+
+func (r *run) nemesisLoop(ctx context.Context) {
+	sched := NewSchedule(r.cfg.Seed, r.p.Nemeses, r.p.Nodes, r.cfg.NemesisInterval)
+	for {
+		pf, ok := sched.Next()
+		if !ok || pf.At >= r.cfg.TimeLimit {
+			return
+		}
+		wait := pf.At - time.Duration(r.now())
+		if err := r.cfg.Clock.Sleep(ctx, wait); err != nil {
+			return
+		}
+		r.applyFault(ctx, pf.Nemesis, pf.Op)
+	}
+}
+
+func (r *run) applyFault(ctx context.Context, n Nemesis, op history.Op) {
+	op.Process = history.NemesisProcess
+	op.Type = history.Invoke
+	inv := r.record(op)
+	done := safeApply(ctx, r.rt, n, inv)
+	done.Index, done.Process, done.F = 0, history.NemesisProcess, inv.F
+	if done.Node == "" {
+		done.Node = inv.Node
+	}
+	if !done.Type.Completion() {
+		done.Type = history.Info
+	}
+	rec := r.record(done)
+	atomic.AddInt64(&r.stats.Faults, 1)
+	desc := inv.F
+	if inv.Node != "" {
+		desc += " " + inv.Node
+	}
+	if rec.Type != history.OK {
+		desc += " (" + string(rec.Type) + ")"
+	}
+	r.fault.Store(desc)
+}
+
+func safeApply(ctx context.Context, rt Runtime, n Nemesis, op history.Op) (done history.Op) {
+	defer func() {
+		if pv := recover(); pv != nil {
+			done = op
+			done.Type = history.Info
+			done.Error = fmt.Sprintf("nemesis %s panicked: %v", n.Name(), pv)
+		}
+	}()
+	return n.Apply(ctx, rt, op)
+}
+
+func (r *run) heal(ctx context.Context) {
+	for _, n := range r.p.Nemeses {
+		for _, op := range n.HealOps(r.p.Nodes) {
+			r.applyFault(ctx, n, op)
+		}
+	}
+	if len(r.p.Nemeses) > 0 {
+		r.fault.Store("healed")
+	}
+}
+
+func (r *run) final(ctx context.Context, workers []*worker) {
+	ops := r.p.Workload.Final(r.p.Nodes)
+	if len(ops) == 0 {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, r.cfg.FinalTimeout)
+	defer cancel()
+	ch := make(chan history.Op)
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for op := range ch {
+				w.perform(fctx, op)
+			}
+		}()
+	}
+	for _, op := range ops {
+		select {
+		case ch <- op:
+		case <-fctx.Done():
+		}
+		if fctx.Err() != nil {
+			break
+		}
+	}
+	close(ch)
+	wg.Wait()
+}
+
+func (r *run) snapshot() Stats {
+	return Stats{Invoked: atomic.LoadInt64(&r.stats.Invoked), OK: atomic.LoadInt64(&r.stats.OK),
+		Fail: atomic.LoadInt64(&r.stats.Fail), Info: atomic.LoadInt64(&r.stats.Info),
+		Faults: atomic.LoadInt64(&r.stats.Faults)}
+}
+
+func (r *run) progress() (stop func()) {
+	if r.cfg.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(r.cfg.ProgressInterval)
+		defer t.Stop()
+		var last int64
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			s := r.snapshot()
+			el := time.Duration(r.now())
+			rate := float64(s.Invoked-last) / r.cfg.ProgressInterval.Seconds()
+			last = s.Invoked
+			fault, _ := r.fault.Load().(string)
+			if fault == "" {
+				fault = "none yet"
+			}
+			fmt.Fprintf(r.cfg.Progress, "[%5.1fs/%s] %d ops (%.0f/s)  ok %d  fail %d  info %d  faults %d  last fault: %s\n",
+				el.Seconds(), r.cfg.TimeLimit, s.Invoked, rate, s.OK, s.Fail, s.Info, s.Faults, fault)
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// worker is one logical client thread.
+type worker struct {
+	r       *run
+	gc      gen.Context
+	gen     gen.Generator
+	clients map[string]Client
+}
+
+func (r *run) newWorker(i int) *worker {
+	nodes := r.p.Nodes
+	return &worker{r: r, gen: r.p.Workload.Generator(i), clients: map[string]Client{},
+		gc: gen.Context{Rand: gen.NewRand(r.cfg.Seed, "worker", i), Worker: i, Process: i,
+			Node: nodes[i%len(nodes)], Nodes: nodes}}
+}
+
+func (w *worker) main(mainCtx, opCtx context.Context) {
+	phaseStart := w.r.cfg.Clock.Now()
+	for {
+		if d := staggerDelay(w.gc.Rand, w.r.cfg.Concurrency, w.r.cfg.Rate); d > 0 {
+			if err := w.r.cfg.Clock.Sleep(mainCtx, d); err != nil {
+				return
+			}
+		}
+		if mainCtx.Err() != nil {
+			return
+		}
+		w.gc.Elapsed = w.r.cfg.Clock.Now().Sub(phaseStart)
+		op, ok := w.gen.Next(&w.gc)
+		if !ok {
+			return
+		}
+		w.perform(opCtx, op)
+	}
+}
+
+// perform records the invocation, calls the client and records the
+// completion. After an indeterminate outcome the worker continues as a new
+// process: the old one may still be in flight.
+func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
+	r := w.r
+	if op.Node == "" {
+		op.Node = w.gc.Node
+	}
+	op.Process = w.gc.Process
+	op.Type = history.Invoke
+	inv := r.record(op)
+	atomic.AddInt64(&r.stats.Invoked, 1)
+
+	done := w.invoke(ctx, inv)
+	done.Process, done.F, done.Node = inv.Process, inv.F, inv.Node
+	if done.Key == "" {
+		done.Key = inv.Key
+	}
+	rec := r.record(done)
+	switch rec.Type {
+	case history.OK:
+		atomic.AddInt64(&r.stats.OK, 1)
+	case history.Fail:
+		atomic.AddInt64(&r.stats.Fail, 1)
+	default:
+		atomic.AddInt64(&r.stats.Info, 1)
+		w.gc.Process += r.cfg.Concurrency
+		w.closeClients()
+	}
+	return rec
+}
+
+func (w *worker) invoke(ctx context.Context, inv history.Op) (done history.Op) {
+	r := w.r
+	c, err := w.client(ctx, inv.Node)
+	if err != nil {
+		// Nothing was sent: the operation definitely did not happen.
+		done = inv
+		done.Type, done.Error, done.Value = history.Fail, "open client: "+err.Error(), nil
+		return done
+	}
+	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+	defer cancel()
+	defer func() {
+		if pv := recover(); pv != nil {
+			done = inv
+			done.Type, done.Value = history.Info, nil
+			done.Error = fmt.Sprintf("client panicked: %v", pv)
+			r.fail(fmt.Errorf("client of %s panicked on %s: %v\n%s", r.p.TargetInfo.Name, inv.F, pv, debug.Stack()))
+		}
+	}()
+	done = c.Invoke(octx, inv)
+	if !done.Type.Completion() {
+		done.Type = history.Info
+		done.Error = strings.TrimSpace(done.Error + " (client returned no outcome)")
+	}
+	return done
+}
+
+func (w *worker) client(ctx context.Context, node string) (Client, error) {
+	if c, ok := w.clients[node]; ok {
+		return c, nil
+	}
+	r := w.r
+	endpoint := ClientEndpoint(w.gc.Worker)
+	c, err := r.p.Target.NewClient(ctx, r.cfg.Workload, ClientConfig{
+		Process: w.gc.Process, Endpoint: endpoint, Node: node, Nodes: r.p.Nodes,
+		Addr: func(n, port string) (string, error) { return r.rt.Addr(endpoint, n, port) },
+		Params: r.cfg.Params, OpTimeout: r.cfg.OpTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.clients[node] = c
+	return c, nil
+}
+
+func (w *worker) closeClients() {
+	nodes := make([]string, 0, len(w.clients))
+	for n := range w.clients {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		_ = w.clients[n].Close()
+		delete(w.clients, n)
+	}
+}
+
+// ClientEndpoint names worker i in the runtime's fault layer.
+func ClientEndpoint(worker int) string { return fmt.Sprintf("c%d", worker) }
