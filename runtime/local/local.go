@@ -1,0 +1,563 @@
+// Package local is the default runtime: every node is a child process of the
+// harness, listening on 127.0.0.1 ports, so a scenario runs on a fresh machine
+// with nothing but this binary and the target's programs.
+//
+// Faults are real: kill is SIGKILL, pause is SIGSTOP, both sent to the node's
+// process group. Clocks move through the node's own clock (our services) or
+// libfaketime's timestamp file (foreign programs); the host clock is never
+// touched. Children die with the harness: each is started with a parent-death
+// signal, so even a harness killed by SIGKILL leaves no node behind.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/chaostest/chaos/core"
+)
+
+// NodeMainEnv tells a re-executed harness binary to run a node program.
+const NodeMainEnv = "CHAOS_NODE_MAIN"
+
+// Runtime runs nodes as local processes.
+type Runtime struct {
+	self         string
+	host         string
+	startTimeout time.Duration
+	stopGrace    time.Duration
+	links        LinkLayer
+
+	spawn        chan spawnReq
+	closeSpawner sync.Once
+
+	mu    sync.Mutex
+	dir   string
+	nodes map[string]*node
+	torn  bool
+}
+
+var _ core.Runtime = (*Runtime)(nil)
+
+// LinkLayer is the runtime's fault layer for network links. Without one,
+// every address is direct and partitions are not supported.
+type LinkLayer interface {
+	// Addr maps the direct address of to's port to the address from must
+	// dial so that the link from→to can be cut.
+	Addr(from, to, port, direct string) (string, error)
+	Partition(ctx context.Context, cut []core.Link) error
+	Heal(ctx context.Context) error
+	Close() error
+}
+
+// Option configures a Runtime.
+type Option func(*Runtime)
+
+// WithSelf sets the binary that runs our own node programs (default: this
+// executable, as `<self> node <kind> ...`).
+func WithSelf(path string) Option { return func(r *Runtime) { r.self = path } }
+
+// WithStartTimeout bounds how long a node may take to become ready.
+func WithStartTimeout(d time.Duration) Option { return func(r *Runtime) { r.startTimeout = d } }
+
+// WithLinkLayer routes node-to-node and client-to-node traffic through l so
+// links can be cut.
+func WithLinkLayer(l LinkLayer) Option { return func(r *Runtime) { r.links = l } }
+
+// New returns a local runtime.
+func New(opts ...Option) (*Runtime, error) {
+	r := &Runtime{host: "127.0.0.1", startTimeout: 30 * time.Second, stopGrace: 3 * time.Second,
+		nodes: map[string]*node{}}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.self == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("local runtime: find this executable: %w", err)
+		}
+		r.self = exe
+	}
+	r.spawn = make(chan spawnReq)
+	go spawner(r.spawn)
+	return r, nil
+}
+
+// Name is "local".
+func (r *Runtime) Name() string { return "local" }
+
+type node struct {
+	spec    core.NodeSpec
+	ports   map[string]int
+	dataDir string
+	logPath string
+	clockFn string // libfaketime timestamp file
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *os.File
+	paused bool
+	offset time.Duration
+}
+
+func (n *node) running() bool {
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Setup allocates ports and directories for every node.
+func (r *Runtime) Setup(ctx context.Context, dir string, specs []core.NodeSpec) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.nodes) > 0 {
+		return errors.New("local runtime: Setup called twice")
+	}
+	r.dir = dir
+	for _, s := range specs {
+		if s.Name == "" || r.nodes[s.Name] != nil {
+			return fmt.Errorf("local runtime: node name %q is empty or repeated", s.Name)
+		}
+		n := &node{spec: s, ports: map[string]int{},
+			dataDir: filepath.Join(dir, core.NodesDir, s.Name),
+			logPath: filepath.Join(dir, core.NodesDir, s.Name+".log")}
+		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
+			return fmt.Errorf("local runtime: %w", err)
+		}
+		for _, p := range s.Ports {
+			port, err := freePort(r.host)
+			if err != nil {
+				return fmt.Errorf("local runtime: allocate port %s for %s: %w", p, s.Name, err)
+			}
+			n.ports[p] = port
+		}
+		if s.Clock == core.ClockFaketime {
+			n.clockFn = filepath.Join(n.dataDir, "faketime")
+			if err := writeFaketime(n.clockFn, 0); err != nil {
+				return err
+			}
+		}
+		r.nodes[s.Name] = n
+	}
+	return nil
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (r *Runtime) node(name string) (*node, error) {
+	n := r.nodes[name]
+	if n == nil {
+		return nil, fmt.Errorf("local runtime: no node %q", name)
+	}
+	return n, nil
+}
+
+func (r *Runtime) direct(n *node, port string) (string, error) {
+	p, ok := n.ports[port]
+	if !ok {
+		return "", fmt.Errorf("local runtime: node %s has no port %q", n.spec.Name, port)
+	}
+	return net.JoinHostPort(r.host, strconv.Itoa(p)), nil
+}
+
+// Addr is the address at which from reaches port of node to.
+func (r *Runtime) Addr(from, to, port string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addrLocked(from, to, port)
+}
+
+func (r *Runtime) addrLocked(from, to, port string) (string, error) {
+	n, err := r.node(to)
+	if err != nil {
+		return "", err
+	}
+	d, err := r.direct(n, port)
+	if err != nil || r.links == nil || from == "" || from == to {
+		return d, err
+	}
+	return r.links.Addr(from, to, port, d)
+}
+
+// Start starts a node and waits until it is ready.
+func (r *Runtime) Start(ctx context.Context, name string) error {
+	r.mu.Lock()
+	n, err := r.node(name)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if r.torn {
+		r.mu.Unlock()
+		return errors.New("local runtime: torn down")
+	}
+	if n.running() {
+		r.mu.Unlock()
+		return nil
+	}
+	cmd, err := r.command(n)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if err := r.startProcess(n, cmd); err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	exited := n.exited
+	r.mu.Unlock()
+	return r.waitReady(ctx, n, exited)
+}
+
+func (r *Runtime) command(n *node) (*exec.Cmd, error) {
+	env := core.NodeEnv{
+		Name:    n.spec.Name,
+		DataDir: n.dataDir,
+		Listen: func(port string) string {
+			a, _ := r.direct(n, port)
+			return a
+		},
+		Peer: func(to, port string) string {
+			a, err := r.addrLocked(n.spec.Name, to, port)
+			if err != nil {
+				return "invalid-peer-address"
+			}
+			return a
+		},
+	}
+	var args []string
+	if n.spec.Args != nil {
+		args = n.spec.Args(env)
+	}
+	prog := n.spec.Program
+	if prog == "" {
+		prog = r.self
+		args = append([]string{"node", n.spec.Kind}, args...)
+	} else if !strings.Contains(prog, "/") {
+		p, err := exec.LookPath(prog)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: program %s not found on PATH", n.spec.Name, prog)
+		}
+		prog = p
+	}
+	cmd := exec.Command(prog, args...)
+	cmd.Dir = n.dataDir
+	cmd.Env = append(os.Environ(), n.spec.Env...)
+	if n.spec.Program == "" {
+		cmd.Env = append(cmd.Env, NodeMainEnv+"=1")
+	}
+	switch n.spec.Clock {
+	case core.ClockControl:
+		cmd.Env = append(cmd.Env, core.ClockOffsetEnv+"="+n.offset.String())
+	case core.ClockFaketime:
+		cmd.Env = append(cmd.Env, "FAKETIME_TIMESTAMP_FILE="+n.clockFn, "FAKETIME_NO_CACHE=1",
+			"FAKETIME_DONT_FAKE_MONOTONIC=1")
+	}
+	// Setpgid lets signals reach the node and anything it spawned;
+	// Pdeathsig kills it if the harness dies without tearing down.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd, nil
+}
+
+func (r *Runtime) startProcess(n *node, cmd *exec.Cmd) error {
+	if n.log == nil {
+		f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("node %s: open log: %w", n.spec.Name, err)
+		}
+		n.log = f
+	}
+	fmt.Fprintf(n.log, "=== chaos: starting %s at %s: %s\n", n.spec.Name, time.Now().UTC().Format(time.RFC3339Nano), strings.Join(cmd.Args, " "))
+	cmd.Stdout, cmd.Stderr = n.log, n.log
+	errc := make(chan error, 1)
+	r.spawn <- spawnReq{cmd: cmd, err: errc}
+	if err := <-errc; err != nil {
+		return fmt.Errorf("node %s: start %s: %w", n.spec.Name, cmd.Path, err)
+	}
+	n.cmd = cmd
+	n.paused = false
+	exited := make(chan struct{})
+	n.exited = exited
+	go func() {
+		err := cmd.Wait()
+		fmt.Fprintf(n.log, "=== chaos: %s exited at %s: %v\n", n.spec.Name, time.Now().UTC().Format(time.RFC3339Nano), err)
+		close(exited)
+	}()
+	return nil
+}
+
+func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) error {
+	if n.spec.Ready == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.startTimeout)
+	defer cancel()
+	addr := func(port string) (string, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.direct(n, port)
+	}
+	var last error
+	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("node %s exited while starting; see %s:\n%s", n.spec.Name, n.logPath, tail(n.logPath, 15))
+		default:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		last = n.spec.Ready(pctx, addr)
+		pcancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s not ready after %s (last probe: %v); see %s", n.spec.Name, r.startTimeout, last, n.logPath)
+		case <-exited:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func tail(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return "  " + strings.Join(ls, "\n  ")
+}
+
+func (r *Runtime) signal(name string, sig syscall.Signal) (*node, error) {
+	n, err := r.node(name)
+	if err != nil {
+		return nil, err
+	}
+	if !n.running() {
+		return n, fmt.Errorf("local runtime: node %s is not running", name)
+	}
+	if err := syscall.Kill(-n.cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return n, fmt.Errorf("local runtime: signal %v to %s: %w", sig, name, err)
+	}
+	return n, nil
+}
+
+// Kill sends SIGKILL and waits for the node to exit.
+func (r *Runtime) Kill(ctx context.Context, name string) error {
+	r.mu.Lock()
+	n, err := r.signal(name, syscall.SIGKILL)
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return waitExit(ctx, n)
+}
+
+// Stop sends SIGTERM, then SIGKILL after a grace period.
+func (r *Runtime) Stop(ctx context.Context, name string) error {
+	r.mu.Lock()
+	n, err := r.node(name)
+	if err != nil || !n.running() {
+		r.mu.Unlock()
+		return err
+	}
+	r.stopLocked(n)
+	r.mu.Unlock()
+	return waitExit(ctx, n)
+}
+
+func (r *Runtime) stopLocked(n *node) {
+	pid := n.cmd.Process.Pid
+	if n.paused {
+		_ = syscall.Kill(-pid, syscall.SIGCONT)
+		n.paused = false
+	}
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	exited := n.exited
+	grace := r.stopGrace
+	go func() {
+		select {
+		case <-exited:
+		case <-time.After(grace):
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	}()
+}
+
+func waitExit(ctx context.Context, n *node) error {
+	select {
+	case <-n.exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("node %s did not exit: %w", n.spec.Name, ctx.Err())
+	}
+}
+
+// Pause sends SIGSTOP.
+func (r *Runtime) Pause(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, err := r.signal(name, syscall.SIGSTOP)
+	if err == nil {
+		n.paused = true
+	}
+	return err
+}
+
+// Resume sends SIGCONT, then applies a clock change made while paused.
+func (r *Runtime) Resume(ctx context.Context, name string) error {
+	r.mu.Lock()
+	n, err := r.signal(name, syscall.SIGCONT)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	wasPaused := n.paused
+	n.paused = false
+	offset := n.offset
+	r.mu.Unlock()
+	if wasPaused && n.spec.Clock == core.ClockControl && offset != 0 {
+		return r.SetClockOffset(ctx, name, offset)
+	}
+	return nil
+}
+
+// SetClockOffset moves a node's clock. A paused node gets the change when it
+// resumes; a stopped one when it starts.
+func (r *Runtime) SetClockOffset(ctx context.Context, name string, offset time.Duration) error {
+	r.mu.Lock()
+	n, err := r.node(name)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	n.offset = offset
+	method, running, paused := n.spec.Clock, n.running(), n.paused
+	clockFile := n.clockFn
+	addr, aerr := r.direct(n, "control")
+	r.mu.Unlock()
+	switch method {
+	case core.ClockFaketime:
+		return writeFaketime(clockFile, offset)
+	case core.ClockControl:
+		if !running || paused {
+			return nil
+		}
+		if aerr != nil {
+			return aerr
+		}
+		return core.SetRemoteClockOffset(ctx, addr, offset)
+	}
+	return fmt.Errorf("local runtime: node %s's clock cannot be moved: %w", name, core.ErrUnsupported)
+}
+
+// writeFaketime writes libfaketime's relative offset atomically, so a node
+// reading it at any moment sees either the old or the new offset.
+func writeFaketime(path string, offset time.Duration) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%+.6f\n", offset.Seconds())), 0o644); err != nil {
+		return fmt.Errorf("write faketime file: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Partition cuts links through the link layer.
+func (r *Runtime) Partition(ctx context.Context, cut []core.Link) error {
+	if r.links == nil {
+		return fmt.Errorf("local runtime without a link layer cannot partition: %w", core.ErrUnsupported)
+	}
+	return r.links.Partition(ctx, cut)
+}
+
+// Heal restores every link.
+func (r *Runtime) Heal(ctx context.Context) error {
+	if r.links == nil {
+		return nil
+	}
+	return r.links.Heal(ctx)
+}
+
+// Teardown heals, resumes and stops every node, in parallel, and closes logs.
+func (r *Runtime) Teardown(ctx context.Context) error {
+	var errs []error
+	if r.links != nil {
+		errs = append(errs, r.links.Heal(ctx))
+	}
+	r.mu.Lock()
+	r.torn = true
+	names := make([]string, 0, len(r.nodes))
+	for name, n := range r.nodes {
+		names = append(names, name)
+		if n.running() {
+			r.stopLocked(n)
+		}
+	}
+	r.mu.Unlock()
+	sort.Strings(names)
+	for _, name := range names {
+		n := r.nodes[name]
+		if n.cmd != nil {
+			select {
+			case <-n.exited:
+			case <-ctx.Done():
+				_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+				<-n.exited
+			}
+		}
+		if n.clockFn != "" {
+			_ = writeFaketime(n.clockFn, 0)
+		}
+		if n.log != nil {
+			errs = append(errs, n.log.Close())
+			n.log = nil
+		}
+	}
+	if r.links != nil {
+		errs = append(errs, r.links.Close())
+	}
+	r.closeSpawner.Do(func() { close(r.spawn) })
+	return errors.Join(errs...)
+}
+
+// spawnReq asks the spawner to start a command.
+type spawnReq struct {
+	cmd *exec.Cmd
+	err chan error
+}
+
+// spawner starts every child from one locked OS thread: Linux delivers the
+// parent-death signal when the spawning thread exits, and this thread never
+// does.
+func spawner(reqs <-chan spawnReq) {
+	goruntime.LockOSThread()
+	for req := range reqs {
+		req.err <- req.cmd.Start()
+	}
+}
