@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/nemesis"
 )
 
 // New returns a registry of everything this build knows.
@@ -21,7 +22,9 @@ func New() *core.Registry {
 }
 
 // registrations lists each package's Register function.
-var registrations = []func(*core.Registry){}
+var registrations = []func(*core.Registry){
+	nemesis.Register,
+}
 
 // NodeEnv marks a process started by the local runtime to run a node
 // program: a test binary re-executed as a node checks it in TestMain.

@@ -128,20 +128,54 @@ type NodeInfo struct {
 	Main func(ctx context.Context, args []string) error
 }
 
-// Registry lists what exists: targets, workloads, nemeses, node programs.
-// It is built explicitly (see package catalog), never through globals.
+// ScenarioInfo registers a named scenario: a fixed, seeded run that
+// reproduces one anomaly (`chaos repro <name>`), and its control, the same
+// run with the one ingredient removed that makes the anomaly possible
+// (`chaos repro <name> --control`).
+type ScenarioInfo struct {
+	Name    string
+	Summary string
+	// Expect says what the anomaly run shows, ControlExpect what the control
+	// shows, in words for `chaos list`.
+	Expect        string
+	ControlExpect string
+	// Config returns the run's configuration. The caller sets the runtime,
+	// the store and the progress output; everything else, seed included, is
+	// the scenario's.
+	Config func(control bool) Config
+}
+
+// Registry lists what exists: targets, workloads, nemeses, node programs and
+// named scenarios. It is built explicitly (see package catalog), never
+// through globals.
 type Registry struct {
 	targets   map[string]TargetInfo
 	workloads map[string]WorkloadInfo
 	nemeses   map[string]NemesisInfo
 	nodes     map[string]NodeInfo
+	scenarios map[string]ScenarioInfo
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
 	return &Registry{targets: map[string]TargetInfo{}, workloads: map[string]WorkloadInfo{},
-		nemeses: map[string]NemesisInfo{}, nodes: map[string]NodeInfo{}}
+		nemeses: map[string]NemesisInfo{}, nodes: map[string]NodeInfo{}, scenarios: map[string]ScenarioInfo{}}
 }
+
+// AddScenario registers a named scenario.
+func (r *Registry) AddScenario(s ScenarioInfo) { r.scenarios[s.Name] = s }
+
+// Scenario looks a named scenario up.
+func (r *Registry) Scenario(name string) (ScenarioInfo, error) {
+	s, ok := r.scenarios[name]
+	if !ok {
+		return s, fmt.Errorf("unknown scenario %q (known: %s; see `chaos list`)", name, strings.Join(sortedKeys(r.scenarios), ", "))
+	}
+	return s, nil
+}
+
+// Scenarios lists the named scenarios, sorted by name.
+func (r *Registry) Scenarios() []ScenarioInfo { return sortedValues(r.scenarios) }
 
 // AddTarget registers t; a second registration of a name replaces the first.
 func (r *Registry) AddTarget(t TargetInfo) { r.targets[t.Name] = t }

@@ -233,14 +233,14 @@ func contains(xs []string, x string) bool {
 
 // run is the state of one execution.
 type run struct {
-	p       *Prepared
-	cfg     *Config
-	rt      Runtime
-	hist    *history.Writer
-	start   time.Time
-	stats   Stats
-	dir     string
-	fault   atomic.Value // string: the fault in place now
+	p     *Prepared
+	cfg   *Config
+	rt    Runtime
+	hist  *history.Writer
+	start time.Time
+	stats Stats
+	dir   string
+	fault atomic.Value // string: the fault in place now
 
 	// The first harness failure ends the run.
 	failOnce sync.Once
@@ -669,7 +669,7 @@ func (w *worker) client(ctx context.Context, node string) (Client, error) {
 	endpoint := ClientEndpoint(w.gc.Worker)
 	c, err := r.p.Target.NewClient(ctx, r.cfg.Workload, ClientConfig{
 		Process: w.gc.Process, Endpoint: endpoint, Node: node, Nodes: r.p.Nodes,
-		Addr: func(n, port string) (string, error) { return r.rt.Addr(endpoint, n, port) },
+		Addr:   func(n, port string) (string, error) { return r.rt.Addr(endpoint, n, port) },
 		Params: r.cfg.Params, OpTimeout: r.cfg.OpTimeout,
 	})
 	if err != nil {

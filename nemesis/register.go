@@ -1,0 +1,13 @@
+package nemesis
+
+import "github.com/chaostest/chaos/core"
+
+// Register adds the fault kinds of this package to r.
+func Register(r *core.Registry) {
+	r.AddNemesis(core.NemesisInfo{Name: "clock", Summary: "bump, roll back and strobe one node's clock; reset it (the host clock is never touched)",
+		Params: ClockParams, New: NewClock})
+	r.AddNemesis(core.NemesisInfo{Name: "kill", Summary: "kill a node with SIGKILL and start it again, at once or after --kill-restart-delay",
+		Params: KillParams, New: NewKill})
+	r.AddNemesis(core.NemesisInfo{Name: "pause", Summary: "freeze a node with SIGSTOP and resume it with SIGCONT",
+		New: NewPause})
+}
