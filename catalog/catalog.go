@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/workloads/register"
 )
 
 // New returns a registry of everything this build knows.
@@ -23,6 +24,7 @@ func New() *core.Registry {
 
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
+	register.Register,
 	nemesis.Register,
 }
 
