@@ -155,9 +155,9 @@ func (w *Writer) Close() error {
 type File struct {
 	Header Header
 	Ops    []Op
-	// Path is the file the history was read from, empty when it came from
-	// elsewhere; checkers may write their own artefacts beside it.
-	Path string
+	// ArtifactDir is where checkers may write files of their own (such as
+	// visualizations); empty means nowhere.
+	ArtifactDir string
 	// Warnings lists what the reader tolerated, such as a torn last line.
 	Warnings []string
 }
@@ -175,7 +175,6 @@ func ReadFile(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	hf.Path = path
 	return hf, nil
 }
 

@@ -72,8 +72,8 @@ func WithWorkers(n int) Option {
 func WithTimeout(d time.Duration) Option { return func(c *Checker) { c.timeout = d } }
 
 // WithVisualizationDir sets where visualizations of failing partitions go.
-// By default they go next to the history file being checked
-// (history.File.Path), and nowhere for a history that has no file.
+// By default they go to the history's ArtifactDir (the run directory when
+// the runner checks a run), and nowhere when that is empty.
 func WithVisualizationDir(dir string) Option { return func(c *Checker) { c.vizDir = dir } }
 
 // WithMaxVisualizationBytes caps each visualization file; a larger one is
@@ -359,10 +359,10 @@ func (c *Checker) vizPath(h *history.File, key string) string {
 	}
 	dir := c.vizDir
 	if dir == "" {
-		if h.Path == "" {
+		if h.ArtifactDir == "" {
 			return ""
 		}
-		dir = filepath.Dir(h.Path)
+		dir = h.ArtifactDir
 	}
 	name := "linearizable"
 	if key != "" {

@@ -236,7 +236,7 @@ func TestVisualizationWritten(t *testing.T) {
 	h := (&hb{}).inv(0, "write", "x", 1).ok(0, "write", "x", 1).inv(1, "read", "x", nil).ok(1, "read", "x", 2).
 		inv(0, "write", "y", 1).ok(0, "write", "y", 1).inv(1, "read", "y", nil).ok(1, "read", "y", 1)
 	hf := h.file()
-	hf.Path = filepath.Join(dir, "history.jsonl")
+	hf.ArtifactDir = dir
 	r := check(t, KV(CASRegister()), hf)
 	if r.Valid != checkers.Invalid {
 		t.Fatalf("verdict %s", r.Valid)
