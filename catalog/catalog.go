@@ -11,6 +11,7 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/etcd"
+	"github.com/chaostest/chaos/workloads/register"
 )
 
 // New returns a registry of everything this build knows.
@@ -24,6 +25,7 @@ func New() *core.Registry {
 
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
+	register.Register,
 	nemesis.Register,
 	etcd.Register,
 }
