@@ -31,7 +31,7 @@ type PartitionValue struct {
 	// To. "c*" stands for every client.
 	Cut []core.Link `json:"cut,omitempty"`
 	// Shaped lists links slowed or made lossy, with the Shape.
-	Shaped []core.Link       `json:"shaped,omitempty"`
+	Shaped []core.Link      `json:"shaped,omitempty"`
 	Shape  *linkproxy.Shape `json:"shape,omitempty"`
 }
 
