@@ -212,3 +212,64 @@ func BenchmarkClusterReady(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// Member-to-member traffic goes through the runtime's link layer: cutting
+// n3 off from n1 and n2 stops it from learning new writes, which a local
+// (serializable) read on n3 shows, while a linearizable read there fails.
+func TestPartitionCutsPeerLinks(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n1, n3 := c.client(t, "n1"), c.client(t, "n3")
+	if _, err := n1.Put(ctx, "k", "before"); err != nil {
+		t.Fatal(err)
+	}
+	// n3 has seen "before" once a linearizable read there returns it.
+	if got, err := n3.Get(ctx, "k"); err != nil || string(got.Kvs[0].Value) != "before" {
+		t.Fatalf("read on n3 = %v, %v", got, err)
+	}
+	var cut []core.Link
+	for _, o := range []string{"n1", "n2"} {
+		cut = append(cut, core.Link{From: o, To: "n3"}, core.Link{From: "n3", To: o})
+	}
+	if err := c.rt.Partition(ctx, cut); err != nil {
+		t.Fatal(err)
+	}
+	// If n3 led, n1 and n2 first elect a new leader; a proposal forwarded to
+	// the old one is lost, so retry.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := n1.Put(wctx, "k", "after")
+		wcancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("majority write during the partition: %v", err)
+		}
+	}
+	got, err := n3.Get(ctx, "k", clientv3.WithSerializable())
+	if err != nil || string(got.Kvs[0].Value) != "before" {
+		t.Fatalf("serializable read on isolated n3 = %v, %v; want the stale value before", got, err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = n3.Get(rctx, "k")
+	rcancel()
+	if err == nil {
+		t.Fatalf("linearizable read on isolated n3 succeeded; the partition did not cut peer traffic")
+	}
+	if err := c.rt.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := n3.Get(ctx, "k", clientv3.WithSerializable())
+		if err == nil && string(got.Kvs[0].Value) == "after" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n3 did not catch up after the heal: %v, %v", got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
