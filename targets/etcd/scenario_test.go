@@ -1,0 +1,107 @@
+package etcd_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/local"
+)
+
+// runScenario runs cfg on the local runtime in a temporary store and checks
+// that nothing of the run is left: no member process, no file outside the
+// store.
+func runScenario(t *testing.T, cfg core.Config) *core.Outcome {
+	t.Helper()
+	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+	cfg.Store = t.TempDir()
+	p, err := core.Prepare(catalog.New(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpBefore := tmpEntries(t)
+	out, err := core.Execute(context.Background(), p)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if left := memberPIDs(t, cfg.Store); len(left) > 0 {
+		t.Errorf("member processes left running after the run: %v", left)
+	}
+	for e := range tmpEntries(t) {
+		if !tmpBefore[e] && strings.Contains(e, "etcd") {
+			t.Errorf("the run left %s in the temporary directory", e)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out.Dir, core.NodesDir, "n1", "etcd", "member")); err != nil {
+		t.Errorf("member data is not inside the run directory: %v", err)
+	}
+	return out
+}
+
+func tmpEntries(t *testing.T) map[string]bool {
+	ents, _ := os.ReadDir(os.TempDir())
+	m := map[string]bool{}
+	for _, e := range ents {
+		m[e.Name()] = true
+	}
+	return m
+}
+
+func verdict(t *testing.T, out *core.Outcome) string {
+	t.Helper()
+	var b strings.Builder
+	for _, n := range out.Results.Names() {
+		r := out.Results.Checkers[n]
+		b.WriteString(n + ": " + r.Valid.String() + ": " + r.Summary + "\n")
+		for i, a := range r.Anomalies {
+			if i == 2 {
+				break
+			}
+			b.WriteString("  " + a.Kind + ": " + a.Message + "\n")
+		}
+		if r.Error != "" {
+			b.WriteString("  error: " + r.Error + "\n")
+		}
+	}
+	return b.String()
+}
+
+// etcd's key-value API is linearizable: the register workload under
+// partitions, kills and pauses must be judged so.
+func TestRegisterLinearizableUnderFaults(t *testing.T) {
+	out := runScenario(t, core.Config{
+		Target: "etcd", Workload: "register", Nodes: 3, Concurrency: 6,
+		TimeLimit: 12 * time.Second, Rate: 60, Seed: 3,
+		Nemeses: []string{"partition", "kill", "pause"}, NemesisInterval: time.Second,
+		OpTimeout: time.Second, CheckTimeout: time.Minute,
+	})
+	t.Logf("stats %+v\n%s", out.Stats, verdict(t, out))
+	if out.Stats.Faults < 5 {
+		t.Errorf("only %d faults were injected", out.Stats.Faults)
+	}
+	if out.Results.Valid != checkers.Valid {
+		t.Fatalf("verdict %s, want valid:\n%s", out.Results.Valid, verdict(t, out))
+	}
+}
+
+// Serializable reads are served from the member's own state: on a member cut
+// off from the majority they are stale, and the checker must say so.
+func TestSerializableReadsFromPartitionedMemberAreNotLinearizable(t *testing.T) {
+	out := runScenario(t, core.Config{
+		Target: "etcd", Workload: "register", Nodes: 3, Concurrency: 6,
+		TimeLimit: 10 * time.Second, Rate: 60, Seed: 3,
+		Nemeses: []string{"partition"}, NemesisInterval: 2 * time.Second,
+		OpTimeout: time.Second, CheckTimeout: time.Minute,
+		Params: core.Params{"etcd-serializable-reads": "true", "partition-topologies": "isolate,halves"},
+	})
+	t.Logf("stats %+v\n%s", out.Stats, verdict(t, out))
+	if out.Results.Valid != checkers.Invalid {
+		t.Fatalf("verdict %s, want invalid:\n%s", out.Results.Valid, verdict(t, out))
+	}
+}
