@@ -179,6 +179,7 @@ func ReadFile(path string) (*File, error) {
 func Read(r io.Reader) (*File, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	hf := &File{}
+	intern := map[string]string{}
 	lineNo := 0
 	sawHeader := false
 	for {
@@ -213,7 +214,7 @@ func Read(r io.Reader) (*File, error) {
 			hf.Header = *hl.Header
 			continue
 		}
-		op, perr := ParseOp(trimmed)
+		op, perr := parseOp(trimmed, intern)
 		if perr != nil {
 			if !complete || isLastLine(br) {
 				hf.Warnings = append(hf.Warnings, fmt.Sprintf("line %d: torn last record ignored (the run was probably killed while writing it): %v", lineNo, perr))
