@@ -366,8 +366,7 @@ func (r *run) setup(ctx context.Context) error {
 func (r *run) now() int64 { return int64(r.cfg.Clock.Now().Sub(r.start)) }
 
 func (r *run) record(op history.Op) history.Op {
-	op.Time = r.now()
-	rec, err := r.hist.Append(op)
+	rec, err := r.hist.AppendAt(op, r.now)
 	if err != nil {
 		r.fail(err)
 	}
