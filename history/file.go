@@ -74,6 +74,13 @@ func (w *Writer) flushLoop() {
 // Nemesis records are flushed at once: a fault is the thing a reader of a
 // crashed run most needs to see.
 func (w *Writer) Append(op Op) (Op, error) {
+	return w.AppendAt(op, nil)
+}
+
+// AppendAt is Append that stamps op.Time with now() under the writer's lock,
+// so record order and time order agree even with many writers: checkers
+// that sweep the history in order rely on it.
+func (w *Writer) AppendAt(op Op, now func() int64) (Op, error) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -86,6 +93,9 @@ func (w *Writer) Append(op Op) (Op, error) {
 	}
 	op.Index = w.next
 	w.next++
+	if now != nil {
+		op.Time = now()
+	}
 	w.buf = AppendJSON(w.buf, &op)
 	w.buf = append(w.buf, '\n')
 	big := len(w.buf) >= 1<<20
@@ -182,6 +192,7 @@ func ReadFile(path string) (*File, error) {
 func Read(r io.Reader) (*File, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	hf := &File{}
+	intern := map[string]string{}
 	lineNo := 0
 	sawHeader := false
 	for {
@@ -216,7 +227,7 @@ func Read(r io.Reader) (*File, error) {
 			hf.Header = *hl.Header
 			continue
 		}
-		op, perr := ParseOp(trimmed)
+		op, perr := parseOp(trimmed, intern)
 		if perr != nil {
 			if !complete || isLastLine(br) {
 				hf.Warnings = append(hf.Warnings, fmt.Sprintf("line %d: torn last record ignored (the run was probably killed while writing it): %v", lineNo, perr))
