@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/workloads/lock"
 )
 
 // New returns a registry of everything this build knows.
@@ -24,6 +25,7 @@ func New() *core.Registry {
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
 	nemesis.Register,
+	lock.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node
