@@ -10,6 +10,8 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/targets/snowflake"
+	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/lock"
 )
 
@@ -25,6 +27,8 @@ func New() *core.Registry {
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
 	nemesis.Register,
+	ids.Register,
+	snowflake.Register,
 	lock.Register,
 }
 
