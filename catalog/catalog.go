@@ -11,6 +11,8 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/gossip"
+	"github.com/chaostest/chaos/targets/snowflake"
+	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/kv"
 )
 
@@ -28,6 +30,8 @@ var registrations = []func(*core.Registry){
 	nemesis.Register,
 	gossip.Register,
 	kv.Register,
+	ids.Register,
+	snowflake.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node
