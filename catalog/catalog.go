@@ -10,8 +10,10 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/targets/gossip"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
+	"github.com/chaostest/chaos/workloads/kv"
 	"github.com/chaostest/chaos/workloads/lock"
 )
 
@@ -27,6 +29,8 @@ func New() *core.Registry {
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
 	nemesis.Register,
+	gossip.Register,
+	kv.Register,
 	ids.Register,
 	snowflake.Register,
 	lock.Register,
