@@ -11,8 +11,11 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/etcd"
+	"github.com/chaostest/chaos/targets/gossip"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
+	"github.com/chaostest/chaos/workloads/kv"
+	"github.com/chaostest/chaos/workloads/lock"
 	"github.com/chaostest/chaos/workloads/register"
 )
 
@@ -30,8 +33,11 @@ var registrations = []func(*core.Registry){
 	register.Register,
 	nemesis.Register,
 	etcd.Register,
+	gossip.Register,
+	kv.Register,
 	ids.Register,
 	snowflake.Register,
+	lock.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node

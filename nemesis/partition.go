@@ -269,11 +269,10 @@ func (n *Partition) Apply(ctx context.Context, rt core.Runtime, op history.Op) h
 	return failed(op, fmt.Errorf("partition nemesis: unknown fault %q", op.F))
 }
 
-// HealOps heals every link when a fault may be in place.
+// HealOps always heals every link: the schedule may have planned a fault
+// that was never applied (or a heal that never ran), so the nemesis's own
+// idea of what is in place is not to be trusted, and a heal is idempotent.
 func (n *Partition) HealOps(nodes []string) []history.Op {
-	if !n.active {
-		return nil
-	}
 	n.active = false
 	return []history.Op{{F: "heal", Value: history.JSON(PartitionValue{Topology: "heal"})}}
 }

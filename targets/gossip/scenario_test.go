@@ -1,0 +1,68 @@
+package gossip_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/local"
+)
+
+func TestMain(m *testing.M) {
+	catalog.RunNodeIfRequested()
+	os.Exit(m.Run())
+}
+
+func runGossip(t *testing.T, cfg core.Config) *core.Outcome {
+	t.Helper()
+	cfg.Target = "gossip"
+	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+	cfg.Store = t.TempDir()
+	p, err := core.Prepare(catalog.New(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := core.Execute(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPartitionedRunConverges(t *testing.T) {
+	out := runGossip(t, core.Config{Nodes: 5, Concurrency: 5, TimeLimit: 6 * time.Second, Rate: 100,
+		Nemeses: []string{"partition"}, NemesisInterval: time.Second, Seed: 4,
+		Params: core.Params{"gossip-quiesce-timeout": "5s"}})
+	conv := out.Results.Checkers["convergence"]
+	t.Logf("convergence: %s", conv.Summary)
+	if conv.Valid != checkers.Valid {
+		t.Fatalf("convergence %s: %s %+v", conv.Valid, conv.Error, conv.Anomalies)
+	}
+	if out.Stats.Faults < 4 {
+		t.Fatalf("only %d faults injected", out.Stats.Faults)
+	}
+}
+
+func TestBrokenAntiEntropyDoesNotConverge(t *testing.T) {
+	out := runGossip(t, core.Config{Nodes: 5, Concurrency: 5, TimeLimit: 6 * time.Second, Rate: 100,
+		Nemeses: []string{"partition"}, NemesisInterval: time.Second, Seed: 4,
+		Params: core.Params{"gossip-broken-anti-entropy": "true", "gossip-quiesce-timeout": "2s",
+			"partition-topologies": "halves"}})
+	conv := out.Results.Checkers["convergence"]
+	t.Logf("convergence: %s", conv.Summary)
+	if conv.Valid != checkers.Invalid || conv.AnomalyCounts["disagreement"] == 0 {
+		t.Fatalf("convergence %s, anomalies %v: want disagreement", conv.Valid, conv.AnomalyCounts)
+	}
+	a := conv.Anomalies[0]
+	if !strings.Contains(a.Message, "nodes disagree on k") || len(a.Nodes) == 0 {
+		t.Fatalf("witness does not name key and nodes: %+v", a)
+	}
+	t.Logf("witness: %s", a.Message)
+}
