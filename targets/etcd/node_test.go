@@ -88,11 +88,11 @@ func TestPeerProxyRoutesByMemberName(t *testing.T) {
 
 func TestParseOptions(t *testing.T) {
 	o, err := ParseOptions(core.Params{})
-	if err != nil || o.LeaseTTL.Seconds() != 2 || o.LockSet != "harness" || o.SerializableReads {
+	if err != nil || o.LockSet != "harness" || o.SerializableReads {
 		t.Fatalf("defaults = %+v, %v", o, err)
 	}
 	for _, p := range []core.Params{
-		{"etcd-lease-ttl": "1500ms"}, {"etcd-lease-ttl": "0s"}, {"etcd-lock-set": "nowhere"},
+		{"etcd-lock-set": "nowhere"},
 		{"etcd-serializable-reads": "maybe"}, {"etcd-heartbeat": "100ms", "etcd-election": "200ms"},
 	} {
 		if _, err := ParseOptions(p); err == nil {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/workloads/lock"
 )
 
 // Name is the target's name.
@@ -24,8 +25,7 @@ const Name = "etcd"
 var Params = []core.Param{
 	{Name: "etcd-heartbeat", Default: "100ms", Usage: "raft heartbeat interval of every member"},
 	{Name: "etcd-election", Default: "1s", Usage: "raft election timeout of every member"},
-	{Name: "etcd-lease-ttl", Default: "2s", Usage: "TTL of the lock session's lease (whole seconds; Jepsen used 2s)"},
-	{Name: "etcd-lock-set", Default: "harness", Usage: "where lock-set keeps its set: harness (unfenced, loses updates when a lease runs out) or fenced (in etcd, written by a transaction guarded on the lock key's revision)"},
+	{Name: "etcd-lock-set", Default: "harness", Usage: "where lock-set keeps its set: harness (unfenced, loses updates when a lease runs out) or fenced (in etcd, written only by a transaction guarded on the lock key's create revision); the lease TTL is --lock-ttl, rounded up to whole seconds"},
 	{Name: "etcd-serializable-reads", Default: "false", Usage: "test flag: register reads are served from the member's local state (may be stale) instead of linearizably"},
 	{Name: "etcd-fsync", Default: "false", Usage: "fsync the WAL (a killed process keeps its page cache, so off by default)"},
 }
@@ -33,7 +33,6 @@ var Params = []core.Param{
 // Options are the target's settings, parsed from its params.
 type Options struct {
 	Heartbeat, Election time.Duration
-	LeaseTTL            time.Duration
 	// LockSet is "harness" or "fenced".
 	LockSet string
 	// SerializableReads makes register reads local to the member.
@@ -54,12 +53,6 @@ func ParseOptions(p core.Params) (Options, error) {
 	if o.Heartbeat < time.Millisecond || o.Election < 5*o.Heartbeat {
 		return o, fmt.Errorf("--etcd-heartbeat %s, --etcd-election %s: the heartbeat must be at least 1ms and the election timeout at least 5 heartbeats", o.Heartbeat, o.Election)
 	}
-	if o.LeaseTTL, err = p.Duration("etcd-lease-ttl", 2*time.Second); err != nil {
-		return o, err
-	}
-	if o.LeaseTTL < time.Second || o.LeaseTTL%time.Second != 0 {
-		return o, fmt.Errorf("--etcd-lease-ttl %s: etcd leases count whole seconds; give 1s or more in whole seconds", o.LeaseTTL)
-	}
 	if o.LockSet, err = p.Choice("etcd-lock-set", "harness", "fenced"); err != nil {
 		return o, err
 	}
@@ -75,9 +68,9 @@ func ParseOptions(p core.Params) (Options, error) {
 // Target is an etcd cluster on the runtime.
 type Target struct {
 	opts Options
-	// sets holds lock-set's harness-side sets, shared by every client of
+	// sets are lock-set's harness-held resources, shared by every client of
 	// this run.
-	sets *harnessSets
+	sets *lock.Resources
 
 	mu     sync.Mutex
 	joined map[string]bool // members that have been ready once
@@ -91,7 +84,7 @@ func New(p core.Params) (core.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{opts: o, sets: newHarnessSets(), joined: map[string]bool{}}, nil
+	return &Target{opts: o, sets: lock.NewResources(false), joined: map[string]bool{}}, nil
 }
 
 // Nodes describes one etcd member per name, each `chaos node etcd`.
