@@ -12,5 +12,6 @@ func Register(r *core.Registry) {
 		Nemeses:   []string{"kill", "pause", "partition"},
 		New:       New,
 	})
+	r.AddScenario(LockPauseScenario())
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one etcd member (embedded go.etcd.io/etcd/server/v3)", Main: NodeMain})
 }
