@@ -6,7 +6,7 @@ import "github.com/chaostest/chaos/core"
 func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{
 		Name:      Name,
-		Summary:   "etcd v3 cluster (embedded etcd, one process per member): register on kv transactions, concurrency.Mutex locks with revision fencing",
+		Summary:   "etcd v3.7.3 cluster, one embedded member per process: register (kv txns), concurrency.Mutex locks with revision fencing; partition cuts client-member and member-member links (local runtime)",
 		Params:    Params,
 		Workloads: []string{"register", "lock", "lock-set"},
 		Nemeses:   []string{"kill", "pause", "partition"},
