@@ -69,7 +69,10 @@ func (l *locker) Acquire(ctx context.Context, key string, ttl time.Duration) (lo
 		// An unacknowledged lease holds no lock: nothing was locked yet.
 		return lock.Grant{}, fmt.Errorf("%w: lease grant: %v", lock.ErrNotGranted, err)
 	}
-	keeper := newLeaseKeeper(l.cli, lease.ID, time.Duration(secs)*time.Second, sent)
+	var keeper *leaseKeeper
+	if l.validity {
+		keeper = newLeaseKeeper(l.cli, lease.ID, time.Duration(secs)*time.Second, sent)
+	}
 	s, err := concurrency.NewSession(l.cli, concurrency.WithLease(lease.ID), concurrency.WithContext(context.WithoutCancel(ctx)))
 	if err != nil {
 		keeper.stop()
@@ -208,7 +211,12 @@ func (k *leaseKeeper) loop() {
 
 func (k *leaseKeeper) lastRenewal() time.Time { return time.Unix(0, k.last.Load()) }
 
-func (k *leaseKeeper) stop() { k.once.Do(func() { close(k.quit) }) }
+// stop ends the renewals; a nil keeper (grants without validity) has none.
+func (k *leaseKeeper) stop() {
+	if k != nil {
+		k.once.Do(func() { close(k.quit) })
+	}
+}
 
 // newLockClient returns the client of the lock and lock-set workloads. The
 // plain lock and the harness-held lock-set use the lock workload's own
