@@ -298,11 +298,7 @@ type period struct {
 // partition until the heal, a clock offset until the next reset, and any
 // other fault for the time its action took. A fault that failed changed
 // nothing; one whose outcome is unknown is drawn as possibly in effect.
-func faultPeriods(ops []history.Op, end int64) []period {
-	pairs, err := history.Pairs(ops)
-	if err != nil {
-		return nil
-	}
+func faultPeriods(pairs []history.Pair, end int64) []period {
 	var out []period
 	open := map[string]int{} // lane+"\x00"+kind -> index in out
 	begin := func(lane, kind string, t int64, maybe bool, text string) {
@@ -397,7 +393,7 @@ func shade(a axis, periods []period, y, h float64) []band {
 			continue
 		}
 		x0, x1 := a.x(p.Start), a.x(p.End)
-		cls := "shade " + p.Kind
+		cls := "shade s-" + p.Kind
 		out = append(out, band{X: f1(x0), W: f1(math.Max(x1-x0, 0.8)), Y: f1(y), H: f1(h), Class: cls, Title: p.Text})
 	}
 	return out
@@ -455,7 +451,7 @@ func faultChart(a axis, nodes []string, periods []period) chart {
 
 // clockChart plots each node's clock offset from host time, as recorded by
 // the clock nemesis.
-func clockChart(a axis, nodes []string, ops []history.Op) (chart, bool) {
+func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 	c := chart{ID: "clocks", Title: "Clock offset per node (from host time)"}
 	type step struct {
 		t   int64
@@ -468,10 +464,6 @@ func clockChart(a axis, nodes []string, ops []history.Op) (chart, bool) {
 	}
 	var strobes []strobeRec
 	var maxAbs int64 = 1
-	pairs, err := history.Pairs(ops)
-	if err != nil {
-		return c, false
-	}
 	any := false
 	for i := range pairs {
 		p := &pairs[i]

@@ -180,7 +180,7 @@ func snowflakeFixture() *fixture {
 		case tick == 110:
 			b.fault(2.751, 2.752, "clock-rollback", "n2", clockValue(-2*time.Second, -2*time.Second))
 			b.complete(s+0.004, p, history.OK, history.Int(id), "")
-		case tick == 131: // n2 again, its clock now 2 s behind
+		case tick == 134: // n2 again, its clock now 2 s behind
 			dupSecond = b.complete(s+0.003, p, history.OK, history.Int(777777777777), "")
 		case tick == 200:
 			b.fault(5.001, 6.001, "clock-strobe", "n1", history.JSON(nemesis.ClockValue{Delta: "500ms", Period: "20ms", Duration: "1s", Offset: "0s", MaxOffsetNS: int64(500 * time.Millisecond)}))

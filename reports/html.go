@@ -68,15 +68,15 @@ span.key.ok { background: #4caf50; } span.key.fail { background: #e5534b; } span
 span.key.witness { background: #fff; border: 2px solid #111; width: 9px; height: 9px; }
 rect.witness { stroke: #111; stroke-width: 1.5; }
 rect:target { stroke: #1565c0; stroke-width: 4; }
-.shade { opacity: .13; } .shade.down { fill: #b42318; } .shade.paused { fill: #555; } .shade.partition { fill: #6f42c1; }
-.shade.clock { fill: #1565c0; opacity: .07; } .shade.strobe { fill: #1565c0; }
+rect.shade { opacity: .13; } rect.s-down { fill: #b42318; } rect.s-paused { fill: #555; } rect.s-partition { fill: #6f42c1; }
+rect.s-clock { fill: #1565c0; opacity: .06; } rect.s-strobe { fill: #1565c0; opacity: .18; }
 rect.down { fill: #b42318; } rect.paused { fill: #777; } rect.partition { fill: #6f42c1; } rect.clock { fill: #9cc3f0; }
 rect.strobe { fill: #1565c0; opacity: .6; } rect.action { fill: #333; } rect.maybe { opacity: .45; }
 span.key.down { background: #b42318; } span.key.paused { background: #777; } span.key.partition { background: #6f42c1; }
 span.key.clock { background: #9cc3f0; } span.key.strobe { background: #1565c0; } span.key.action { background: #333; }
 line.marker { stroke: #b42318; stroke-dasharray: 3 2; stroke-width: 1.2; }
 text.marker { fill: #b42318; font-weight: 700; }
-polyline { fill: none; stroke-width: 1.5; }
+svg polyline, svg polyline.rate, svg polyline.step { fill: none; stroke-width: 1.5; }
 polyline.rate.ok { stroke: #4caf50; } polyline.rate.fail { stroke: #e5534b; } polyline.rate.info { stroke: #f0b429; }
 .node0 { stroke: #1565c0; } .node1 { stroke: #e36209; } .node2 { stroke: #2e7d32; } .node3 { stroke: #6f42c1; }
 .node4 { stroke: #b42318; } .node5 { stroke: #00838f; } .node6 { stroke: #795548; } .node7 { stroke: #ad1457; }

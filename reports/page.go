@@ -112,13 +112,17 @@ func buildPage(r *Run) *page {
 	if perr != nil {
 		p.Problems = append(p.Problems, "the history breaks the invoke/complete protocol, so the plots are left out: "+clean(perr.Error(), maxCell))
 	}
-	var client []history.Pair
-	for _, pr := range pairs {
-		if !pr.Invoke.IsNemesis() {
-			client = append(client, pr)
+	// The nemesis's pairs are few; the client's are nearly all of them.
+	client := make([]history.Pair, 0, len(pairs))
+	var faults []history.Pair
+	for i := range pairs {
+		if pairs[i].Invoke.IsNemesis() {
+			faults = append(faults, pairs[i])
+		} else {
+			client = append(client, pairs[i])
 		}
 	}
-	p.Counts = counts(client, pairs)
+	p.Counts = counts(client, len(faults))
 
 	// Witness records map to the invocation that opened their operation, which
 	// is what the timeline marks are named after.
@@ -165,14 +169,14 @@ func buildPage(r *Run) *page {
 	} else {
 		p.Verdict = verdictView{Class: "unknown", Word: "Not judged", Sentence: "there are no results for this run; run `chaos check` on it"}
 	}
-	periods := faultPeriods(ops, end)
+	periods := faultPeriods(faults, end)
 	conc := 0
 	if r.Config != nil {
 		conc = r.Config.Concurrency
 	}
 	p.Charts = append(p.Charts, timelineChart(a, client, conc, witnesses, periods, marks))
 	p.Charts = append(p.Charts, faultChart(a, h.Nodes, periods))
-	if cc, ok := clockChart(a, h.Nodes, ops); ok {
+	if cc, ok := clockChart(a, h.Nodes, faults); ok {
 		p.Charts = append(p.Charts, cc)
 	}
 	p.Charts = append(p.Charts, latencyChart(a, client, periods, witnesses), throughputChart(a, client, periods))
@@ -268,7 +272,7 @@ func params(m map[string]string) []kv {
 	return out
 }
 
-func counts(client, all []history.Pair) []kv {
+func counts(client []history.Pair, faults int) []kv {
 	var ok, fail, info int64
 	for i := range client {
 		switch client[i].Outcome() {
@@ -280,7 +284,6 @@ func counts(client, all []history.Pair) []kv {
 			info++
 		}
 	}
-	faults := int64(len(all) - len(client))
 	return []kv{{"operations", strconv.Itoa(len(client))}, {"ok", strconv.FormatInt(ok, 10)},
-		{"fail", strconv.FormatInt(fail, 10)}, {"info", strconv.FormatInt(info, 10)}, {"faults", strconv.FormatInt(faults, 10)}}
+		{"fail", strconv.FormatInt(fail, 10)}, {"info", strconv.FormatInt(info, 10)}, {"faults", strconv.Itoa(faults)}}
 }

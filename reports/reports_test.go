@@ -306,7 +306,11 @@ func TestFaultPeriods(t *testing.T) {
 	b.add(history.Op{Process: history.NemesisProcess, Type: history.Info, F: "partition", Time: at(6.1), Error: "timeout"})
 	b.fault(7, 7.1, "heal", "", nil)
 	b.fault(8, 8.1, "clock-bump", "n1", clockValue(time.Second, time.Second))
-	got := faultPeriods(b.ops, at(10))
+	pairs, err := history.Pairs(b.ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := faultPeriods(pairs, at(10))
 	type want struct {
 		lane, kind string
 		start, end float64
@@ -363,4 +367,25 @@ func TestRenderIsDeterministic(t *testing.T) {
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Error("two renders of the same run differ")
 	}
+}
+
+// BenchmarkWrite100k renders the report and JUnit file of a 100,000-record
+// history (goal: under 5 s and under 10 MB). It reports the report's size.
+func BenchmarkWrite100k(b *testing.B) {
+	f := bigFixture(100000)
+	dir := f.write(b, filepath.Join(b.TempDir(), "run"))
+	b.ResetTimer()
+	var size int64
+	for i := 0; i < b.N; i++ {
+		p, err := Write(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := os.Stat(p.HTML)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = st.Size()
+	}
+	b.ReportMetric(float64(size)/1e6, "MB/report")
 }
