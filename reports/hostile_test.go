@@ -140,7 +140,7 @@ func FuzzRenderHTML(f *testing.F) {
 		res := checkers.Result{Valid: checkers.Invalid, Summary: a, Error: b}
 		res.AddAnomaly(checkers.Anomaly{Kind: a, Message: b, Ops: []history.Op{w}, Nodes: []string{c}, Fault: &fault, Data: value})
 		r := &Run{Dir: "x", History: &history.File{Header: h, Ops: bl.ops, Warnings: []string{c}},
-			Results: &checkers.Results{Valid: checkers.Invalid, Checkers: map[string]checkers.Result{a: res}},
+			Results:  &checkers.Results{Valid: checkers.Invalid, Checkers: map[string]checkers.Result{a: res}},
 			NodeLogs: []string{"nodes/" + c + ".log"}, Visualizations: []string{b + ".html"}}
 		var sb strings.Builder
 		if err := RenderHTML(&sb, r); err != nil {
