@@ -24,6 +24,7 @@ var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{{.Title}}</title>
 <style>
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1d2329; background: #fafbfc; }
@@ -144,8 +145,8 @@ rect.dot { opacity: .75; }
 <ul>
 <li><a href="history.jsonl">history.jsonl</a>: every operation, one JSON record per line</li>
 <li><a href="results.json">results.json</a>: the checkers' verdicts · <a href="config.json">config.json</a>: the run's configuration · <a href="junit.xml">junit.xml</a></li>
-{{- range .Visuals}}<li><a href="{{.}}">{{.}}</a>: checker visualization</li>{{end}}
-{{- if .NodeLogs}}<li>Node logs: {{range $i, $l := .NodeLogs}}{{if $i}} · {{end}}<a href="{{$l}}">{{$l}}</a>{{end}}</li>{{end}}
+{{- range .Visuals}}<li><a href="./{{.}}">{{.}}</a>: checker visualization</li>{{end}}
+{{- if .NodeLogs}}<li>Node logs: {{range $i, $l := .NodeLogs}}{{if $i}} · {{end}}<a href="./{{$l}}">{{$l}}</a>{{end}}</li>{{end}}
 </ul>
 
 <h2>Settings</h2>
