@@ -276,8 +276,20 @@ func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[
 				Title: opTitle(p, end)})
 		}
 	}
-	for _, am := range anomalies {
-		c.Markers = append(c.Markers, marker{X: f1(a.x(am.T)), Y: f1(top - 1), Label: am.Label, Href: "#" + am.ID, Title: am.Title})
+	// Labels that would overlap are left off; every marker keeps its line,
+	// link and tooltip.
+	ms := append([]anomalyMark(nil), anomalies...)
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].T < ms[j].T })
+	lastLabel := math.Inf(-1)
+	for _, am := range ms {
+		x := a.x(am.T)
+		lbl := am.Label
+		if x-lastLabel < 22 {
+			lbl = ""
+		} else {
+			lastLabel = x
+		}
+		c.Markers = append(c.Markers, marker{X: f1(x), Y: f1(top - 1), Label: lbl, Href: "#" + am.ID, Title: am.Title})
 	}
 	return c
 }

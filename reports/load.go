@@ -45,6 +45,9 @@ type Run struct {
 // config.json or results.json is noted in Problems and shown in the report.
 func Load(dir string) (*Run, error) {
 	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("run directory %s does not exist (give a directory under the store, such as store/<target>/latest)", dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("run directory %s: %w", dir, err)
 	}

@@ -244,7 +244,7 @@ func TestLoadErrorsAreClearAndWriteNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, tc := range map[string]struct{ dir, want string }{
-		"missing": {filepath.Join(tmp, "nope"), "no such file"},
+		"missing": {filepath.Join(tmp, "nope"), "does not exist"},
 		"empty":   {empty, "has no history.jsonl"},
 		"file":    {file, "not a run directory"},
 		"corrupt": {corrupt, "not a chaos history header"},

@@ -52,5 +52,6 @@ exit 0). ` + "`chaos list`" + ` shows the scenarios.`,
 	cmd.Flags().BoolVar(&control, "control", false, "run the control: the scenario without the anomaly's ingredient")
 	cmd.Flags().StringVar(&store, "store", "store", "directory that keeps the runs")
 	cmd.Flags().StringVar(&rt, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
+	addOutputFlags(cmd.Flags(), &env.out)
 	return cmd
 }
