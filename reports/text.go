@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,7 +161,9 @@ func opTitle(p *history.Pair, end int64) string {
 func Rerun(h *history.Header, sc *core.StoredConfig) string {
 	if sc != nil && len(sc.Command) > 0 {
 		args := append([]string(nil), sc.Command...)
-		args[0] = "chaos"
+		if strings.HasPrefix(filepath.Base(args[0]), "chaos") {
+			args[0] = "chaos" // not the path it was started from
+		}
 		if len(args) > 1 && args[1] == "run" && !hasFlag(args, "seed") {
 			args = append(args, "--seed", strconv.FormatInt(sc.Seed, 10))
 		}
