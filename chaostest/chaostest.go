@@ -129,7 +129,7 @@ func Run(t testing.TB, s Scenario) *Result {
 		return nil
 	}
 	res := &Result{Outcome: out}
-	rp, rerr := reports.Write(out.Dir)
+	rp, rerr := reports.Write(out.Dir, reports.WithRegistry(reg))
 	if rerr != nil {
 		t.Logf("chaostest: report: %v", rerr)
 	} else {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Paths are the files Write produced.
@@ -17,12 +18,18 @@ type Paths struct {
 // Write renders report.html and junit.xml into the run directory dir. Each
 // file is written to a temporary name and renamed, so a reader never sees a
 // half-written report and a failure leaves the old one in place. No other
-// file of the run is touched.
-func Write(dir string) (Paths, error) {
+// file of the run is touched, except the new drawings of checkers that are
+// Visualizers (with WithRegistry).
+func Write(dir string, opts ...Option) (Paths, error) {
+	o := options{timeout: time.Minute}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r, err := Load(dir)
 	if err != nil {
 		return Paths{}, err
 	}
+	visualize(r, o)
 	return WriteRun(r)
 }
 

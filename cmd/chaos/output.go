@@ -77,7 +77,7 @@ type checkerJSON struct {
 // report writes the run's report and JUnit file. A report that cannot be
 // written does not change the verdict; it is said on stderr.
 func writeReport(env *cliEnv, dir string) reports.Paths {
-	p, err := reports.Write(dir)
+	p, err := reports.Write(dir, reports.WithRegistry(env.reg))
 	if err != nil {
 		fmt.Fprintf(env.stderr, "chaos: report: %v\n", err)
 	}

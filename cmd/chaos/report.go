@@ -27,7 +27,7 @@ the report; ` + "`chaos check`" + ` exits with it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
 			for _, dir := range args {
-				p, err := reports.Write(dir)
+				p, err := reports.Write(dir, reports.WithRegistry(env.reg))
 				if err != nil {
 					fmt.Fprintf(env.stderr, "chaos: report: %v\n", err)
 					failed++
