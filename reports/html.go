@@ -134,6 +134,7 @@ rect.dot { opacity: .75; }
 {{- end}}
 </table>
 {{- end}}
+{{- if .Visual}}<p><a class="visual" href="./{{.Visual}}">Open the checker's visualization of this anomaly</a> ({{.Visual}})</p>{{end}}
 {{- if .Data}}<details><summary>Checker detail</summary><pre>{{.Data}}</pre></details>{{end}}
 </div>
 {{- end}}

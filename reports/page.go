@@ -3,6 +3,8 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +67,9 @@ type anomalyView struct {
 	FaultHref string
 	Ops       []opRow
 	Data      string
+	// Visual is the anomaly's own drawing (porcupine's page of a failing
+	// partition), relative to the run directory.
+	Visual string
 }
 
 type opRow struct {
@@ -155,6 +160,7 @@ func buildPage(r *Run) *page {
 			for i := range res.Anomalies {
 				n++
 				av, t := anomaly(&res.Anomalies[i], n, invokeOf, witnesses)
+				av.Visual = visualOf(r.Dir, res.Anomalies[i].Data)
 				cv.Anomalies = append(cv.Anomalies, av)
 				if t >= 0 {
 					marks = append(marks, anomalyMark{ID: av.ID, Label: av.Label, T: t, Title: av.Label + ": " + clean(av.Message, maxTitle)})
@@ -286,4 +292,41 @@ func counts(client []history.Pair, faults int) []kv {
 	}
 	return []kv{{"operations", strconv.Itoa(len(client))}, {"ok", strconv.FormatInt(ok, 10)},
 		{"fail", strconv.FormatInt(fail, 10)}, {"info", strconv.FormatInt(info, 10)}, {"faults", strconv.Itoa(faults)}}
+}
+
+// visualOf finds the drawing a checker named in an anomaly's data (the
+// "visualization" field, as the linearizability checker writes it) and
+// returns its path relative to the run directory, or "" when there is none
+// or it lies outside the run directory.
+func visualOf(dir string, data any) string {
+	m, ok := data.(map[string]any)
+	if !ok {
+		return ""
+	}
+	v, _ := m["visualization"].(string)
+	if v == "" || dir == "" {
+		return ""
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	candidates := []string{v}
+	if !filepath.IsAbs(v) {
+		candidates = append(candidates, filepath.Join(absDir, v), filepath.Join(absDir, filepath.Base(v)))
+	}
+	for _, c := range candidates {
+		abs, err := filepath.Abs(c)
+		if err != nil {
+			continue
+		}
+		rel, err := filepath.Rel(absDir, abs)
+		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		if st, err := os.Stat(abs); err == nil && st.Mode().IsRegular() {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return ""
 }

@@ -80,3 +80,27 @@ func TestVisualizersOfInvalidCheckersAreLinked(t *testing.T) {
 		t.Error("a failed drawing is not reported")
 	}
 }
+
+func TestAnomalyLinksItsVisualization(t *testing.T) {
+	f := lockFixture()
+	dir := filepath.Join(t.TempDir(), "run")
+	an := &f.results.Checkers["lock-safety"].Anomalies[0]
+	an.Data = map[string]any{"visualization": filepath.Join(dir, "linearizable-L.html")}
+	f.files["linearizable-L.html"] = "<!DOCTYPE html><title>porcupine</title>"
+	res := f.results.Checkers["fencing"]
+	res.Anomalies = []checkers.Anomaly{{Kind: "x", Message: "outside", Data: map[string]any{"visualization": "/etc/passwd"}}}
+	f.results.Checkers["fencing"] = res
+	f.write(t, dir)
+	p, err := Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p.HTML)
+	page := string(b)
+	if strings.Count(page, `class="visual" href="./linearizable-L.html"`) != 1 {
+		t.Error("the anomaly does not link its visualization")
+	}
+	if strings.Contains(page, "passwd\"") || strings.Contains(page, `href="./etc`) {
+		t.Error("a file outside the run directory was linked")
+	}
+}
