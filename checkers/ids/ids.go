@@ -191,7 +191,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			other.AddAnomaly(checkers.Anomaly{Kind: KindNonMonotone, Ops: []history.Op{*prev, *inv, *op},
 				Message: fmt.Sprintf("node %s issued %s to process %d at %s after it had issued the larger %s to process %d at %s",
 					op.Node, c.layout.Describe(id), op.Process, secs(op.Time), c.layout.Describe(floor), prev.Process, secs(prev.Time)),
-				Processes: []int{prev.Process, op.Process}, Nodes: []string{op.Node},
+				Processes: distinct(prev.Process, op.Process), Nodes: []string{op.Node},
 				Fault: faults.Before(op.Time, op.Node), Data: []IDWitness{c.witness(floor), c.witness(id)}})
 		}
 		if id > ns.maxID || ns.maxOp < 0 {
@@ -272,10 +272,14 @@ func (c *Checker) addDuplicates(r *checkers.Result, ops []history.Op, acked []ui
 		a := checkers.Anomaly{Kind: KindDuplicate, Data: []IDWitness{c.witness(v)}}
 		var who []string
 		seenNode := map[string]bool{}
+		seenProc := map[int]bool{}
 		for _, j := range idx {
 			op := ops[j]
 			a.Ops = append(a.Ops, op)
-			a.Processes = append(a.Processes, op.Process)
+			if !seenProc[op.Process] {
+				seenProc[op.Process] = true
+				a.Processes = append(a.Processes, op.Process)
+			}
 			if !seenNode[op.Node] {
 				seenNode[op.Node] = true
 				a.Nodes = append(a.Nodes, op.Node)
@@ -318,6 +322,13 @@ func parseUint(b []byte) (uint64, bool) {
 		n = n*10 + d
 	}
 	return n, true
+}
+
+func distinct(a, b int) []int {
+	if a == b {
+		return []int{a}
+	}
+	return []int{a, b}
 }
 
 func secs(t int64) string { return fmt.Sprintf("%.3fs", time.Duration(t).Seconds()) }
