@@ -199,3 +199,40 @@ func TestServeCommand(t *testing.T) {
 		t.Fatal("serve did not stop when its context ended")
 	}
 }
+
+func TestRunWritesReportInEveryOutputMode(t *testing.T) {
+	store := t.TempDir()
+	code, stdout, stderr := chaos(t, "run", "snowflake", "--mode", "naive", "--nemesis", "clock", "--time-limit", "2s",
+		"--nemesis-interval", "500ms", "--rate", "300", "--seed", "7", "--store", store, "--output", "json")
+	if code != exitInvalid {
+		t.Fatalf("naive run exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stderr, "ops (") {
+		t.Errorf("--output json printed progress lines: %q", stderr)
+	}
+	var j struct {
+		Valid  any    `json:"valid"`
+		Report string `json:"report"`
+		JUnit  string `json:"junit"`
+		Seed   int64  `json:"seed"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &j); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
+	}
+	if j.Valid != false || j.Seed != 7 {
+		t.Errorf("json = %+v", j)
+	}
+	page, err := os.ReadFile(j.Report)
+	if err != nil || !strings.Contains(string(page), "Invalid: anomalies were found") {
+		t.Errorf("report %s: %v", j.Report, err)
+	}
+	if _, err := os.Stat(j.JUnit); err != nil {
+		t.Error(err)
+	}
+
+	code, stdout, stderr = chaos(t, "run", "snowflake", "--mode", "monotonic", "--nemesis", "clock", "--time-limit", "1s",
+		"--seed", "7", "--store", store, "-q")
+	if code != exitValid || !strings.HasPrefix(stdout, "VALID "+store) || !strings.HasSuffix(stdout, "report.html\n") || stderr != "" {
+		t.Errorf("--quiet: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
