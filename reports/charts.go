@@ -375,11 +375,17 @@ func faultPeriods(pairs []history.Pair, end int64) []period {
 				}
 			}
 		case strings.HasPrefix(f, "clock-"):
-			v, err := nemesis.DecodeClockValue(completeOrInvoke(p))
+			off, known := clockOffset(completeOrInvoke(p))
 			if f == "clock-strobe" {
 				out = append(out, period{Lane: lane, Kind: "strobe", Start: t0, End: t1, Maybe: maybe, Text: desc})
 			}
-			if err == nil && v.OffsetNS != 0 {
+			if !known {
+				if f != "clock-strobe" {
+					out = append(out, period{Lane: lane, Kind: "action", Start: t0, End: t1, Maybe: maybe, Text: desc})
+				}
+				continue
+			}
+			if off != 0 {
 				begin(lane, "clock", t1, maybe, desc)
 			} else {
 				finish(lane, "clock", t1)
@@ -482,18 +488,19 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 		if !p.Invoke.IsNemesis() || !strings.HasPrefix(p.Invoke.F, "clock-") || p.Outcome() == history.Fail {
 			continue
 		}
-		v, err := nemesis.DecodeClockValue(completeOrInvoke(p))
-		if err != nil {
+		off, known := clockOffset(completeOrInvoke(p))
+		if !known {
 			continue
 		}
+		v, _ := nemesis.DecodeClockValue(completeOrInvoke(p))
 		any = true
 		n := p.Invoke.Node
 		t := p.End(a.end)
-		series[n] = append(series[n], step{t, v.OffsetNS})
-		maxAbs = max(maxAbs, abs64(v.OffsetNS), v.MaxOffsetNS)
+		series[n] = append(series[n], step{t, off})
+		maxAbs = max(maxAbs, abs64(off), v.MaxOffsetNS)
 		if p.Invoke.F == "clock-strobe" {
 			delta, _ := time.ParseDuration(v.Delta)
-			lo, hi := v.OffsetNS, v.OffsetNS+int64(delta)
+			lo, hi := off, off+int64(delta)
 			strobes = append(strobes, strobeRec{t0: p.Invoke.Time, t1: t, lo: min(lo, hi), hi: max(lo, hi),
 				title: describeFault(completeOrInvoke(p))})
 			maxAbs = max(maxAbs, abs64(hi))

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"os"
 	"path/filepath"
@@ -174,7 +175,7 @@ func TestLockReportExplainsOverlapAndUnknown(t *testing.T) {
 	for _, want := range []string{
 		"Invalid: anomalies were found",
 		"clients 3 and 7 both held lock L from 12.350 s to 12.840 s",
-		"node n3's clock jumped forward 30s (now 30s from host time) at 12.100 s",
+		"node n3's clock jumped forward 30s (now +30s from host time) at 12.100 s",
 		"Unknown", "the lock workload records no writes",
 		"chaos repro redlock-clock-jump",
 		"porcupine/L.html",
@@ -306,6 +307,9 @@ func TestFaultPeriods(t *testing.T) {
 	b.add(history.Op{Process: history.NemesisProcess, Type: history.Info, F: "partition", Time: at(6.1), Error: "timeout"})
 	b.fault(7, 7.1, "heal", "", nil)
 	b.fault(8, 8.1, "clock-bump", "n1", clockValue(time.Second, time.Second))
+	// Scripted faults give the offset only as a duration.
+	b.fault(8.5, 8.6, "clock-jump", "n3", json.RawMessage(`{"step":1,"offset":"30s"}`))
+	b.fault(9, 9.1, "clock-reset", "n3", json.RawMessage(`{"step":-1,"offset":"0s"}`))
 	pairs, err := history.Pairs(b.ops)
 	if err != nil {
 		t.Fatal(err)
@@ -321,6 +325,7 @@ func TestFaultPeriods(t *testing.T) {
 		{"n2", "paused", 4.1, 10, false},
 		{"network", "partition", 6.1, 7.1, true},
 		{"n1", "clock", 8.1, 10, false},
+		{"n3", "clock", 8.6, 9.1, false},
 	}
 	if len(got) != len(wants) {
 		t.Fatalf("got %d periods, want %d: %+v", len(got), len(wants), got)
@@ -388,4 +393,25 @@ func BenchmarkWrite100k(b *testing.B) {
 		size = st.Size()
 	}
 	b.ReportMetric(float64(size)/1e6, "MB/report")
+}
+
+func TestDescribeFault(t *testing.T) {
+	for _, tc := range []struct {
+		op   history.Op
+		want string
+	}{
+		{history.Op{F: "clock-rollback", Node: "n2", Type: history.OK, Time: at(2.5), Value: clockValue(-2*time.Second, -2*time.Second)},
+			"node n2's clock was rolled back 2s (now -2s from host time) at 2.500 s"},
+		{history.Op{F: "clock-jump", Node: "n3", Type: history.Invoke, Time: at(12.1), Value: json.RawMessage(`{"step":1,"offset":"30s"}`)},
+			"node n3's clock jumped to +30s from host time (clock-jump) at 12.100 s"},
+		{history.Op{F: "partition", Type: history.OK, Time: at(1), Value: json.RawMessage(`{"topology":"halves","cut":[{"from":"n1","to":"n3"},{"from":"n3","to":"n1"}]}`)},
+			"the network was partitioned (halves): n1↛n3, n3↛n1 at 1.000 s"},
+		{history.Op{F: "kill", Node: "n1", Type: history.Info, Error: "timeout", Time: at(3)},
+			"node n1 was killed (SIGKILL) at 3.000 s (outcome unknown: timeout)"},
+		{history.Op{F: "promote", Node: "n2", Type: history.OK, Time: at(4)}, "promote on node n2 at 4.000 s"},
+	} {
+		if got := describeFault(&tc.op); got != tc.want {
+			t.Errorf("describeFault(%s)\n got %s\nwant %s", tc.op.F, got, tc.want)
+		}
+	}
 }

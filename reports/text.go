@@ -69,41 +69,55 @@ func describeFault(op *history.Op) string {
 	node := clean(op.Node, 80)
 	at := " at " + secs(op.Time)
 	var s string
-	switch op.F {
-	case "clock-bump", "clock-rollback", "clock-strobe", "clock-reset":
+	switch {
+	case strings.HasPrefix(op.F, "clock-"):
 		v, err := nemesis.DecodeClockValue(op)
+		off, known := clockOffset(op)
+		offText := signedDur(time.Duration(off))
 		switch {
-		case err != nil:
+		case err != nil && !known:
 			s = fmt.Sprintf("%s on node %s", clean(op.F, 80), node)
 		case op.F == "clock-bump":
-			s = fmt.Sprintf("node %s's clock jumped forward %s (now %s from host time)", node, clean(v.Delta, 40), clean(v.Offset, 40))
+			s = fmt.Sprintf("node %s's clock jumped forward %s (now %s from host time)", node, clean(v.Delta, 40), offText)
 		case op.F == "clock-rollback":
-			s = fmt.Sprintf("node %s's clock was rolled back %s (now %s from host time)", node, strings.TrimPrefix(clean(v.Delta, 40), "-"), clean(v.Offset, 40))
+			s = fmt.Sprintf("node %s's clock was rolled back %s (now %s from host time)", node, strings.TrimPrefix(clean(v.Delta, 40), "-"), offText)
 		case op.F == "clock-strobe":
-			s = fmt.Sprintf("node %s's clock strobed by %s every %s for %s (ending %s from host time)", node, clean(v.Delta, 40), clean(v.Period, 40), clean(v.Duration, 40), clean(v.Offset, 40))
-		default:
+			s = fmt.Sprintf("node %s's clock strobed by %s every %s for %s (ending %s from host time)", node, clean(v.Delta, 40), clean(v.Period, 40), clean(v.Duration, 40), offText)
+		case op.F == "clock-reset" || off == 0:
 			s = fmt.Sprintf("node %s's clock was reset to host time", node)
+		default:
+			s = fmt.Sprintf("node %s's clock jumped to %s from host time (%s)", node, offText, clean(op.F, 40))
 		}
-	case "kill":
-		s = fmt.Sprintf("node %s was killed (SIGKILL)", node)
-	case "start":
-		s = fmt.Sprintf("node %s was started again", node)
-	case "restart":
-		s = fmt.Sprintf("node %s was killed and restarted", node)
-	case "pause":
-		s = fmt.Sprintf("node %s was paused (SIGSTOP)", node)
-	case "resume":
-		s = fmt.Sprintf("node %s was resumed (SIGCONT)", node)
-	case "heal":
-		s = "the network was healed"
-	default:
-		s = clean(op.F, 80)
+	case strings.HasPrefix(op.F, "partition") && len(op.Value) > 0:
+		var v struct {
+			Topology string `json:"topology"`
+			Cut      []struct {
+				From string `json:"from"`
+				To   string `json:"to"`
+			} `json:"cut"`
+		}
+		s = "the network was partitioned"
+		if op.DecodeValue(&v) == nil {
+			if v.Topology != "" {
+				s += " (" + clean(v.Topology, 40) + ")"
+			}
+			if len(v.Cut) > 0 {
+				var links []string
+				for i, l := range v.Cut {
+					if i == 8 {
+						links = append(links, fmt.Sprintf("and %d more", len(v.Cut)-8))
+						break
+					}
+					links = append(links, clean(l.From, 20)+"↛"+clean(l.To, 20))
+				}
+				s += ": " + strings.Join(links, ", ")
+			}
+		}
 		if node != "" {
-			s += " on node " + node
+			s += " around node " + node
 		}
-		if len(op.Value) > 0 {
-			s += " " + clean(string(op.Value), 200)
-		}
+	default:
+		s = describeProcessFault(op, node)
 	}
 	s += at
 	switch op.Type {
@@ -121,6 +135,54 @@ func describeFault(op *history.Op) string {
 		s += ")"
 	}
 	return s
+}
+
+// describeProcessFault words the faults that act on processes, and any
+// other fault by its name and value.
+func describeProcessFault(op *history.Op, node string) string {
+	switch op.F {
+	case "kill":
+		return fmt.Sprintf("node %s was killed (SIGKILL)", node)
+	case "start":
+		return fmt.Sprintf("node %s was started again", node)
+	case "restart":
+		return fmt.Sprintf("node %s was killed and restarted", node)
+	case "pause":
+		return fmt.Sprintf("node %s was paused (SIGSTOP)", node)
+	case "resume":
+		return fmt.Sprintf("node %s was resumed (SIGCONT)", node)
+	case "heal":
+		return "the network was healed"
+	}
+	s := clean(op.F, 80)
+	if node != "" {
+		s += " on node " + node
+	}
+	if len(op.Value) > 0 {
+		s += " " + clean(string(op.Value), 200)
+	}
+	return s
+}
+
+// clockOffset reads the node's clock offset from host time after a clock
+// fault: offset_ns when the record has it (nemesis.ClockValue), otherwise
+// its "offset" as a duration (scripted faults write only that). known is
+// false when the record says neither.
+func clockOffset(op *history.Op) (off int64, known bool) {
+	var v struct {
+		Offset   string `json:"offset"`
+		OffsetNS *int64 `json:"offset_ns"`
+	}
+	if len(op.Value) == 0 || op.DecodeValue(&v) != nil {
+		return 0, op.F == "clock-reset"
+	}
+	if v.OffsetNS != nil {
+		return *v.OffsetNS, true
+	}
+	if d, err := time.ParseDuration(v.Offset); err == nil {
+		return int64(d), true
+	}
+	return 0, op.F == "clock-reset"
 }
 
 // opTitle is an operation's tooltip on the timeline.
