@@ -64,11 +64,9 @@ type chart struct {
 	GridTop string
 	GridBot string
 	// TickY is where the time labels go, under the plot.
-	TickY    string
-	Empty    string
-	YLabels  []label
-	Singles  bool
-	heightPx float64
+	TickY   string
+	Empty   string
+	YLabels []label
 }
 
 type band struct{ X, W, Y, H, Class, Title string }
@@ -80,7 +78,6 @@ type marker struct{ X, Y, Label, Href, Title string }
 type legend struct{ Class, Text string }
 
 func (c *chart) setHeight(h float64) {
-	c.heightPx = h
 	c.H = f1(h)
 	c.TickY = f1(h - 8)
 }
@@ -190,9 +187,7 @@ func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[
 	h := f1(rowH - 2)
 	end := a.end
 
-	single := len(pairs) <= maxSingleOps
-	c.Singles = single
-	if single {
+	if len(pairs) <= maxSingleOps {
 		for i := range pairs {
 			p := &pairs[i]
 			x0, x1 := a.x(p.Invoke.Time), a.x(p.End(end))

@@ -415,3 +415,16 @@ func TestDescribeFault(t *testing.T) {
 		}
 	}
 }
+
+func TestBrokenProtocolIsSaidNotHidden(t *testing.T) {
+	b := newBuilder()
+	b.invoke(0.1, 0, "generate", "", nil, "n1")
+	b.add(history.Op{Process: 1, Type: history.OK, F: "generate", Time: at(0.2), Node: "n1"}) // no invocation
+	f := &fixture{hdr: header("snowflake", "ids", 1, "n1"), ops: b.ops,
+		results: &checkers.Results{Valid: checkers.Unknown, Checkers: map[string]checkers.Result{"ids": {Summary: "cannot pair", Error: "record 1: no open invocation"}}}}
+	_, page, _ := writeReport(t, f)
+	text := visibleText(t, page)
+	if !strings.Contains(text, "breaks the invoke/complete protocol") || !strings.Contains(text, "Unknown: the checkers could not decide") {
+		t.Errorf("a broken history must be said: %.400s", text)
+	}
+}
