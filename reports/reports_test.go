@@ -428,3 +428,23 @@ func TestBrokenProtocolIsSaidNotHidden(t *testing.T) {
 		t.Errorf("a broken history must be said: %.400s", text)
 	}
 }
+
+// BenchmarkRenderHTML100k is the rendering alone, the history already read.
+func BenchmarkRenderHTML100k(b *testing.B) {
+	f := bigFixture(100000)
+	dir := f.write(b, filepath.Join(b.TempDir(), "run"))
+	r, err := Load(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var n int
+	for i := 0; i < b.N; i++ {
+		var buf bytes.Buffer
+		if err := RenderHTML(&buf, r); err != nil {
+			b.Fatal(err)
+		}
+		n = buf.Len()
+	}
+	b.ReportMetric(float64(n)/1e6, "MB/report")
+}
