@@ -45,7 +45,9 @@ exit 0). ` + "`chaos list`" + ` shows the scenarios.`,
 			if control {
 				expect = s.ControlExpect
 			}
-			fmt.Fprintf(env.stderr, "chaos: scenario %s (control: %t): %s\n", s.Name, control, expect)
+			if !env.out.quiet {
+				fmt.Fprintf(env.stderr, "chaos: scenario %s (control: %t): %s\n", s.Name, control, expect)
+			}
 			return runMany(env, cfg, 1)
 		},
 	}
