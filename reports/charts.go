@@ -88,15 +88,20 @@ func ticks(a axis) []tick {
 	steps := []float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600}
 	step := steps[len(steps)-1]
 	for _, s := range steps {
-		if span/s <= 12 {
+		if span/s <= 10 {
 			step = s
 			break
 		}
 	}
+	digits := 0
+	for d := step; d < 1-1e-9 && digits < 3; d *= 10 {
+		digits++
+	}
 	var out []tick
-	for v := 0.0; v <= span+1e-9; v += step {
+	for i := 0; float64(i)*step <= span+1e-9; i++ {
+		v := float64(i) * step
 		t := int64(v * float64(time.Second))
-		out = append(out, tick{X: f1(a.x(t)), Label: strconv.FormatFloat(v, 'f', -1, 64) + "s"})
+		out = append(out, tick{X: f1(a.x(t)), Label: strconv.FormatFloat(v, 'f', digits, 64) + "s"})
 	}
 	return out
 }
@@ -443,7 +448,7 @@ func faultChart(a axis, nodes []string, periods []period) chart {
 	c.GridTop, c.GridBot = f1(top), f1(bottom)
 	c.Ticks = ticks(a)
 	for i, l := range lanes {
-		c.Labels = append(c.Labels, label{X: f1(plotX0 - 6), Y: f1(top + laneH*float64(i) + laneH*0.7), Text: clean(l, 20)})
+		c.Labels = append(c.Labels, label{X: f1(plotX0 - 6), Y: f1(top + laneH*float64(i) + laneH*0.7), Text: short(l, 16)})
 	}
 	// Lower kinds first so short actions stay visible on top.
 	order := map[string]int{"clock": 0, "partition": 1, "paused": 2, "down": 3, "strobe": 4, "action": 5}
@@ -525,7 +530,7 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 	sort.Strings(lanes[len(nodes):])
 	for i, n := range lanes {
 		cls := "node" + strconv.Itoa(i%8)
-		c.Legend = append(c.Legend, legend{Class: cls, Text: clean(n, 20)})
+		c.Legend = append(c.Legend, legend{Class: cls, Text: short(n, 24)})
 		var pts []string
 		cur := int64(0)
 		pts = append(pts, f1(a.x(0))+","+f1(yOf(0)))

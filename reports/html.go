@@ -42,6 +42,7 @@ header .badge { border: 1px solid rgba(255,255,255,.7); }
 code, pre { font: 12.5px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f0f2f4; padding: 8px; border-radius: 4px; max-height: 420px; overflow: auto; }
 .rerun { background: rgba(0,0,0,.25); padding: 6px 10px; border-radius: 4px; margin: 10px 0 0; overflow-wrap: anywhere; }
+p, li, td, th, h1, h3, h4 { overflow-wrap: anywhere; }
 h2 { margin: 28px 0 8px; font-size: 19px; border-bottom: 1px solid #d8dde3; padding-bottom: 4px; }
 h3 { margin: 18px 0 6px; font-size: 16px; }
 table { border-collapse: collapse; margin: 6px 0; }
@@ -118,7 +119,7 @@ rect.dot { opacity: .75; }
 <section class="checker" id="checker-{{$i}}">
 <h3><span class="badge {{$c.Verdict.Class}}">{{$c.Verdict.Word}}</span> {{$c.Name}}</h3>
 <p>{{$c.Summary}}</p>
-{{- if $c.Error}}<p>Why the verdict is unknown:</p><pre class="error">{{$c.Error}}</pre>{{end}}
+{{- if $c.Error}}<p>{{$c.ErrorIntro}}</p><pre class="error">{{$c.Error}}</pre>{{end}}
 {{- if $c.Counts}}<table><tr>{{range $c.Counts}}<th>{{.K}}</th>{{end}}</tr><tr>{{range $c.Counts}}<td>{{.V}}</td>{{end}}</tr></table>{{end}}
 {{- if $c.AnomalyCounts}}<p>Anomalies by kind: {{range $j, $a := $c.AnomalyCounts}}{{if $j}}, {{end}}{{$a.K}} × {{$a.V}}{{end}}</p>{{end}}
 {{- range $c.Anomalies}}

@@ -46,7 +46,10 @@ type verdictView struct {
 }
 
 type checkerView struct {
-	Name          string
+	Name string
+	// ErrorIntro introduces Error: why the verdict is unknown, or what
+	// else the checker had to say.
+	ErrorIntro    string
 	Verdict       verdictView
 	Summary       string
 	Error         string
@@ -152,6 +155,10 @@ func buildPage(r *Run) *page {
 			res := rs.Checkers[name]
 			cv := checkerView{Name: clean(name, 200), Verdict: verdictOf(res.Valid), Summary: clean(res.Summary, maxCell),
 				Error: clean(res.Error, 20000), Counts: sortedCounts(res.Counts), AnomalyCounts: sortedCounts(res.AnomalyCounts)}
+			cv.ErrorIntro = "What the checker reported:"
+			if res.Valid == checkers.Unknown {
+				cv.ErrorIntro = "Why the verdict is unknown:"
+			}
 			var total int64
 			for _, c := range res.AnomalyCounts {
 				total += c

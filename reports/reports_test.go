@@ -448,3 +448,20 @@ func BenchmarkRenderHTML100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/1e6, "MB/report")
 }
+
+func TestTickLabelsAreRound(t *testing.T) {
+	var labels []string
+	for _, tk := range ticks(axis{end: at(0.8)}) {
+		labels = append(labels, tk.Label)
+	}
+	if got := strings.Join(labels, " "); got != "0.0s 0.1s 0.2s 0.3s 0.4s 0.5s 0.6s 0.7s 0.8s" {
+		t.Errorf("ticks = %s", got)
+	}
+	labels = nil
+	for _, tk := range ticks(axis{end: at(60)}) {
+		labels = append(labels, tk.Label)
+	}
+	if got := strings.Join(labels, " "); got != "0s 10s 20s 30s 40s 50s 60s" {
+		t.Errorf("ticks = %s", got)
+	}
+}

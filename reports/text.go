@@ -35,6 +35,19 @@ func clean(s string, max int) string {
 	return s
 }
 
+// short cuts s to max runes with an ellipsis, for labels in plots.
+func short(s string, max int) string {
+	s = clean(s, 0)
+	n := 0
+	for i := range s {
+		if n == max-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
 // Display limits for history values.
 const (
 	maxTitle = 160  // tooltips on the timeline
