@@ -159,3 +159,25 @@ func TestBadScenarios(t *testing.T) {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// TestYourProcessesUnderFaults describes "your system" as processes the
+// local runtime starts, so the kill and pause nemeses act on them; here the
+// processes are plain sleeps and the IDs come from the in-process service.
+func TestYourProcessesUnderFaults(t *testing.T) {
+	res := chaostest.Run(t, chaostest.Scenario{Workload: "ids", Client: cluster(true),
+		Nodes: func(names []string, _ core.Params) ([]core.NodeSpec, error) {
+			var specs []core.NodeSpec
+			for _, n := range names {
+				specs = append(specs, core.NodeSpec{Name: n, Program: "sleep",
+					Args: func(core.NodeEnv) []string { return []string{"600"} }})
+			}
+			return specs, nil
+		},
+		Nemeses: []string{"kill", "pause"}, TimeLimit: 2 * time.Second, NemesisInterval: 300 * time.Millisecond, Seed: 3})
+	if res == nil {
+		return
+	}
+	if res.Stats.Faults == 0 {
+		t.Error("no fault was injected into the processes")
+	}
+}
