@@ -226,3 +226,37 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWriteRead writes and reads back a history of a million records,
+// the path of every run and every `chaos check`.
+func BenchmarkWriteRead(b *testing.B) {
+	const n = 1_000_000
+	path := filepath.Join(b.TempDir(), "h.jsonl")
+	w, err := Create(path, Header{Target: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		op := Op{Process: i % 10, Type: Invoke, F: "generate", Time: int64(i), Node: "n1"}
+		if i%2 == 1 {
+			op.Type, op.Value = OK, Uint(912662711374979072+uint64(i))
+		}
+		if _, err := w.Append(op); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	written := float64(n) / time.Since(start).Seconds()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		hf, err := ReadFile(path)
+		if err != nil || len(hf.Ops) != n {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "read/s")
+	b.ReportMetric(written, "written/s")
+}
