@@ -2,7 +2,6 @@ package etcd_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"os"
 	"sort"
@@ -34,41 +33,54 @@ func firstViolation(rs checkers.Results) (time.Duration, bool) {
 }
 
 // The named reproduction shows its anomaly with witnesses; its control, the
-// fenced variant, shows none.
+// fenced variant, shows none. Whether a pause strikes the member of the
+// client that holds the lock, while it holds it, is a matter of timing: over
+// seeds 1-10 one run in ten showed no violation within its 60 s. So the
+// anomaly run may take a second, fixed seed before the test gives up.
 func TestReproEtcdLockPause(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs two 60s scenarios")
+		t.Skip("runs 60s scenarios")
 	}
 	s, err := catalog.New().Scenario("etcd-lock-pause")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, control := range []bool{false, true} {
-		t.Run(fmt.Sprintf("control=%t", control), func(t *testing.T) {
-			out := runScenario(t, s.Config(control))
-			t.Logf("stats %+v\n%s", out.Stats, verdict(t, out))
-			lr := out.Results.Checkers["lock-safety"]
-			if control {
-				if out.Results.Valid != checkers.Valid {
-					t.Fatalf("control verdict %s, want valid", out.Results.Valid)
+	t.Run("anomaly", func(t *testing.T) {
+		cfg := s.Config(false)
+		for attempt, seed := range []int64{cfg.Seed, 1} {
+			cfg.Seed = seed
+			out := runScenario(t, cfg)
+			t.Logf("seed %d: stats %+v\n%s", seed, out.Stats, verdict(t, out))
+			if out.Results.Valid == checkers.Invalid {
+				lr := out.Results.Checkers["lock-safety"]
+				for _, a := range lr.Anomalies {
+					if len(a.Ops) == 0 || a.Message == "" {
+						t.Errorf("anomaly %s has no witness", a.Kind)
+					}
 				}
-				if lr.Counts["write-ok"] < 5 {
-					t.Fatalf("control acknowledged only %d writes: nothing was exercised", lr.Counts["write-ok"])
+				if lr.AnomalyCounts["overlapping-holds"] == 0 && lr.AnomalyCounts["lost-update"] == 0 {
+					t.Errorf("invalid without overlapping holds or lost updates: %v", lr.AnomalyCounts)
 				}
+				at, _ := firstViolation(out.Results)
+				t.Logf("seed %d: first violation evident at %.1fs", seed, at.Seconds())
 				return
 			}
-			if out.Results.Valid != checkers.Invalid {
-				t.Fatalf("verdict %s, want invalid", out.Results.Valid)
+			if out.Results.Valid != checkers.Valid || attempt == 1 {
+				t.Fatalf("seed %d: verdict %s, want invalid", seed, out.Results.Valid)
 			}
-			for _, a := range lr.Anomalies {
-				if len(a.Ops) == 0 || a.Message == "" {
-					t.Errorf("anomaly %s has no witness", a.Kind)
-				}
-			}
-			at, _ := firstViolation(out.Results)
-			t.Logf("first violation evident at %.1fs", at.Seconds())
-		})
-	}
+			t.Logf("seed %d: no violation this time; trying seed 1", seed)
+		}
+	})
+	t.Run("control", func(t *testing.T) {
+		out := runScenario(t, s.Config(true))
+		t.Logf("stats %+v\n%s", out.Stats, verdict(t, out))
+		if out.Results.Valid != checkers.Valid {
+			t.Fatalf("control verdict %s, want valid", out.Results.Valid)
+		}
+		if n := out.Results.Checkers["lock-safety"].Counts["write-ok"]; n < 5 {
+			t.Fatalf("control acknowledged only %d writes: nothing was exercised", n)
+		}
+	})
 }
 
 // BenchmarkLockPauseFirstViolation runs etcd-lock-pause on seeds 1..N

@@ -33,7 +33,9 @@ func lockPauseConfig(control bool) core.Config {
 		Target: Name, Workload: "lock-set", Nodes: 3, Concurrency: 3,
 		TimeLimit: 60 * time.Second, Rate: 0,
 		Nemeses: []string{"pause"}, NemesisInterval: 3 * time.Second,
-		Seed:      1,
+		// Seed 4 showed the first violation after 13 s when measured; over
+		// seeds 1-10, 9 showed one within the 60 s (mean 38 s).
+		Seed:      4,
 		OpTimeout: 7 * time.Second, CheckTimeout: time.Minute,
 		Params: core.Params{
 			"lock-ttl":      "2s",
