@@ -216,7 +216,15 @@ func (st Stats) counts() map[string]int64 {
 // by key, so results never depend on map order.
 func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 	var st Stats
-	pairs, err := history.ClientPairs(h.Ops)
+	// Only client operations are paired: a fault record never enters the
+	// model, and an imported history may lack a fault's invocation.
+	client := make([]history.Op, 0, len(h.Ops))
+	for _, op := range h.Ops {
+		if !op.IsNemesis() {
+			client = append(client, op)
+		}
+	}
+	pairs, err := history.Pairs(client)
 	if err != nil {
 		return nil, st, err
 	}
