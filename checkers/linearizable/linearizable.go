@@ -144,8 +144,12 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	switch {
 	case len(illegal) > 0:
 		res.Valid = checkers.Invalid
-		res.Summary = fmt.Sprintf("not linearizable: %d of %d %s have no valid order; %s", len(illegal), st.Partitions,
-			plural(st.Partitions, "partition"), what)
+		verb := "have"
+		if len(illegal) == 1 {
+			verb = "has"
+		}
+		res.Summary = fmt.Sprintf("not linearizable: %d of %d %s %s no valid order; %s", len(illegal), st.Partitions,
+			plural(st.Partitions, "partition"), verb, what)
 		faults := history.NewFaultIndex(h.Ops)
 		var vizFiles []string
 		for _, p := range illegal {

@@ -81,8 +81,9 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	}
 	w.Linearized = len(longest)
 	w.State = describeState(pm, state)
+	lines := h.Header.Params[TimeUnitParam] == "line"
 	describe := func(i int) string {
-		return fmt.Sprintf("%s [%s]", describeOp(pm, p.ops[i]), recordDesc(p.pairs[i]))
+		return fmt.Sprintf("%s [%s]", describeOp(pm, p.ops[i]), recordDesc(p.pairs[i], lines))
 	}
 	w.Stuck = describe(stuck)
 	if len(longest) > 0 {
@@ -153,10 +154,21 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	return a, w.Visualization
 }
 
-func recordDesc(p *history.Pair) string {
+// TimeUnitParam is the header parameter an importer sets to "line" when a
+// record's time is only its line number in the source file.
+const TimeUnitParam = "time-unit"
+
+func recordDesc(p *history.Pair, lines bool) string {
 	s := fmt.Sprintf("record #%d, process %d", p.Invoke.Index, p.Invoke.Process)
 	if p.Invoke.Node != "" {
 		s += ", node " + p.Invoke.Node
+	}
+	if lines {
+		s += fmt.Sprintf(", line %d", p.Invoke.Time)
+		if p.Completed() && p.Complete.Type == history.OK {
+			return s + fmt.Sprintf(", ok on line %d", p.Complete.Time)
+		}
+		return s + ", indeterminate"
 	}
 	s += fmt.Sprintf(", invoked %.3fs", time.Duration(p.Invoke.Time).Seconds())
 	if p.Completed() && p.Complete.Type == history.OK {
