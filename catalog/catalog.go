@@ -10,6 +10,8 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/targets/snowflake"
+	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/register"
 )
 
@@ -24,8 +26,10 @@ func New() *core.Registry {
 
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
-	register.Register,
 	nemesis.Register,
+	ids.Register,
+	snowflake.Register,
+	register.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node
