@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/register"
@@ -30,6 +31,7 @@ var registrations = []func(*core.Registry){
 	ids.Register,
 	snowflake.Register,
 	register.Register,
+	refkv.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node
