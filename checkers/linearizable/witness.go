@@ -252,8 +252,8 @@ func (c *Checker) visualize(ctx context.Context, path string, p *partition, info
 		}
 	}
 	if c.model.AnyState == nil {
-		return "", fmt.Sprintf("no visualization: it would take about %d MB, over the cap of %d MB, and the %s model cannot start a window from an unknown state",
-			est>>20, c.vizBytes>>20, c.model.Name)
+		return "", fmt.Sprintf("no visualization: it would take about %s, over the cap of %s, and the %s model cannot start a window from an unknown state",
+			size(est), size(c.vizBytes), c.model.Name)
 	}
 	// The window: operations invoked no later than the stuck one returned,
 	// the latest of them first.
@@ -287,8 +287,8 @@ func (c *Checker) visualize(ctx context.Context, path string, p *partition, info
 			continue
 		}
 		first, last := p.pairs[win[0]].Invoke.Index, p.pairs[win[len(win)-1]].Invoke.Index
-		note := fmt.Sprintf("window of %d of %d operations (records #%d to #%d, the latest invoked before the stuck one returned), starting from any state: the whole partition would take about %d MB, over the cap of %d MB",
-			k, len(p.ops), first, last, est>>20, c.vizBytes>>20)
+		note := fmt.Sprintf("window of %d of %d operations (records #%d to #%d, the latest invoked before the stuck one returned), starting from any state: the whole partition would take about %s, over the cap of %s",
+			k, len(p.ops), first, last, size(est), size(c.vizBytes))
 		winfo.AddAnnotations([]porcupine.Annotation{{Tag: "note", Start: ops[0].Call, Description: "window",
 			Details: note}})
 		var buf bytes.Buffer
@@ -300,6 +300,16 @@ func (c *Checker) visualize(ctx context.Context, path string, p *partition, info
 		}
 		return path, note
 	}
-	return "", fmt.Sprintf("no visualization: the partition would take about %d MB, over the cap of %d MB, and no window under the cap shows the failure on its own",
-		est>>20, c.vizBytes>>20)
+	return "", fmt.Sprintf("no visualization: the partition would take about %s, over the cap of %s, and no window under the cap shows the failure on its own",
+		size(est), size(c.vizBytes))
+}
+
+func size(n int64) string {
+	if n >= 10<<20 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KB", (n+1023)>>10)
 }
