@@ -81,6 +81,9 @@ func BenchmarkJepsenEtcd(b *testing.B) {
 		}
 	})
 	b.Run("chaos-witness", func(b *testing.B) { run(b) })
+	// As `chaos check` runs it: under a deadline, so the step also watches
+	// for cancellation.
+	b.Run("chaos-witness-deadline", func(b *testing.B) { run(b, WithTimeout(time.Hour)) })
 	b.Run("porcupine-direct-verbose", func(b *testing.B) {
 		for range b.N {
 			for _, e := range cs {
@@ -91,6 +94,59 @@ func BenchmarkJepsenEtcd(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkJepsenEtcdSideBySide alternates this checker and porcupine
+// called directly, history by history, so that load from other processes
+// on the machine hits both alike; it reports each side's time for all
+// histories and their ratio. "verdict" compares the verdict-only checker
+// with porcupine.CheckOperations; "witness" compares the default checker,
+// under a deadline as `chaos check` runs it, with
+// porcupine.CheckOperationsVerbose (which computes the same partial
+// linearizations).
+func BenchmarkJepsenEtcdSideBySide(b *testing.B) {
+	cs := loadEtcd(b)
+	for _, mode := range []string{"verdict", "witness"} {
+		b.Run(mode, func(b *testing.B) {
+			c := New(CASRegister(), WithWitness(mode == "witness"), WithTimeout(time.Hour))
+			var ours, direct time.Duration
+			for i := range b.N {
+				for j, e := range cs {
+					runOurs := func() {
+						t := time.Now()
+						if r := c.Check(context.Background(), e.hf); (r.Valid == checkers.Valid) != e.want {
+							b.Fatalf("etcd_%03d: %s", e.num, r.Valid)
+						}
+						ours += time.Since(t)
+					}
+					runDirect := func() {
+						t := time.Now()
+						var ok bool
+						if mode == "witness" {
+							res, _ := porcupine.CheckOperationsVerbose(e.model, e.ops, 0)
+							ok = res == porcupine.Ok
+						} else {
+							ok = porcupine.CheckOperations(e.model, e.ops)
+						}
+						if ok != e.want {
+							b.Fatalf("etcd_%03d: wrong verdict", e.num)
+						}
+						direct += time.Since(t)
+					}
+					if (i+j)%2 == 0 {
+						runOurs()
+						runDirect()
+					} else {
+						runDirect()
+						runOurs()
+					}
+				}
+			}
+			b.ReportMetric(float64(ours.Nanoseconds())/float64(b.N), "chaos-ns/op")
+			b.ReportMetric(float64(direct.Nanoseconds())/float64(b.N), "porcupine-ns/op")
+			b.ReportMetric(float64(ours)/float64(direct), "ratio")
+		})
+	}
 }
 
 // kvHistory simulates a linearizable store: procs processes each perform
