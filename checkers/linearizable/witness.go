@@ -141,7 +141,13 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 		a.Nodes = append(a.Nodes, n)
 	}
 	sort.Strings(a.Nodes)
-	a.Fault = faults.Before(sp.End(history.EndTime(h.Ops)), sp.Invoke.Node)
+	// The fault just before the point of failure: the stuck operation's
+	// completion, or its invocation when it never completed.
+	at := sp.Invoke.Time
+	if sp.Completed() {
+		at = sp.Complete.Time
+	}
+	a.Fault = faults.Before(at, sp.Invoke.Node)
 
 	if path := c.vizPath(h, p.key); path != "" {
 		w.Visualization, w.VisualizationNote = c.visualize(ctx, path, p, info, stuck)
