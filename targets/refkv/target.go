@@ -28,6 +28,9 @@ func Register(r *core.Registry) {
 		Summary: "reference register store (linearizable, or broken on purpose: stale, lost-write)",
 		Params:  Params, Workloads: []string{register.Name}, Nemeses: []string{"kill", "pause"}, New: New})
 	r.AddNode(core.NodeInfo{Name: "refkv", Summary: "reference register store node", Main: NodeMain})
+	for _, s := range scenarios() {
+		r.AddScenario(s)
+	}
 }
 
 // Target starts refkv nodes: the first holds the data, the others forward.
