@@ -107,13 +107,13 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	}
 
 	sp := p.pairs[stuck]
-	a.Message = fmt.Sprintf("%s: porcupine orders at best %d of %d operations (ending in state %s); then %s cannot take effect",
-		keyDesc, len(longest), len(p.ops), w.State, w.Stuck)
+	a.Message = fmt.Sprintf("%s: at most %d of %d operations fit one order that respects real time and the %s model (state after them: %s); then %s cannot take effect",
+		keyDesc, len(longest), len(p.ops), c.model.Name, w.State, w.Stuck)
 	if len(comp) > 0 {
 		a.Message += fmt.Sprintf(", nor can any of the %d other operations open at that time", len(comp))
 	}
 	if w.Last != "" {
-		a.Message += "; last operation in order: " + w.Last
+		a.Message += "; last operation in that order: " + w.Last
 	}
 	ids := append([]int{stuck}, comp...)
 	if len(longest) > 0 {
