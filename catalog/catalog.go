@@ -11,9 +11,11 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/gossip"
+	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/kv"
+	"github.com/chaostest/chaos/workloads/register"
 )
 
 // New returns a registry of everything this build knows.
@@ -32,6 +34,8 @@ var registrations = []func(*core.Registry){
 	kv.Register,
 	ids.Register,
 	snowflake.Register,
+	register.Register,
+	refkv.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node
