@@ -45,6 +45,11 @@ func TestPartitionedRunConverges(t *testing.T) {
 	if conv.Valid != checkers.Valid {
 		t.Fatalf("convergence %s: %s %+v", conv.Valid, conv.Error, conv.Anomalies)
 	}
+	lin := out.Results.Checkers["linearizable"]
+	t.Logf("linearizable: %s", lin.Summary)
+	if lin.Valid != checkers.Invalid || len(lin.Anomalies) == 0 {
+		t.Fatalf("linearizable %s with %d witnesses: an AP store under partitions must not pass", lin.Valid, len(lin.Anomalies))
+	}
 	if out.Stats.Faults < 4 {
 		t.Fatalf("only %d faults injected", out.Stats.Faults)
 	}

@@ -3,15 +3,16 @@
 // random nodes, reads from random nodes, and, once every fault is healed, a
 // dump of every node's whole state. Its ops follow the register contract
 // (read, write with whole numbers), so the same history is judged for
-// convergence and, where a linearizability checker is built in, for
-// linearizability.
+// convergence and for linearizability.
 package kv
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/checkers/convergence"
+	"github.com/chaostest/chaos/checkers/linearizable"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/workloads/gen"
@@ -90,12 +91,41 @@ func (w *Workload) Final(nodes []string) []history.Op {
 	return ops
 }
 
-// Checkers judge convergence, and linearizability where built in.
+// Checkers judge convergence and, on the same history, linearizability of
+// every key as a register (reads and writes only: the final dumps are not
+// register operations). An AP store is expected to fail the second while
+// passing the first.
 func (w *Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
-	cs := []checkers.Checker{convergence.New()}
-	return append(cs, extraCheckers(h)...), nil
+	return []checkers.Checker{
+		convergence.New(),
+		Only(linearizable.New(linearizable.KV(linearizable.Register())), "read", "write"),
+	}, nil
 }
 
-// extraCheckers are the checkers of the register contract run on the same
-// history (only its read and write operations).
-func extraCheckers(h *history.Header) []checkers.Checker { return nil }
+// Only runs inner on the history restricted to client operations named fs
+// (and every nemesis record, so witnesses still name the faults).
+func Only(inner checkers.Checker, fs ...string) checkers.Checker {
+	keep := map[string]bool{}
+	for _, f := range fs {
+		keep[f] = true
+	}
+	return only{inner: inner, keep: keep}
+}
+
+type only struct {
+	inner checkers.Checker
+	keep  map[string]bool
+}
+
+func (o only) Name() string { return o.inner.Name() }
+
+func (o only) Check(ctx context.Context, h *history.File) checkers.Result {
+	sub := *h
+	sub.Ops = make([]history.Op, 0, len(h.Ops))
+	for _, op := range h.Ops {
+		if op.IsNemesis() || o.keep[op.F] {
+			sub.Ops = append(sub.Ops, op)
+		}
+	}
+	return o.inner.Check(ctx, &sub)
+}
