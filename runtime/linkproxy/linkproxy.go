@@ -24,7 +24,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,12 +84,13 @@ type Layer struct {
 	rto  time.Duration
 	host string
 
-	mu      sync.Mutex
-	proxies map[key]*proxy
-	order   []key
-	cut     map[core.Link]bool
-	shapes  map[core.Link]Shape
-	closed  bool
+	mu       sync.Mutex
+	nextPort int
+	proxies  map[key]*proxy
+	order    []key
+	cut      map[core.Link]bool
+	shapes   map[core.Link]Shape
+	closed   bool
 }
 
 type key struct{ from, to, port string }
@@ -118,7 +121,7 @@ func (l *Layer) Addr(from, to, port, direct string) (string, error) {
 		}
 		return p.addr, nil
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(l.host, "0"))
+	ln, err := l.listen()
 	if err != nil {
 		return "", fmt.Errorf("linkproxy: listen for link %s->%s: %w", from, to, err)
 	}
@@ -130,6 +133,49 @@ func (l *Layer) Addr(from, to, port, direct string) (string, error) {
 	l.order = append(l.order, k)
 	go p.serve()
 	return p.addr, nil
+}
+
+// listen binds a proxy's listener. The local runtime reserves node ports by
+// binding port 0 and closing, so a proxy taking its port the same way could
+// steal a node's port before the node binds it. Proxies therefore take ports
+// below the kernel's ephemeral range, which bind(0) and connect never hand
+// out, and fall back to port 0 only when that range is too small.
+func (l *Layer) listen() (net.Listener, error) {
+	lo, hi := proxyPortRange()
+	if hi-lo < 100 {
+		return net.Listen("tcp", net.JoinHostPort(l.host, "0"))
+	}
+	if l.nextPort == 0 {
+		// Spread parallel harnesses over the range.
+		l.nextPort = lo + int(hash(fmt.Sprint(os.Getpid(), time.Now().UnixNano()))%uint64(hi-lo))
+	}
+	var last error
+	for range 500 {
+		port := l.nextPort
+		if l.nextPort++; l.nextPort >= hi {
+			l.nextPort = lo
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(l.host, strconv.Itoa(port)))
+		if err == nil {
+			return ln, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+// proxyPortRange is [10000, start of the ephemeral range).
+func proxyPortRange() (lo, hi int) {
+	lo, hi = 10000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				hi = n
+			}
+		}
+	}
+	return lo, hi
 }
 
 func hash(s string) uint64 {
