@@ -131,8 +131,45 @@ func (l *Layer) Addr(from, to, port, direct string) (string, error) {
 	l.refreshLocked(p)
 	l.proxies[k] = p
 	l.order = append(l.order, k)
-	go p.serve()
+	go p.serve(ln)
 	return p.addr, nil
+}
+
+// NodeDown closes the listener of every link to node, so that dialers get
+// "connection refused" from the kernel, as they would dialling a dead node
+// directly, instead of a connection the proxy accepts and then drops (which
+// a client must take as an indeterminate outcome). Connections already open
+// end when the node's side does.
+func (l *Layer) NodeDown(node string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range l.order {
+		if p := l.proxies[k]; k.to == node && p.ln != nil {
+			p.ln.Close()
+			p.ln = nil
+		}
+	}
+}
+
+// NodeUp listens again, on the same addresses, for every link to node.
+func (l *Layer) NodeUp(node string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for _, k := range l.order {
+		p := l.proxies[k]
+		if k.to != node || p.ln != nil || p.closed {
+			continue
+		}
+		ln, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("linkproxy: listen again for link %s->%s at %s: %w", p.from, p.to, p.addr, err))
+			continue
+		}
+		p.ln = ln
+		go p.serve(ln)
+	}
+	return errors.Join(errs...)
 }
 
 // listen binds a proxy's listener. The local runtime reserves node ports by
@@ -291,6 +328,9 @@ func (l *Layer) Close() error {
 	l.mu.Unlock()
 	var errs []error
 	for _, p := range ps {
+		if p.ln == nil {
+			continue
+		}
 		if err := p.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
@@ -355,8 +395,8 @@ type proxy struct {
 	from, to string
 	target   string
 	addr     string
-	ln       net.Listener
-	up, down direction // up: from->to (requests), down: to->from (answers)
+	ln       net.Listener // nil while the node is down; guarded by layer.mu
+	up, down direction    // up: from->to (requests), down: to->from (answers)
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -374,9 +414,9 @@ func (p *proxy) connsLocked() []*pconn {
 	return out
 }
 
-func (p *proxy) serve() {
+func (p *proxy) serve(ln net.Listener) {
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
@@ -414,8 +454,11 @@ func (p *proxy) handle(client net.Conn) {
 	}
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
-		// The node is down: the client sees the refusal it would see
-		// without the proxy.
+		// The node died before the runtime said so (NodeDown): reset
+		// the connection, the closest to a refusal once it is accepted.
+		if tc, ok := client.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
 		return
 	}
 	pc.setServer(server)
