@@ -125,6 +125,7 @@ func TestDisagreementNamesKeyAndNodes(t *testing.T) {
 	b := newBuilder("n1", "n2", "n3")
 	b.write(0, "k", "n1", 1, history.OK, 100, 10)
 	b.write(1, "k", "n3", 2, history.OK, 200, 10)
+	b.fault("partition", 30)
 	b.fault("heal", 40)
 	b.dump(0, "n1", 100, held{"k", "1", 100, "n1", 11})
 	b.dump(1, "n2", 100, held{"k", "1", 100, "n1", 12})
@@ -139,7 +140,7 @@ func TestDisagreementNamesKeyAndNodes(t *testing.T) {
 			t.Errorf("witness %q lacks %q", a.Message, s)
 		}
 	}
-	if a.Fault == nil || a.Fault.F != "heal" || len(a.Nodes) != 3 {
+	if a.Fault == nil || a.Fault.F != "partition" || len(a.Nodes) != 3 {
 		t.Errorf("witness fault %v nodes %v", a.Fault, a.Nodes)
 	}
 }
