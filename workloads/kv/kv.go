@@ -9,6 +9,7 @@ package kv
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/checkers/convergence"
@@ -22,6 +23,7 @@ import (
 var Params = []core.Param{
 	{Name: "kv-keys", Default: "8", Usage: "how many keys the kv workload writes and reads"},
 	{Name: "kv-read-ratio", Default: "0.5", Usage: "share of kv operations that are reads"},
+	{Name: "kv-checkers", Default: "convergence,linearizable", Usage: "checkers that judge a kv history: convergence, linearizable"},
 }
 
 // Register adds the workload to r.
@@ -35,6 +37,8 @@ func Register(r *core.Registry) {
 type Workload struct {
 	Keys      int
 	ReadRatio float64
+	// CheckerNames are the checkers to run.
+	CheckerNames []string
 }
 
 var _ core.Workload = (*Workload)(nil)
@@ -55,7 +59,20 @@ func New(p core.Params) (core.Workload, error) {
 	if ratio < 0 || ratio > 1 {
 		return nil, fmt.Errorf("--kv-read-ratio %g: must be between 0 and 1", ratio)
 	}
-	return &Workload{Keys: keys, ReadRatio: ratio}, nil
+	var names []string
+	for _, c := range strings.Split(p.String("kv-checkers", "convergence,linearizable"), ",") {
+		switch c = strings.TrimSpace(c); c {
+		case "":
+		case "convergence", "linearizable":
+			names = append(names, c)
+		default:
+			return nil, fmt.Errorf("--kv-checkers: unknown checker %q (known: convergence, linearizable)", c)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("--kv-checkers: name at least one of convergence, linearizable")
+	}
+	return &Workload{Keys: keys, ReadRatio: ratio, CheckerNames: names}, nil
 }
 
 // Key names key i.
@@ -96,10 +113,16 @@ func (w *Workload) Final(nodes []string) []history.Op {
 // register operations). An AP store is expected to fail the second while
 // passing the first.
 func (w *Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
-	return []checkers.Checker{
-		convergence.New(),
-		Only(linearizable.New(linearizable.KV(linearizable.Register())), "read", "write"),
-	}, nil
+	var cs []checkers.Checker
+	for _, name := range w.CheckerNames {
+		switch name {
+		case "convergence":
+			cs = append(cs, convergence.New())
+		case "linearizable":
+			cs = append(cs, Only(linearizable.New(linearizable.KV(linearizable.Register())), "read", "write"))
+		}
+	}
+	return cs, nil
 }
 
 // Only runs inner on the history restricted to client operations named fs
