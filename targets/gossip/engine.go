@@ -168,6 +168,10 @@ type Config struct {
 	// has when merging an anti-entropy exchange, whatever the versions: a
 	// deliberate bug, so tests can see the convergence checker fail.
 	BrokenAntiEntropy bool
+	// OnApply, when set, is called with every version the replica takes as
+	// current, before the call that caused it returns: the node program
+	// saves it so a restart keeps what was acknowledged.
+	OnApply func(key string, a Applied) `json:"-"`
 	// KeepLog records every applied version (for the debug dump); the
 	// simulator turns it off.
 	KeepLog bool
@@ -300,8 +304,17 @@ func (e *Engine) apply(en *Entry) bool {
 	if ok && !en.Newer(cur) {
 		return false
 	}
+	a := Applied{Value: en.Value, Deleted: en.Deleted, HLC: en.HLC, Origin: en.Origin, At: e.now()}
+	e.install(en, a)
+	if e.cfg.OnApply != nil {
+		e.cfg.OnApply(en.Key, a)
+	}
+	return true
+}
+
+func (e *Engine) install(en *Entry, a Applied) {
 	b := e.bucket(en.Key)
-	if ok {
+	if cur, ok := e.data[en.Key]; ok {
 		e.buckets[b] ^= cur.hash()
 	}
 	cp := *en
@@ -311,10 +324,19 @@ func (e *Engine) apply(en *Entry) bool {
 		if e.log == nil {
 			e.log = map[string][]Applied{}
 		}
-		e.log[en.Key] = append(e.log[en.Key], Applied{Value: en.Value, Deleted: en.Deleted, HLC: en.HLC,
-			Origin: en.Origin, At: e.now()})
+		e.log[en.Key] = append(e.log[en.Key], a)
 	}
-	return true
+}
+
+// Restore replays one version saved by OnApply, as the node starts again:
+// it becomes current if newer, with its original time, and starts no rumor.
+func (e *Engine) Restore(key string, a Applied) {
+	en := Entry{Key: key, Value: a.Value, Deleted: a.Deleted, HLC: a.HLC, Origin: a.Origin}
+	e.observe(en.HLC)
+	if cur, ok := e.data[key]; ok && !en.Newer(cur) {
+		return
+	}
+	e.install(&en, a)
 }
 
 func (e *Engine) bucket(key string) int {

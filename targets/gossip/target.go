@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,8 +121,14 @@ func (t *Target) Nodes(names []string, p core.Params) ([]core.NodeSpec, error) {
 						peers = append(peers, other+"="+env.Peer(other, "gossip"))
 					}
 				}
+				// The node runs in its data directory, so a directory
+				// relative to the harness must be made absolute here.
+				data, err := filepath.Abs(env.DataDir)
+				if err != nil {
+					data = env.DataDir
+				}
 				return append([]string{"--name=" + env.Name, "--api=" + env.Listen("api"),
-					"--gossip=" + env.Listen("gossip"), "--control=" + env.Listen("control"),
+					"--gossip=" + env.Listen("gossip"), "--control=" + env.Listen("control"), "--data=" + data,
 					"--peers=" + strings.Join(peers, ",")}, t.args...)
 			},
 			Ready: func(ctx context.Context, addr func(string) (string, error)) error {
