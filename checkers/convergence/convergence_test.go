@@ -272,3 +272,38 @@ func FuzzCheck(f *testing.F) {
 		_ = fmt.Sprint(r.Summary)
 	})
 }
+
+// BenchmarkCheck shows the checker's cost growing about linearly with the
+// history: n writes and n reads over 8 keys, 5 nodes whose logs hold every
+// write.
+func BenchmarkCheck(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("ops=%d", 2*n), func(b *testing.B) {
+			nodes := []string{"n1", "n2", "n3", "n4", "n5"}
+			bl := newBuilder(nodes...)
+			var log []held
+			for i := range n {
+				key := fmt.Sprintf("k%d", i%8)
+				node := nodes[i%5]
+				at := int64(i) * 2
+				bl.write(i%10, key, node, int64(i+1), history.OK, uint64(i+1), at)
+				prev := "null" // the key's previous value: a stale read
+				if i >= 8 {
+					prev = fmt.Sprint(i - 8 + 1)
+				}
+				bl.read(10+i%10, key, node, prev, at+1)
+				log = append(log, held{key, fmt.Sprint(i + 1), uint64(i + 1), node, at + 1})
+			}
+			for i, nd := range nodes {
+				bl.dump(20+i, nd, int64(2*n+10), log...)
+			}
+			h := &history.File{Header: history.Header{Nodes: nodes, Start: start}, Ops: bl.ops}
+			for b.Loop() {
+				if r := New().Check(context.Background(), h); r.Valid != checkers.Valid {
+					b.Fatalf("%s: %s", r.Valid, r.Summary)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(bl.ops)), "ns/record")
+		})
+	}
+}
