@@ -106,6 +106,10 @@ type partition struct {
 
 	result porcupine.CheckResult
 	abort  bool // the search was cut short by the deadline
+	// info holds porcupine's partial linearizations when the witness is
+	// wanted: one verbose pass costs less than a quick pass followed by a
+	// verbose one over each failing partition.
+	info *porcupine.LinearizationInfo
 }
 
 // Stats are the checker's tallies, in Result.Counts.
@@ -306,7 +310,7 @@ func (c *Checker) search(ctx context.Context, parts []*partition) {
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				p.result, p.abort = c.decide(ctx, p.ops)
+				c.decide(ctx, p)
 			}
 		}()
 	}
@@ -317,17 +321,25 @@ func (c *Checker) search(ctx context.Context, parts []*partition) {
 	wg.Wait()
 }
 
-// decide runs porcupine on one partition under ctx. aborted reports that ctx
-// ended during the search, whatever porcupine answered: a search cut short
-// proves nothing.
-func (c *Checker) decide(ctx context.Context, ops []porcupine.Operation) (porcupine.CheckResult, bool) {
+// decide runs porcupine on one partition under ctx. p.abort reports that
+// ctx ended during the search, whatever porcupine answered: a search cut
+// short proves nothing.
+func (c *Checker) decide(ctx context.Context, p *partition) {
 	if ctx.Err() != nil {
-		return porcupine.Unknown, true
+		p.result, p.abort = porcupine.Unknown, true
+		return
 	}
 	m, stop := c.boundedModel(ctx, c.model.Porcupine)
-	res := porcupine.CheckOperationsTimeout(m, ops, remaining(ctx))
-	aborted := stop()
-	return res, aborted
+	if c.witness {
+		res, info := porcupine.CheckOperationsVerbose(m, p.ops, remaining(ctx))
+		p.result = res
+		if res == porcupine.Illegal {
+			p.info = &info
+		}
+	} else {
+		p.result = porcupine.CheckOperationsTimeout(m, p.ops, remaining(ctx))
+	}
+	p.abort = stop()
 }
 
 // boundedModel returns m with a step that gives up once ctx ends, so a

@@ -307,3 +307,28 @@ func TestVisualizationCapWithoutWindow(t *testing.T) {
 		t.Fatalf("files written: %v", ents)
 	}
 }
+
+func TestIntPair(t *testing.T) {
+	for in, want := range map[string][3]int64{
+		"[1,2]": {1, 2, 1}, " [ -3 , 4 ] ": {-3, 4, 1}, "[1.0,2]": {0, 0, 0}, "[1,2,3]": {0, 0, 0},
+		"[1]": {0, 0, 0}, `["1",2]`: {0, 0, 0}, "null": {0, 0, 0}, "[1,x]": {0, 0, 0},
+	} {
+		a, b, ok := intPair(json.RawMessage(in))
+		if ok != (want[2] == 1) || ok && (a != want[0] || b != want[1]) {
+			t.Errorf("%s: %d %d %v", in, a, b, ok)
+		}
+	}
+}
+
+func FuzzIntPair(f *testing.F) {
+	f.Add("[1,2]")
+	f.Add("[9223372036854775807, -9223372036854775808]")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, b, ok := intPair(json.RawMessage(s))
+		var ab []int64
+		err := json.Unmarshal([]byte(s), &ab)
+		if ok && err == nil && (len(ab) != 2 || ab[0] != a || ab[1] != b) {
+			t.Fatalf("%q: got %d %d, json says %v", s, a, b, ab)
+		}
+	})
+}

@@ -36,8 +36,8 @@ type Witness struct {
 	VisualizationNote string `json:"visualization_note,omitempty"`
 }
 
-// explain builds the anomaly for an illegal partition: a verbose porcupine
-// pass gives the longest partial linearizations, from which the stuck
+// explain builds the anomaly for an illegal partition: porcupine's verbose
+// pass gave the longest partial linearizations, from which the stuck
 // operation and its competitors are read, and the visualization is written.
 func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, faults *history.FaultIndex) (checkers.Anomaly, string) {
 	w := Witness{Key: p.key, Operations: len(p.ops)}
@@ -48,15 +48,10 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	}
 	a.Message = fmt.Sprintf("%s: no order of its %d operations is consistent with the %s model and real time",
 		keyDesc, len(p.ops), c.model.Name)
-	if !c.witness {
+	if p.info == nil {
 		return a, ""
 	}
-	m, stop := c.boundedModel(ctx, c.model.Porcupine)
-	res, info := porcupine.CheckOperationsVerbose(m, p.ops, remaining(ctx))
-	if stop() || res != porcupine.Illegal {
-		a.Message += " (no witness: the check ran out of time while looking for one)"
-		return a, ""
-	}
+	info := *p.info
 	longest := longestPartial(info)
 	in := make([]bool, len(p.ops))
 	for _, id := range longest {
@@ -146,7 +141,13 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 		a.Nodes = append(a.Nodes, n)
 	}
 	sort.Strings(a.Nodes)
-	a.Fault = faults.Before(sp.End(history.EndTime(h.Ops)), sp.Invoke.Node)
+	// The fault just before the point of failure: the stuck operation's
+	// completion, or its invocation when it never completed.
+	at := sp.Invoke.Time
+	if sp.Completed() {
+		at = sp.Complete.Time
+	}
+	a.Fault = faults.Before(at, sp.Invoke.Node)
 
 	if path := c.vizPath(h, p.key); path != "" {
 		w.Visualization, w.VisualizationNote = c.visualize(ctx, path, p, info, stuck)
