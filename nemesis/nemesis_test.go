@@ -11,6 +11,7 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/runtime/linkproxy"
 )
 
 // recorder is a runtime that notes what nemeses ask of it.
@@ -26,6 +27,16 @@ func (r *recorder) Kill(_ context.Context, n string) error   { r.note("kill " + 
 func (r *recorder) Start(_ context.Context, n string) error  { r.note("start " + n); return nil }
 func (r *recorder) Pause(_ context.Context, n string) error  { r.note("pause " + n); return nil }
 func (r *recorder) Resume(_ context.Context, n string) error { r.note("resume " + n); return nil }
+func (r *recorder) Partition(_ context.Context, cut []core.Link) error {
+	r.note(fmt.Sprintf("partition %v", cut))
+	return nil
+}
+func (r *recorder) Heal(context.Context) error { r.note("heal"); return nil }
+func (r *recorder) ShapeLinks(_ context.Context, ls []core.Link, s linkproxy.Shape) error {
+	r.note(fmt.Sprintf("shape %v %+v", ls, s))
+	return nil
+}
+func (r *recorder) Name() string { return "recorder" }
 func (r *recorder) SetClockOffset(_ context.Context, n string, d time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
