@@ -105,7 +105,9 @@ func TestLinearizableStorePasses(t *testing.T) {
 	if out.Results.Valid != checkers.Valid {
 		t.Fatalf("verdict %s: %s %s", out.Results.Valid, r.Summary, r.Error)
 	}
-	if r.Counts["ok"] < 100 {
+	// Kills of the data node turn many operations indeterminate; enough
+	// must still complete for the verdict to mean something.
+	if r.Counts["ok"] < 30 {
 		t.Fatalf("too few operations to mean anything: %v", r.Counts)
 	}
 	t.Logf("%s", r.Summary)
