@@ -226,10 +226,16 @@ func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 	var st Stats
 	// Only client operations are paired: a fault record never enters the
 	// model, and an imported history may lack a fault's invocation.
-	client := make([]history.Op, 0, len(h.Ops))
-	for _, op := range h.Ops {
-		if !op.IsNemesis() {
-			client = append(client, op)
+	client := h.Ops
+	for i := range h.Ops {
+		if h.Ops[i].IsNemesis() {
+			client = make([]history.Op, 0, len(h.Ops))
+			for _, op := range h.Ops {
+				if !op.IsNemesis() {
+					client = append(client, op)
+				}
+			}
+			break
 		}
 	}
 	pairs, err := history.Pairs(client)
@@ -284,6 +290,10 @@ func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 		part := byKey[key]
 		if part == nil {
 			part = &partition{key: key}
+			if c.model.Key == nil {
+				part.ops = make([]porcupine.Operation, 0, len(pairs))
+				part.pairs = make([]*history.Pair, 0, len(pairs))
+			}
 			byKey[key] = part
 			keys = append(keys, key)
 		}
@@ -324,22 +334,53 @@ func (c *Checker) search(ctx context.Context, parts []*partition) {
 // decide runs porcupine on one partition under ctx. p.abort reports that
 // ctx ended during the search, whatever porcupine answered: a search cut
 // short proves nothing.
+//
+// Under a deadline, porcupine's own timer ends the search and the model's
+// step stays unwrapped (the wrapper costs a few percent on every step); an
+// earlier cancellation abandons the search, which then ends by the same
+// timer. Without a deadline, a cancellable ctx stops the search through the
+// step.
 func (c *Checker) decide(ctx context.Context, p *partition) {
 	if ctx.Err() != nil {
 		p.result, p.abort = porcupine.Unknown, true
 		return
 	}
-	m, stop := c.boundedModel(ctx, c.model.Porcupine)
-	if c.witness {
-		res, info := porcupine.CheckOperationsVerbose(m, p.ops, remaining(ctx))
-		p.result = res
-		if res == porcupine.Illegal {
-			p.info = &info
-		}
-	} else {
-		p.result = porcupine.CheckOperationsTimeout(m, p.ops, remaining(ctx))
+	if _, ok := ctx.Deadline(); !ok {
+		m, stop := c.boundedModel(ctx, c.model.Porcupine)
+		p.result, p.info = c.porcupine(m, p.ops, 0)
+		p.abort = stop()
+		return
 	}
-	p.abort = stop()
+	type answer struct {
+		res  porcupine.CheckResult
+		info *porcupine.LinearizationInfo
+	}
+	done := make(chan answer, 1)
+	timeout := remaining(ctx)
+	go func() {
+		res, info := c.porcupine(c.model.Porcupine, p.ops, timeout)
+		done <- answer{res, info}
+	}()
+	select {
+	case a := <-done:
+		p.result, p.info = a.res, a.info
+		p.abort = a.res == porcupine.Unknown && ctx.Err() != nil
+	case <-ctx.Done():
+		p.result, p.abort = porcupine.Unknown, true
+	}
+}
+
+// porcupine runs one search, verbose when the witness is wanted; info is
+// kept only for an illegal partition.
+func (c *Checker) porcupine(m porcupine.Model, ops []porcupine.Operation, timeout time.Duration) (porcupine.CheckResult, *porcupine.LinearizationInfo) {
+	if !c.witness {
+		return porcupine.CheckOperationsTimeout(m, ops, timeout), nil
+	}
+	res, info := porcupine.CheckOperationsVerbose(m, ops, timeout)
+	if res != porcupine.Illegal {
+		return res, nil
+	}
+	return res, &info
 }
 
 // boundedModel returns m with a step that gives up once ctx ends, so a
