@@ -193,3 +193,66 @@ func FuzzAgreesWithOracle(f *testing.F) {
 		}
 	})
 }
+
+// The same cross-check for the mutex model: an acquire needs a free lock,
+// a release a held one; an info operation either happened at some moment
+// after its invocation (and was legal then) or not at all.
+func mutexOracle(ops []bop) bool {
+	placed := make([]bool, len(ops))
+	var search func(held bool) bool
+	search = func(held bool) bool {
+		done := true
+		for i, o := range ops {
+			if o.typ == history.OK && !placed[i] {
+				done = false
+			}
+		}
+		if done {
+			return true
+		}
+		for i, o := range ops {
+			if placed[i] || o.typ == history.Fail {
+				continue
+			}
+			ready := true
+			for j, p := range ops {
+				if !placed[j] && j != i && p.typ == history.OK && p.ret < o.call {
+					ready = false
+					break
+				}
+			}
+			acquire := o.f == "acquire"
+			if !ready || acquire == held {
+				continue
+			}
+			placed[i] = true
+			if search(acquire) {
+				placed[i] = false
+				return true
+			}
+			placed[i] = false
+		}
+		return false
+	}
+	return search(false)
+}
+
+func TestMutexAgreesWithOracle(t *testing.T) {
+	c := New(Mutex())
+	counts := map[bool]int{}
+	for seed := range uint64(3000) {
+		r := rand.New(rand.NewPCG(seed, 11))
+		ops := randomHistory(r)
+		for i := range ops {
+			ops[i].f = [2]string{"acquire", "release"}[r.IntN(2)]
+		}
+		want := mutexOracle(ops)
+		counts[want]++
+		if res := c.Check(context.Background(), toFile(ops)); (res.Valid == checkers.Valid) != want {
+			t.Fatalf("seed %d: checker %s, oracle %v: %+v", seed, res.Valid, want, ops)
+		}
+	}
+	if counts[true] < 300 || counts[false] < 300 {
+		t.Fatalf("the random histories are lopsided: %v", counts)
+	}
+}
