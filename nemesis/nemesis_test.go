@@ -169,3 +169,35 @@ func TestBadParams(t *testing.T) {
 		t.Error("negative restart delay accepted")
 	}
 }
+
+// TestHealFollowsWhatWasApplied: a planned fault that never ran must not
+// hide a fault that did.
+func TestHealFollowsWhatWasApplied(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, name := range []string{"pause", "kill"} {
+		nem := newNemesis(t, infos()[name], nil)
+		rt := &recorder{}
+		var first history.Op
+		for first.F != "pause" && first.F != "kill" {
+			first = nem.Next(rng, nodes)
+			if first.F == "restart" {
+				first = history.Op{} // a restart heals itself; look for a lasting fault
+				nem = newNemesis(t, infos()[name], nil)
+			}
+		}
+		nem.Apply(context.Background(), rt, first)
+		undo := nem.Next(rng, nodes) // planned, never applied: the run ended
+		if undo.Node != first.Node {
+			t.Fatalf("%s: planned %v after %v", name, undo, first)
+		}
+		heal := nem.HealOps(nodes)
+		if len(heal) != 1 || heal[0].Node != first.Node {
+			t.Fatalf("%s: heal %v leaves %s faulted", name, heal, first.Node)
+		}
+	}
+	nem := newNemesis(t, infos()["pause"], nil)
+	nem.Next(rng, nodes) // planned, never applied
+	if heal := nem.HealOps(nodes); len(heal) != 0 {
+		t.Fatalf("heal of a fault that never ran: %v", heal)
+	}
+}

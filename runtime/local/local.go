@@ -140,6 +140,13 @@ func (r *Runtime) Setup(ctx context.Context, dir string, specs []core.NodeSpec) 
 	if len(r.nodes) > 0 {
 		return errors.New("local runtime: Setup called twice")
 	}
+	// Nodes run in their own directories, so every path they get must be
+	// absolute.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("local runtime: %w", err)
+	}
+	dir = abs
 	r.dir = dir
 	for _, s := range specs {
 		if s.Name == "" || r.nodes[s.Name] != nil {
