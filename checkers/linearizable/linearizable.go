@@ -173,7 +173,10 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		res.Valid = checkers.Unknown
 		res.Summary = fmt.Sprintf("undecided: %d of %d %s not decided; %s", len(undecided), st.Partitions,
 			plural(st.Partitions, "partition"), what)
-		res.Error = undecidedReason(ctx) + "; undecided keys: " + keyList(undecided, 10)
+		res.Error = undecidedReason(ctx)
+		if c.model.Key != nil {
+			res.Error += "; undecided keys: " + keyList(undecided, 10)
+		}
 	default:
 		res.Summary = "linearizable: " + what
 	}
