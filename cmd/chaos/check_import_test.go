@@ -85,3 +85,17 @@ func TestCheckImportBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A check that runs out of time is unknown (exit 2), never valid.
+func TestCheckJepsenTimeoutUnknown(t *testing.T) {
+	logs, err := porcupinedata.EtcdLogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range logs[:3] {
+		code, out := runCLI("check", "--format", "jepsen-log", "--check-timeout", "1ns", l.Path)
+		if code != 2 || !strings.Contains(out, "unknown") || !strings.Contains(out, "timed out") {
+			t.Fatalf("etcd_%03d: exit %d\n%s", l.Num, code, out)
+		}
+	}
+}
