@@ -95,7 +95,6 @@ func (f *importFlags) checkImported(env *cliEnv, path string, timeout time.Durat
 	rs := checkers.Run(ctx, hf, []checkers.Checker{linearizable.New(model)})
 	fmt.Fprintf(env.stdout, "history  %s (%d records, %s, model %s)\n", path, len(hf.Ops), f.format, model.Name)
 	printResults(env, rs)
-	printWitnesses(env, rs, 3)
 	env.code = exitCode(rs.Valid)
 	return nil
 }
@@ -109,7 +108,11 @@ func printWitnesses(env *cliEnv, rs checkers.Results, max int) {
 		}
 		for i, a := range r.Anomalies {
 			if i == max {
-				fmt.Fprintf(env.stdout, "  ... %d more in results\n", len(r.Anomalies)-max)
+				var total int64
+				for _, c := range r.AnomalyCounts {
+					total += c
+				}
+				fmt.Fprintf(env.stdout, "  ... %d more in results.json and report.html\n", total-int64(max))
 				break
 			}
 			fmt.Fprintf(env.stdout, "\n%s: %s\n", a.Kind, a.Message)
