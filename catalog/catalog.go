@@ -12,6 +12,7 @@ import (
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/etcd"
 	"github.com/chaostest/chaos/targets/gossip"
+	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/kv"
@@ -30,7 +31,6 @@ func New() *core.Registry {
 
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
-	register.Register,
 	nemesis.Register,
 	etcd.Register,
 	gossip.Register,
@@ -38,6 +38,8 @@ var registrations = []func(*core.Registry){
 	ids.Register,
 	snowflake.Register,
 	lock.Register,
+	register.Register,
+	refkv.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node

@@ -106,6 +106,10 @@ type partition struct {
 
 	result porcupine.CheckResult
 	abort  bool // the search was cut short by the deadline
+	// info holds porcupine's partial linearizations when the witness is
+	// wanted: one verbose pass costs less than a quick pass followed by a
+	// verbose one over each failing partition.
+	info *porcupine.LinearizationInfo
 }
 
 // Stats are the checker's tallies, in Result.Counts.
@@ -144,8 +148,12 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	switch {
 	case len(illegal) > 0:
 		res.Valid = checkers.Invalid
-		res.Summary = fmt.Sprintf("not linearizable: %d of %d %s have no valid order; %s", len(illegal), st.Partitions,
-			plural(st.Partitions, "partition"), what)
+		verb := "have"
+		if len(illegal) == 1 {
+			verb = "has"
+		}
+		res.Summary = fmt.Sprintf("not linearizable: %d of %d %s %s no valid order; %s", len(illegal), st.Partitions,
+			plural(st.Partitions, "partition"), verb, what)
 		faults := history.NewFaultIndex(h.Ops)
 		var vizFiles []string
 		for _, p := range illegal {
@@ -165,7 +173,10 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		res.Valid = checkers.Unknown
 		res.Summary = fmt.Sprintf("undecided: %d of %d %s not decided; %s", len(undecided), st.Partitions,
 			plural(st.Partitions, "partition"), what)
-		res.Error = undecidedReason(ctx) + "; undecided keys: " + keyList(undecided, 10)
+		res.Error = undecidedReason(ctx)
+		if c.model.Key != nil {
+			res.Error += "; undecided keys: " + keyList(undecided, 10)
+		}
 	default:
 		res.Summary = "linearizable: " + what
 	}
@@ -216,7 +227,21 @@ func (st Stats) counts() map[string]int64 {
 // by key, so results never depend on map order.
 func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 	var st Stats
-	pairs, err := history.ClientPairs(h.Ops)
+	// Only client operations are paired: a fault record never enters the
+	// model, and an imported history may lack a fault's invocation.
+	client := h.Ops
+	for i := range h.Ops {
+		if h.Ops[i].IsNemesis() {
+			client = make([]history.Op, 0, len(h.Ops))
+			for _, op := range h.Ops {
+				if !op.IsNemesis() {
+					client = append(client, op)
+				}
+			}
+			break
+		}
+	}
+	pairs, err := history.Pairs(client)
 	if err != nil {
 		return nil, st, err
 	}
@@ -268,6 +293,10 @@ func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 		part := byKey[key]
 		if part == nil {
 			part = &partition{key: key}
+			if c.model.Key == nil {
+				part.ops = make([]porcupine.Operation, 0, len(pairs))
+				part.pairs = make([]*history.Pair, 0, len(pairs))
+			}
 			byKey[key] = part
 			keys = append(keys, key)
 		}
@@ -294,7 +323,7 @@ func (c *Checker) search(ctx context.Context, parts []*partition) {
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				p.result, p.abort = c.decide(ctx, p.ops)
+				c.decide(ctx, p)
 			}
 		}()
 	}
@@ -305,17 +334,56 @@ func (c *Checker) search(ctx context.Context, parts []*partition) {
 	wg.Wait()
 }
 
-// decide runs porcupine on one partition under ctx. aborted reports that ctx
-// ended during the search, whatever porcupine answered: a search cut short
-// proves nothing.
-func (c *Checker) decide(ctx context.Context, ops []porcupine.Operation) (porcupine.CheckResult, bool) {
+// decide runs porcupine on one partition under ctx. p.abort reports that
+// ctx ended during the search, whatever porcupine answered: a search cut
+// short proves nothing.
+//
+// Under a deadline, porcupine's own timer ends the search and the model's
+// step stays unwrapped (the wrapper costs a few percent on every step); an
+// earlier cancellation abandons the search, which then ends by the same
+// timer. Without a deadline, a cancellable ctx stops the search through the
+// step.
+func (c *Checker) decide(ctx context.Context, p *partition) {
 	if ctx.Err() != nil {
-		return porcupine.Unknown, true
+		p.result, p.abort = porcupine.Unknown, true
+		return
 	}
-	m, stop := c.boundedModel(ctx, c.model.Porcupine)
-	res := porcupine.CheckOperationsTimeout(m, ops, remaining(ctx))
-	aborted := stop()
-	return res, aborted
+	if _, ok := ctx.Deadline(); !ok {
+		m, stop := c.boundedModel(ctx, c.model.Porcupine)
+		p.result, p.info = c.porcupine(m, p.ops, 0)
+		p.abort = stop()
+		return
+	}
+	type answer struct {
+		res  porcupine.CheckResult
+		info *porcupine.LinearizationInfo
+	}
+	done := make(chan answer, 1)
+	timeout := remaining(ctx)
+	go func() {
+		res, info := c.porcupine(c.model.Porcupine, p.ops, timeout)
+		done <- answer{res, info}
+	}()
+	select {
+	case a := <-done:
+		p.result, p.info = a.res, a.info
+		p.abort = a.res == porcupine.Unknown && ctx.Err() != nil
+	case <-ctx.Done():
+		p.result, p.abort = porcupine.Unknown, true
+	}
+}
+
+// porcupine runs one search, verbose when the witness is wanted; info is
+// kept only for an illegal partition.
+func (c *Checker) porcupine(m porcupine.Model, ops []porcupine.Operation, timeout time.Duration) (porcupine.CheckResult, *porcupine.LinearizationInfo) {
+	if !c.witness {
+		return porcupine.CheckOperationsTimeout(m, ops, timeout), nil
+	}
+	res, info := porcupine.CheckOperationsVerbose(m, ops, timeout)
+	if res != porcupine.Illegal {
+		return res, nil
+	}
+	return res, &info
 }
 
 // boundedModel returns m with a step that gives up once ctx ends, so a

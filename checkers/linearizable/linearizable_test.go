@@ -248,3 +248,87 @@ func TestVisualizationWritten(t *testing.T) {
 		t.Fatalf("passing key drawn")
 	}
 }
+
+// longStale is a long sequential history of writes and reads on one key
+// that ends in a stale read.
+func longStale(n int) *hb {
+	b := &hb{}
+	for i := 1; i <= n; i++ {
+		b.inv(0, "write", "k", i).ok(0, "write", "k", i).inv(1, "read", "k", nil).ok(1, "read", "k", i)
+	}
+	return b.inv(1, "read", "k", nil).ok(1, "read", "k", n-1)
+}
+
+func TestVisualizationCapped(t *testing.T) {
+	dir := t.TempDir()
+	hf := longStale(3000).file()
+	hf.ArtifactDir = dir
+	const cap = 200 << 10
+	r := check(t, KV(CASRegister()), hf, WithMaxVisualizationBytes(cap))
+	if r.Valid != checkers.Invalid {
+		t.Fatalf("verdict %s", r.Valid)
+	}
+	w := r.Anomalies[0].Data.(*Witness)
+	st, err := os.Stat(filepath.Join(dir, "linearizable-k.html"))
+	if err != nil {
+		t.Fatalf("no visualization (%s): %v", w.VisualizationNote, err)
+	}
+	if st.Size() > cap {
+		t.Fatalf("visualization %d bytes, over the cap of %d", st.Size(), cap)
+	}
+	if !strings.Contains(w.VisualizationNote, "window") {
+		t.Fatalf("note %q does not say it is a window", w.VisualizationNote)
+	}
+	// With room to spare, the whole partition is drawn.
+	r = check(t, KV(CASRegister()), hf, WithMaxVisualizationBytes(64<<20))
+	if w := r.Anomalies[0].Data.(*Witness); w.VisualizationNote != "the whole partition" {
+		t.Fatalf("note %q", w.VisualizationNote)
+	}
+}
+
+func TestVisualizationCapWithoutWindow(t *testing.T) {
+	dir := t.TempDir()
+	b := &hb{}
+	for range 3000 {
+		b.inv(0, "acquire", "", nil).ok(0, "acquire", "", nil).inv(0, "release", "", nil).ok(0, "release", "", nil)
+	}
+	b.inv(1, "release", "", nil).ok(1, "release", "", nil)
+	hf := b.file()
+	hf.ArtifactDir = dir
+	r := check(t, Mutex(), hf, WithMaxVisualizationBytes(100<<10))
+	if r.Valid != checkers.Invalid {
+		t.Fatalf("verdict %s", r.Valid)
+	}
+	w := r.Anomalies[0].Data.(*Witness)
+	if w.Visualization != "" || !strings.Contains(w.VisualizationNote, "cap") {
+		t.Fatalf("visualization %q, note %q", w.Visualization, w.VisualizationNote)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("files written: %v", ents)
+	}
+}
+
+func TestIntPair(t *testing.T) {
+	for in, want := range map[string][3]int64{
+		"[1,2]": {1, 2, 1}, " [ -3 , 4 ] ": {-3, 4, 1}, "[1.0,2]": {0, 0, 0}, "[1,2,3]": {0, 0, 0},
+		"[1]": {0, 0, 0}, `["1",2]`: {0, 0, 0}, "null": {0, 0, 0}, "[1,x]": {0, 0, 0},
+	} {
+		a, b, ok := intPair(json.RawMessage(in))
+		if ok != (want[2] == 1) || ok && (a != want[0] || b != want[1]) {
+			t.Errorf("%s: %d %d %v", in, a, b, ok)
+		}
+	}
+}
+
+func FuzzIntPair(f *testing.F) {
+	f.Add("[1,2]")
+	f.Add("[9223372036854775807, -9223372036854775808]")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, b, ok := intPair(json.RawMessage(s))
+		var ab []int64
+		err := json.Unmarshal([]byte(s), &ab)
+		if ok && err == nil && (len(ab) != 2 || ab[0] != a || ab[1] != b) {
+			t.Fatalf("%q: got %d %d, json says %v", s, a, b, ab)
+		}
+	})
+}

@@ -36,8 +36,8 @@ type Witness struct {
 	VisualizationNote string `json:"visualization_note,omitempty"`
 }
 
-// explain builds the anomaly for an illegal partition: a verbose porcupine
-// pass gives the longest partial linearizations, from which the stuck
+// explain builds the anomaly for an illegal partition: porcupine's verbose
+// pass gave the longest partial linearizations, from which the stuck
 // operation and its competitors are read, and the visualization is written.
 func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, faults *history.FaultIndex) (checkers.Anomaly, string) {
 	w := Witness{Key: p.key, Operations: len(p.ops)}
@@ -48,15 +48,10 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	}
 	a.Message = fmt.Sprintf("%s: no order of its %d operations is consistent with the %s model and real time",
 		keyDesc, len(p.ops), c.model.Name)
-	if !c.witness {
+	if p.info == nil {
 		return a, ""
 	}
-	m, stop := c.boundedModel(ctx, c.model.Porcupine)
-	res, info := porcupine.CheckOperationsVerbose(m, p.ops, remaining(ctx))
-	if stop() || res != porcupine.Illegal {
-		a.Message += " (no witness: the check ran out of time while looking for one)"
-		return a, ""
-	}
+	info := *p.info
 	longest := longestPartial(info)
 	in := make([]bool, len(p.ops))
 	for _, id := range longest {
@@ -81,8 +76,9 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	}
 	w.Linearized = len(longest)
 	w.State = describeState(pm, state)
+	lines := h.Header.Params[TimeUnitParam] == "line"
 	describe := func(i int) string {
-		return fmt.Sprintf("%s [%s]", describeOp(pm, p.ops[i]), recordDesc(p.pairs[i]))
+		return fmt.Sprintf("%s [%s]", describeOp(pm, p.ops[i]), recordDesc(p.pairs[i], lines))
 	}
 	w.Stuck = describe(stuck)
 	if len(longest) > 0 {
@@ -111,13 +107,13 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	}
 
 	sp := p.pairs[stuck]
-	a.Message = fmt.Sprintf("%s: porcupine orders at best %d of %d operations (ending in state %s); then %s cannot take effect",
-		keyDesc, len(longest), len(p.ops), w.State, w.Stuck)
+	a.Message = fmt.Sprintf("%s: at most %d of %d operations fit one order that respects real time and the %s model (state after them: %s); then %s cannot take effect",
+		keyDesc, len(longest), len(p.ops), c.model.Name, w.State, w.Stuck)
 	if len(comp) > 0 {
 		a.Message += fmt.Sprintf(", nor can any of the %d other operations open at that time", len(comp))
 	}
 	if w.Last != "" {
-		a.Message += "; last operation in order: " + w.Last
+		a.Message += "; last operation in that order: " + w.Last
 	}
 	ids := append([]int{stuck}, comp...)
 	if len(longest) > 0 {
@@ -145,7 +141,13 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 		a.Nodes = append(a.Nodes, n)
 	}
 	sort.Strings(a.Nodes)
-	a.Fault = faults.Before(sp.End(history.EndTime(h.Ops)), sp.Invoke.Node)
+	// The fault just before the point of failure: the stuck operation's
+	// completion, or its invocation when it never completed.
+	at := sp.Invoke.Time
+	if sp.Completed() {
+		at = sp.Complete.Time
+	}
+	a.Fault = faults.Before(at, sp.Invoke.Node)
 
 	if path := c.vizPath(h, p.key); path != "" {
 		w.Visualization, w.VisualizationNote = c.visualize(ctx, path, p, info, stuck)
@@ -153,10 +155,21 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	return a, w.Visualization
 }
 
-func recordDesc(p *history.Pair) string {
+// TimeUnitParam is the header parameter an importer sets to "line" when a
+// record's time is only its line number in the source file.
+const TimeUnitParam = "time-unit"
+
+func recordDesc(p *history.Pair, lines bool) string {
 	s := fmt.Sprintf("record #%d, process %d", p.Invoke.Index, p.Invoke.Process)
 	if p.Invoke.Node != "" {
 		s += ", node " + p.Invoke.Node
+	}
+	if lines {
+		s += fmt.Sprintf(", line %d", p.Invoke.Time)
+		if p.Completed() && p.Complete.Type == history.OK {
+			return s + fmt.Sprintf(", ok on line %d", p.Complete.Time)
+		}
+		return s + ", indeterminate"
 	}
 	s += fmt.Sprintf(", invoked %.3fs", time.Duration(p.Invoke.Time).Seconds())
 	if p.Completed() && p.Complete.Type == history.OK {
@@ -240,8 +253,8 @@ func (c *Checker) visualize(ctx context.Context, path string, p *partition, info
 		}
 	}
 	if c.model.AnyState == nil {
-		return "", fmt.Sprintf("no visualization: it would take about %d MB, over the cap of %d MB, and the %s model cannot start a window from an unknown state",
-			est>>20, c.vizBytes>>20, c.model.Name)
+		return "", fmt.Sprintf("no visualization: it would take about %s, over the cap of %s, and the %s model cannot start a window from an unknown state",
+			size(est), size(c.vizBytes), c.model.Name)
 	}
 	// The window: operations invoked no later than the stuck one returned,
 	// the latest of them first.
@@ -275,8 +288,8 @@ func (c *Checker) visualize(ctx context.Context, path string, p *partition, info
 			continue
 		}
 		first, last := p.pairs[win[0]].Invoke.Index, p.pairs[win[len(win)-1]].Invoke.Index
-		note := fmt.Sprintf("window of %d of %d operations (records #%d to #%d, the latest invoked before the stuck one returned), starting from any state: the whole partition would take about %d MB, over the cap of %d MB",
-			k, len(p.ops), first, last, est>>20, c.vizBytes>>20)
+		note := fmt.Sprintf("window of %d of %d operations (records #%d to #%d, the latest invoked before the stuck one returned), starting from any state: the whole partition would take about %s, over the cap of %s",
+			k, len(p.ops), first, last, size(est), size(c.vizBytes))
 		winfo.AddAnnotations([]porcupine.Annotation{{Tag: "note", Start: ops[0].Call, Description: "window",
 			Details: note}})
 		var buf bytes.Buffer
@@ -288,6 +301,16 @@ func (c *Checker) visualize(ctx context.Context, path string, p *partition, info
 		}
 		return path, note
 	}
-	return "", fmt.Sprintf("no visualization: the partition would take about %d MB, over the cap of %d MB, and no window under the cap shows the failure on its own",
-		est>>20, c.vizBytes>>20)
+	return "", fmt.Sprintf("no visualization: the partition would take about %s, over the cap of %s, and no window under the cap shows the failure on its own",
+		size(est), size(c.vizBytes))
+}
+
+func size(n int64) string {
+	if n >= 10<<20 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KB", (n+1023)>>10)
 }
