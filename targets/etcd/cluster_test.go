@@ -108,9 +108,7 @@ func TestClusterServesAndSurvivesKill(t *testing.T) {
 	if err := c.rt.Kill(ctx, "n2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.client(t, "n1").Put(ctx, "k", "v2"); err != nil {
-		t.Fatalf("put with n2 down: %v", err)
-	}
+	putEventually(t, c.client(t, "n1"), "k", "v2")
 	if err := c.rt.Start(ctx, "n2"); err != nil {
 		t.Fatalf("restart n2: %v", err)
 	}
@@ -235,21 +233,9 @@ func TestPartitionCutsPeerLinks(t *testing.T) {
 	if err := c.rt.Partition(ctx, cut); err != nil {
 		t.Fatal(err)
 	}
-	// If n3 led, n1 and n2 first elect a new leader; a proposal forwarded to
-	// the old one is lost, so retry.
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := n1.Put(wctx, "k", "after")
-		wcancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("majority write during the partition: %v", err)
-		}
-	}
+	putEventually(t, n1, "k", "after")
 	got, err := n3.Get(ctx, "k", clientv3.WithSerializable())
-	if err != nil || string(got.Kvs[0].Value) != "before" {
+	if err != nil || len(got.Kvs) != 1 || string(got.Kvs[0].Value) != "before" {
 		t.Fatalf("serializable read on isolated n3 = %v, %v; want the stale value before", got, err)
 	}
 	rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
@@ -272,4 +258,21 @@ func TestPartitionCutsPeerLinks(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// putEventually writes through cli, retrying while the majority elects a new
+// leader: a proposal forwarded to a leader that died or was cut off is lost
+// and times out.
+func putEventually(t *testing.T, cli *clientv3.Client, key, val string) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err = cli.Put(ctx, key, val)
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	t.Fatalf("put %s=%s: %v", key, val, err)
 }
