@@ -10,6 +10,8 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/targets/snowflake"
+	"github.com/chaostest/chaos/workloads/ids"
 )
 
 // New returns a registry of everything this build knows.
@@ -24,6 +26,8 @@ func New() *core.Registry {
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
 	nemesis.Register,
+	ids.Register,
+	snowflake.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node

@@ -127,6 +127,19 @@ func (r *Result) AddAnomaly(a Anomaly) {
 	}
 }
 
+// Count counts an anomaly of kind without keeping a witness; checkers call it
+// instead of AddAnomaly once Full says the witness list is full, so they do
+// not build witnesses nobody will see.
+func (r *Result) Count(kind string) {
+	if r.AnomalyCounts == nil {
+		r.AnomalyCounts = make(map[string]int64)
+	}
+	r.AnomalyCounts[kind]++
+}
+
+// Full reports whether the result holds MaxWitnesses witnesses already.
+func (r *Result) Full() bool { return len(r.Anomalies) >= MaxWitnesses }
+
 // Checker judges a history. Implementations must be pure: they read the
 // history they are given and nothing else, and honour ctx for cancellation
 // (returning an Unknown result when it ends early).

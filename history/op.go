@@ -133,3 +133,17 @@ func (o *Op) DecodeValue(v any) error {
 	}
 	return json.Unmarshal(o.Value, v)
 }
+
+// MarshalJSON writes the op exactly as a history line, so witnesses in
+// results.json read like the history they come from.
+func (o Op) MarshalJSON() ([]byte, error) { return AppendJSON(nil, &o), nil }
+
+// UnmarshalJSON reads an op written by MarshalJSON or found in a history.
+func (o *Op) UnmarshalJSON(b []byte) error {
+	op, err := ParseOp(b)
+	if err != nil {
+		return err
+	}
+	*o = op
+	return nil
+}

@@ -88,13 +88,25 @@ func EndTime(ops []Op) int64 {
 	return ops[len(ops)-1].Time
 }
 
-// Faults returns the nemesis records that completed a fault, in order.
+// Faults returns the invocations of the faults that took effect or may have
+// (every one whose completion is not fail), in order. A fault counts from its
+// invocation: a clock strobe or a slow kill acts before it completes.
 func Faults(ops []Op) []Op {
 	var out []Op
+	open := -1 // position in out of the fault awaiting its completion
 	for _, op := range ops {
-		if op.IsNemesis() && op.Type != Invoke {
-			out = append(out, op)
+		if !op.IsNemesis() {
+			continue
 		}
+		if op.Type == Invoke {
+			out = append(out, op)
+			open = len(out) - 1
+			continue
+		}
+		if op.Type == Fail && open >= 0 && out[open].F == op.F && out[open].Node == op.Node {
+			out = append(out[:open], out[open+1:]...)
+		}
+		open = -1
 	}
 	return out
 }
@@ -102,10 +114,10 @@ func Faults(ops []Op) []Op {
 // FaultIndex answers "which fault came just before time t" in O(log n).
 type FaultIndex struct{ faults []Op }
 
-// NewFaultIndex indexes the completed faults of ops.
+// NewFaultIndex indexes the faults of ops (see Faults).
 func NewFaultIndex(ops []Op) *FaultIndex { return &FaultIndex{faults: Faults(ops)} }
 
-// Before returns the last fault that completed at or before t, preferring one
+// Before returns the last fault that began at or before t, preferring one
 // that acted on node when node is not empty and such a fault exists.
 func (fi *FaultIndex) Before(t int64, node string) *Op {
 	i := sort.Search(len(fi.faults), func(i int) bool { return fi.faults[i].Time > t })

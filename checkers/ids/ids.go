@@ -1,0 +1,336 @@
+package ids
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/history"
+)
+
+// Generate is the operation name of an ID request; an ok completion's value
+// is the ID as a JSON number.
+const Generate = "generate"
+
+// Checker judges ID generation. It reads each history once, in order, and
+// sorts the acknowledged IDs once: linear apart from the radix sort, which is
+// linear too.
+type Checker struct {
+	layout Layout
+	// tolerance widens every timestamp window beyond the known clock
+	// offsets, for clock granularity and scheduling.
+	tolerance time.Duration
+}
+
+var _ checkers.Checker = (*Checker)(nil)
+
+// Option configures a Checker.
+type Option func(*Checker)
+
+// WithTolerance sets how far an ID's timestamp may lie outside its
+// operation's window, beyond the node's known clock offset (default 500ms).
+func WithTolerance(d time.Duration) Option { return func(c *Checker) { c.tolerance = d } }
+
+// New returns an ID checker for IDs of the given layout.
+func New(l Layout, opts ...Option) *Checker {
+	c := &Checker{layout: l, tolerance: 500 * time.Millisecond}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Name is "ids".
+func (c *Checker) Name() string { return "ids" }
+
+// Anomaly kinds.
+const (
+	KindDuplicate   = "duplicate-id"
+	KindNonMonotone = "non-monotonic-id"
+	KindOutOfWindow = "timestamp-out-of-window"
+	KindBadValue    = "bad-id-value"
+)
+
+// IDWitness is the decoded form of an ID in an anomaly's data.
+type IDWitness struct {
+	ID        uint64 `json:"id"`
+	Timestamp string `json:"timestamp"`
+	Parts
+}
+
+func (c *Checker) witness(id uint64) IDWitness {
+	return IDWitness{ID: id, Timestamp: c.layout.Time(id).UTC().Format(time.RFC3339Nano), Parts: c.layout.Decode(id)}
+}
+
+// pending is an invocation waiting for its completion.
+type pending struct {
+	inv int32 // index of the invocation in ops, -1 when none
+	// floor is the largest ID its node had acknowledged when this op was
+	// invoked, and floorOp the op that returned it (-1 when none).
+	floor   uint64
+	floorOp int32
+}
+
+type nodeState struct {
+	name string
+	// maxOffset is the largest absolute clock offset the nemesis has given
+	// this node so far, in nanoseconds.
+	maxOffset int64
+	maxID     uint64
+	maxOp     int32
+}
+
+// clockRecord is the part of a clock fault's value the checker needs.
+type clockRecord struct {
+	MaxOffsetNS int64 `json:"max_offset_ns"`
+}
+
+// Check judges h.
+func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
+	// Duplicates lead the witnesses, so the pass collects the other
+	// anomalies aside and they follow.
+	var r, other checkers.Result
+	ops := h.Ops
+	start := h.Header.Start
+	counts := map[string]int64{"attempted": 0, "ok": 0, "fail": 0, "info": 0}
+	procs := make([]pending, 0, 64)
+	// Clusters are small: a linear scan beats hashing the node name twice
+	// per operation.
+	var nodes []*nodeState
+	node := func(name string) *nodeState {
+		for _, ns := range nodes {
+			if ns.name == name {
+				return ns
+			}
+		}
+		ns := &nodeState{name: name, maxOp: -1}
+		nodes = append(nodes, ns)
+		return ns
+	}
+	// IDs' timestamps as nanoseconds since the run start, in integers: the
+	// window test runs for every acknowledged ID.
+	epochToStart := start.Sub(c.layout.Epoch).Nanoseconds()
+	acked := make([]uint64, 0, len(ops)/2)
+	ackedOp := make([]int32, 0, len(ops)/2)
+	faults := history.NewFaultIndex(ops)
+	tol := int64(c.tolerance)
+
+	for i := range ops {
+		if i&(1<<20-1) == 0 && ctx.Err() != nil {
+			return unknown(fmt.Sprintf("stopped after %d of %d records: %v", i, len(ops), ctx.Err()))
+		}
+		op := &ops[i]
+		if op.IsNemesis() {
+			if op.Type == history.Invoke && strings.HasPrefix(op.F, "clock-") {
+				var cr clockRecord
+				if err := op.DecodeValue(&cr); err == nil {
+					ns := node(op.Node)
+					ns.maxOffset = max(ns.maxOffset, cr.MaxOffsetNS)
+				}
+			}
+			continue
+		}
+		if op.F != Generate {
+			continue
+		}
+		if op.Process < 0 {
+			return unknown(fmt.Sprintf("record %d: negative process %d", op.Index, op.Process))
+		}
+		for op.Process >= len(procs) {
+			procs = append(procs, pending{inv: -1})
+		}
+		p := &procs[op.Process]
+		if op.Type == history.Invoke {
+			if p.inv >= 0 {
+				return unknown(fmt.Sprintf("record %d: process %d invoked again before its record %d completed", op.Index, op.Process, ops[p.inv].Index))
+			}
+			ns := node(op.Node)
+			*p = pending{inv: int32(i), floor: ns.maxID, floorOp: ns.maxOp}
+			counts["attempted"]++
+			continue
+		}
+		if p.inv < 0 {
+			return unknown(fmt.Sprintf("record %d: %s completion of process %d without an invocation", op.Index, op.Type, op.Process))
+		}
+		inv := &ops[p.inv]
+		floor, floorOp := p.floor, p.floorOp
+		p.inv = -1
+		switch op.Type {
+		case history.Fail:
+			counts["fail"]++
+			continue
+		case history.Info:
+			counts["info"]++
+			continue
+		}
+		counts["ok"]++
+		id, ok := parseUint(op.Value)
+		if !ok && other.Full() {
+			other.Count(KindBadValue)
+			continue
+		} else if !ok {
+			other.AddAnomaly(checkers.Anomaly{Kind: KindBadValue, Ops: []history.Op{*op},
+				Message:   fmt.Sprintf("process %d on %s was acknowledged with %q, which is not a 64-bit ID", op.Process, op.Node, string(op.Value)),
+				Processes: []int{op.Process}, Nodes: []string{op.Node}})
+			continue
+		}
+		acked = append(acked, id)
+		ackedOp = append(ackedOp, int32(i))
+		ns := node(op.Node)
+
+		// A node's IDs must grow in real time: an ID asked for after
+		// another was acknowledged must be larger.
+		if floorOp >= 0 && id <= floor && other.Full() {
+			other.Count(KindNonMonotone)
+		} else if floorOp >= 0 && id <= floor {
+			prev := &ops[floorOp]
+			other.AddAnomaly(checkers.Anomaly{Kind: KindNonMonotone, Ops: []history.Op{*prev, *inv, *op},
+				Message: fmt.Sprintf("node %s issued %s to process %d at %s after it had issued the larger %s to process %d at %s",
+					op.Node, c.layout.Describe(id), op.Process, secs(op.Time), c.layout.Describe(floor), prev.Process, secs(prev.Time)),
+				Processes: []int{prev.Process, op.Process}, Nodes: []string{op.Node},
+				Fault: faults.Before(op.Time, op.Node), Data: []IDWitness{c.witness(floor), c.witness(id)}})
+		}
+		if id > ns.maxID || ns.maxOp < 0 {
+			ns.maxID, ns.maxOp = id, int32(i)
+		}
+
+		// The timestamp must fall within the request's window, widened by
+		// the node's known clock offset.
+		ts := c.layout.Decode(id).Millis*int64(time.Millisecond) - epochToStart
+		widen := ns.maxOffset + tol
+		outside := ts < inv.Time-widen || ts > op.Time+widen
+		if outside && other.Full() {
+			other.Count(KindOutOfWindow)
+		} else if outside {
+			other.AddAnomaly(checkers.Anomaly{Kind: KindOutOfWindow, Ops: []history.Op{*inv, *op},
+				Message: fmt.Sprintf("node %s issued %s to process %d, but the request ran from %s to %s (wall clock %s to %s, widened by %s for clock offsets and tolerance)",
+					op.Node, c.layout.Describe(id), op.Process, secs(inv.Time), secs(op.Time),
+					start.Add(time.Duration(inv.Time)).UTC().Format("15:04:05.000"), start.Add(time.Duration(op.Time)).UTC().Format("15:04:05.000"), time.Duration(widen)),
+				Processes: []int{op.Process}, Nodes: []string{op.Node},
+				Fault: faults.Before(op.Time, op.Node), Data: []IDWitness{c.witness(id)}})
+		}
+	}
+	for _, p := range procs {
+		if p.inv >= 0 {
+			counts["info"]++ // invoked, never completed: indeterminate
+		}
+	}
+
+	dups := duplicates(acked)
+	counts["unique"] = int64(len(acked)) - dups.extra
+	counts["duplicated-ids"] = int64(len(dups.values))
+	if len(dups.values) > 0 {
+		c.addDuplicates(&r, ops, acked, ackedOp, dups.values, faults)
+	}
+	for _, k := range sortedKinds(other.AnomalyCounts) {
+		if r.AnomalyCounts == nil {
+			r.AnomalyCounts = map[string]int64{}
+		}
+		r.AnomalyCounts[k] += other.AnomalyCounts[k]
+	}
+	room := max(0, checkers.MaxWitnesses-len(r.Anomalies))
+	r.Anomalies = append(r.Anomalies, other.Anomalies[:min(room, len(other.Anomalies))]...)
+	r.Counts = counts
+	switch {
+	case len(r.AnomalyCounts) > 0:
+		r.Valid = checkers.Invalid
+		var parts []string
+		for _, k := range sortedKinds(r.AnomalyCounts) {
+			parts = append(parts, fmt.Sprintf("%d %s", r.AnomalyCounts[k], k))
+		}
+		r.Summary = fmt.Sprintf("%d IDs acknowledged: %s", len(acked), strings.Join(parts, ", "))
+	case len(acked) == 0:
+		r.Valid = checkers.Unknown
+		r.Summary = fmt.Sprintf("no ID was acknowledged (%d attempted, %d failed, %d indeterminate)", counts["attempted"], counts["fail"], counts["info"])
+		r.Error = "nothing to judge: no acknowledged ID"
+	default:
+		r.Valid = checkers.Valid
+		r.Summary = fmt.Sprintf("%d IDs acknowledged, all unique, increasing per node and within their time windows (%d failed, %d indeterminate)",
+			len(acked), counts["fail"], counts["info"])
+	}
+	return r
+}
+
+func (c *Checker) addDuplicates(r *checkers.Result, ops []history.Op, acked []uint64, ackedOp []int32, values []uint64, faults *history.FaultIndex) {
+	want := make(map[uint64][]int32, len(values))
+	for _, v := range values {
+		want[v] = nil
+	}
+	for i, id := range acked {
+		if w, ok := want[id]; ok {
+			want[id] = append(w, ackedOp[i])
+		}
+	}
+	// Report in order of first issue, so the earliest duplicates come first.
+	sort.Slice(values, func(i, j int) bool { return want[values[i]][0] < want[values[j]][0] })
+	for _, v := range values {
+		idx := want[v]
+		a := checkers.Anomaly{Kind: KindDuplicate, Data: []IDWitness{c.witness(v)}}
+		var who []string
+		seenNode := map[string]bool{}
+		for _, j := range idx {
+			op := ops[j]
+			a.Ops = append(a.Ops, op)
+			a.Processes = append(a.Processes, op.Process)
+			if !seenNode[op.Node] {
+				seenNode[op.Node] = true
+				a.Nodes = append(a.Nodes, op.Node)
+			}
+			who = append(who, fmt.Sprintf("node %s to process %d at %s", op.Node, op.Process, secs(op.Time)))
+		}
+		last := ops[idx[len(idx)-1]]
+		a.Fault = faults.Before(last.Time, last.Node)
+		a.Message = fmt.Sprintf("ID %s was issued %d times: %s", c.layout.Describe(v), len(idx), strings.Join(who, "; "))
+		if a.Fault != nil {
+			a.Message += "; last fault before: " + describeFault(a.Fault)
+		}
+		r.AddAnomaly(a)
+	}
+}
+
+func describeFault(f *history.Op) string {
+	s := fmt.Sprintf("%s on %s at %s", f.F, f.Node, secs(f.Time))
+	if len(f.Value) > 0 && json.Valid(f.Value) {
+		s += " " + string(f.Value)
+	}
+	return s
+}
+
+// parseUint reads a JSON number as a uint64 without allocating; it is on the
+// path of every acknowledged ID.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+func secs(t int64) string { return fmt.Sprintf("%.3fs", time.Duration(t).Seconds()) }
+
+func unknown(why string) checkers.Result {
+	return checkers.Result{Valid: checkers.Unknown, Summary: "could not judge the ID history", Error: why}
+}
+
+func sortedKinds(m map[string]int64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

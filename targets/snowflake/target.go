@@ -1,0 +1,159 @@
+package snowflake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chaostest/chaos/checkers/ids"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/history"
+	idsworkload "github.com/chaostest/chaos/workloads/ids"
+)
+
+// Params are the target's flags.
+var Params = []core.Param{
+	{Name: "mode", Default: string(Naive), Usage: "snowflake: how a node meets a clock that went back: naive, guarded or monotonic"},
+	{Name: idsworkload.EpochParam, Default: ids.DefaultEpoch.Format(time.RFC3339), Usage: "snowflake: custom epoch of the IDs' timestamps"},
+	{Name: "machine-ids", Default: "unique", Usage: "snowflake: unique (one per node) or same (every node gets machine id 1, as when every container reads the same default from its environment)"},
+}
+
+// Register adds the snowflake target and its node program to r.
+func Register(r *core.Registry) {
+	r.AddTarget(core.TargetInfo{Name: "snowflake", Summary: "our 64-bit ID service (41-bit ms timestamp, 10-bit machine, 12-bit sequence)",
+		Params: Params, Workloads: []string{"ids"}, Nemeses: []string{"clock", "kill", "pause"}, New: New})
+	r.AddNode(core.NodeInfo{Name: "snowflake", Summary: "snowflake ID service node", Main: NodeMain})
+}
+
+// Target starts snowflake nodes and speaks to them over HTTP.
+type Target struct {
+	mode      Mode
+	epoch     string
+	sameIDs   bool
+	transport *http.Transport
+}
+
+// New builds the target from its parameters.
+func New(p core.Params) (core.Target, error) {
+	mode, err := ParseMode(p.String("mode", string(Naive)))
+	if err != nil {
+		return nil, fmt.Errorf("--%w", err)
+	}
+	epoch := p.String(idsworkload.EpochParam, ids.DefaultEpoch.Format(time.RFC3339))
+	if _, err := time.Parse(time.RFC3339, epoch); err != nil {
+		return nil, fmt.Errorf("--epoch %q: want an RFC 3339 time such as 2020-01-01T00:00:00Z", epoch)
+	}
+	m, err := p.Choice("machine-ids", "unique", "same")
+	if err != nil {
+		return nil, err
+	}
+	return &Target{mode: mode, epoch: epoch, sameIDs: m == "same",
+		transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}, nil
+}
+
+// Nodes gives node i machine id i (or 1 for all when misconfigured on
+// purpose).
+func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
+	if len(names) > 1024 {
+		return nil, fmt.Errorf("snowflake: %d nodes, but machine ids have 10 bits (at most 1024 nodes)", len(names))
+	}
+	specs := make([]core.NodeSpec, len(names))
+	for i, name := range names {
+		machine := i + 1
+		if t.sameIDs || machine > 1023 {
+			machine = 1
+		}
+		specs[i] = core.NodeSpec{
+			Name: name, Kind: "snowflake", Ports: []string{"api", "control"}, Clock: core.ClockControl,
+			Args: func(env core.NodeEnv) []string {
+				return []string{"--listen", env.Listen("api"), "--control", env.Listen("control"),
+					"--machine-id", strconv.Itoa(machine), "--mode", string(t.mode), "--epoch", t.epoch,
+					"--data-dir", env.DataDir}
+			},
+			Ready: func(ctx context.Context, addr func(string) (string, error)) error {
+				a, err := addr("api")
+				if err != nil {
+					return err
+				}
+				_, _, err = t.get(ctx, "http://"+a+"/health")
+				return err
+			},
+		}
+	}
+	return specs, nil
+}
+
+// NewClient opens an ID client for one node.
+func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientConfig) (core.Client, error) {
+	if workload != "ids" {
+		return nil, fmt.Errorf("snowflake runs the ids workload, not %s", workload)
+	}
+	a, err := cfg.Addr(cfg.Node, "api")
+	if err != nil {
+		return nil, err
+	}
+	return &client{t: t, url: "http://" + a + "/id"}, nil
+}
+
+func (t *Target) get(ctx context.Context, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := (&http.Client{Transport: t.transport}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil {
+		return resp.StatusCode, "", err
+	}
+	return resp.StatusCode, strings.TrimSpace(string(b)), nil
+}
+
+type client struct {
+	t   *Target
+	url string
+}
+
+// Invoke asks for one ID. A refusal is fail (the node said it issued
+// nothing); a connection that could not be made is fail too; anything after
+// the request may have reached the node is info.
+func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
+	status, body, err := c.t.get(ctx, c.url)
+	switch {
+	case err != nil && isDialError(err):
+		op.Type, op.Error = history.Fail, err.Error()
+	case err != nil:
+		op.Type, op.Error = history.Info, err.Error()
+	case status == http.StatusServiceUnavailable:
+		op.Type, op.Error = history.Fail, body
+	case status != http.StatusOK:
+		op.Type, op.Error = history.Info, fmt.Sprintf("HTTP %d: %s", status, body)
+	default:
+		id, perr := strconv.ParseUint(body, 10, 64)
+		if perr != nil {
+			// Record what the node said: the checker flags it.
+			op.Type, op.Value = history.OK, history.JSON(body)
+			return op
+		}
+		op.Type, op.Value = history.OK, history.Uint(id)
+	}
+	return op
+}
+
+func (c *client) Close() error { return nil }
+
+// isDialError reports whether err happened before any byte of the request
+// could reach the node.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

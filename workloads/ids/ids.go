@@ -1,0 +1,57 @@
+// Package ids is the ID-generation workload: every worker asks its node for
+// new IDs as fast as the rate allows, and the ids checker judges uniqueness,
+// per-node order and timestamps.
+package ids
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/chaostest/chaos/checkers"
+	idcheck "github.com/chaostest/chaos/checkers/ids"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/workloads/gen"
+)
+
+// EpochParam names the parameter that holds the IDs' custom epoch (RFC 3339);
+// targets that issue snowflake IDs declare it.
+const EpochParam = "epoch"
+
+// Params are the workload's flags.
+var Params = []core.Param{
+	{Name: "id-time-tolerance", Default: "500ms", Usage: "how far an ID's timestamp may lie outside its request's time window beyond the node's known clock offset"},
+}
+
+// Workload is the ids workload.
+type Workload struct{}
+
+// Register adds the workload to r.
+func Register(r *core.Registry) {
+	r.AddWorkload(core.WorkloadInfo{Name: "ids", Summary: "ask for unique 64-bit IDs; check uniqueness, per-node order and timestamps",
+		Params: Params, New: func(core.Params) (core.Workload, error) { return Workload{}, nil }})
+}
+
+// Generator asks for IDs forever; the runner's rate and time limit bound it.
+func (Workload) Generator(int) gen.Generator { return gen.Repeat(history.Op{F: idcheck.Generate}) }
+
+// Final is empty: IDs have no state to read back.
+func (Workload) Final([]string) []history.Op { return nil }
+
+// Checkers rebuilds the ids checker from the history's parameters.
+func (Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
+	p := core.Params(h.Params)
+	epoch := idcheck.DefaultEpoch
+	if s := p.String(EpochParam, ""); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q: want an RFC 3339 time such as 2020-01-01T00:00:00Z", EpochParam, s)
+		}
+		epoch = t
+	}
+	tol, err := p.Duration("id-time-tolerance", 500*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	return []checkers.Checker{idcheck.New(idcheck.Snowflake(epoch), idcheck.WithTolerance(tol))}, nil
+}
