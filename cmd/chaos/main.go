@@ -42,6 +42,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newListCmd,
 	newReproCmd,
 	newNodeCmd,
+	newCleanCmd,
 }
 
 func main() {

@@ -23,6 +23,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/chaostest/chaos/core"
@@ -43,6 +44,11 @@ const NodeMainEnv = "CHAOS_NODE_MAIN"
 
 // dataDir is where a node's own directory is mounted in its container.
 const dataDir = "/data"
+
+// controlPort names the port our services take clock changes on. In a
+// container it is bound on the container's loopback, out of reach of other
+// nodes and clients; the harness reaches it from inside the namespace.
+const controlPort = "control"
 
 // basePort is the first port a node listens on inside its container; named
 // ports follow in the order the spec lists them.
@@ -71,6 +77,7 @@ type Runtime struct {
 	aliases  map[[2]string]netip.Addr
 	torn     bool
 	opLog    *os.File
+	imgMu    sync.Mutex
 	imageTag map[string]string // image key → tag, per run
 }
 
@@ -149,11 +156,16 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	return r, nil
 }
 
+var quietOnce sync.Once
+
 // Connect opens the Docker client that testcontainers uses, with Ryuk off.
 func Connect(ctx context.Context) (*testcontainers.DockerClient, error) {
-	// The reaper setting is read once per process from the environment.
+	// Both settings are per process in testcontainers: the reaper setting is
+	// read once from the environment, and the engine banner goes to the
+	// default logger (each container's messages go to its run's docker.log).
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	if testcontainers.ReadConfig().RyukDisabled == false {
+	quietOnce.Do(func() { tclog.SetDefault(tclog.NewNoopLogger()) })
+	if !testcontainers.ReadConfig().RyukDisabled {
 		return nil, errors.New("docker runtime: testcontainers' reaper is enabled in this process (ryuk.disabled in ~/.testcontainers.properties?); it needs an image pull, which this engine cannot do")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -179,7 +191,11 @@ type node struct {
 	logPath   string
 	clockFile string // libfaketime timestamp file, on the host
 
+	// op serializes lifecycle calls on this node; the fields below are
+	// written under both op and Runtime.mu, so either suffices to read.
+	op        sync.Mutex
 	container string // container id; empty when none exists
+	pid       int    // the container's main process while it runs
 	env       []string
 	running   bool
 	paused    bool
@@ -297,6 +313,9 @@ func (n *node) direct(port string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("docker runtime: node %s has no port %q", n.spec.Name, port)
 	}
+	if port == controlPort {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), nil
+	}
 	return net.JoinHostPort(n.ip.String(), strconv.Itoa(p)), nil
 }
 
@@ -350,53 +369,62 @@ func (r *Runtime) aliasLocked(client string, n *node) (netip.Addr, error) {
 // Start creates and starts the node's container, or starts the existing one
 // again, and waits until the node is ready. A container is made anew only
 // when its environment must change (a clock offset set while it was down).
+// Nodes start in parallel; calls on one node are serialized.
 func (r *Runtime) Start(ctx context.Context, name string) error {
 	began := time.Now()
-	r.mu.Lock()
-	n, err := r.node(name)
+	n, err := r.lookup(name)
 	if err != nil {
-		r.mu.Unlock()
 		return err
 	}
-	if r.torn {
-		r.mu.Unlock()
+	n.op.Lock()
+	defer n.op.Unlock()
+	r.mu.Lock()
+	running, torn := n.running, r.torn
+	r.mu.Unlock()
+	if torn {
 		return errors.New("docker runtime: torn down")
 	}
-	if n.running {
-		r.mu.Unlock()
+	if running {
 		return nil
 	}
-	image, cmd, env, err := r.prepareLocked(ctx, n)
+	image, cmd, env, err := r.prepare(ctx, n)
 	if err != nil {
-		r.mu.Unlock()
 		return err
 	}
 	if n.container != "" && !sameEnv(env, n.env) {
-		r.removeLocked(ctx, n)
+		if err := r.remove(ctx, n); err != nil {
+			return err
+		}
 	}
 	if n.container == "" {
-		if err := r.createLocked(ctx, n, image, cmd, env); err != nil {
-			r.mu.Unlock()
+		if err := r.create(ctx, n, image, cmd, env); err != nil {
 			return err
 		}
 	} else {
 		if _, err := r.cli.ContainerStart(ctx, n.container, client.ContainerStartOptions{}); err != nil {
-			r.mu.Unlock()
 			return fmt.Errorf("docker runtime: start %s: %w", name, err)
 		}
 		r.logf("start %s", name)
 	}
+	r.mu.Lock()
 	n.running, n.paused = true, false
-	if err := r.applyNetLocked(n); err != nil {
-		r.mu.Unlock()
+	err = r.applyNetLocked(n)
+	r.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	r.mu.Unlock()
 	if err := r.waitReady(ctx, n); err != nil {
 		return err
 	}
 	r.timings.addStart(time.Since(began))
 	return nil
+}
+
+// lookup finds a node; the node table is fixed by Setup.
+func (r *Runtime) lookup(name string) (*node, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.node(name)
 }
 
 func sameEnv(a, b []string) bool {
@@ -411,9 +439,9 @@ func sameEnv(a, b []string) bool {
 	return true
 }
 
-// prepareLocked builds (or finds) the node's image and its command line and
+// prepare builds (or finds) the node's image and its command line and
 // environment.
-func (r *Runtime) prepareLocked(ctx context.Context, n *node) (image string, cmd, env []string, err error) {
+func (r *Runtime) prepare(ctx context.Context, n *node) (image string, cmd, env []string, err error) {
 	s := n.spec
 	ne := core.NodeEnv{Name: s.Name, DataDir: dataDir,
 		Listen: func(port string) string {
@@ -451,13 +479,19 @@ func (r *Runtime) prepareLocked(ctx context.Context, n *node) (image string, cmd
 		}
 		key = "prog:" + prog + "\x00" + strings.Join(preloads(env), ":")
 	}
+	r.mu.Lock()
+	offset := n.offset
+	r.mu.Unlock()
 	switch s.Clock {
 	case core.ClockControl:
-		env = append(env, core.ClockOffsetEnv+"="+n.offset.String())
+		env = append(env, core.ClockOffsetEnv+"="+offset.String())
 	case core.ClockFaketime:
 		env = append(env, "FAKETIME_TIMESTAMP_FILE="+dataDir+"/faketime", "FAKETIME_NO_CACHE=1",
 			"FAKETIME_DONT_FAKE_MONOTONIC=1")
 	}
+	// One build per image, however many nodes start at once.
+	r.imgMu.Lock()
+	defer r.imgMu.Unlock()
 	if tag, ok := r.imageTag[key]; ok {
 		return tag, cmd, env, nil
 	}
@@ -508,9 +542,9 @@ func lookPath(prog string) (string, error) {
 	return "", fmt.Errorf("program %s not found on PATH", prog)
 }
 
-// createLocked creates and starts the node's container through
-// testcontainers, at the node's fixed address on the run's network.
-func (r *Runtime) createLocked(ctx context.Context, n *node, image string, cmd, env []string) error {
+// create creates and starts the node's container through testcontainers, at
+// the node's fixed address on the run's network.
+func (r *Runtime) create(ctx context.Context, n *node, image string, cmd, env []string) error {
 	labels := r.labels()
 	labels[LabelNode] = n.spec.Name
 	envMap := map[string]string{}
@@ -540,9 +574,11 @@ func (r *Runtime) createLocked(ctx context.Context, n *node, image string, cmd, 
 			hc.CapDrop = append(hc.CapDrop, "SYS_TIME")
 		}),
 	)
+	r.mu.Lock()
 	if c != nil && c.GetContainerID() != "" {
 		n.container = c.GetContainerID()
 	}
+	r.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("docker runtime: create container for %s: %w", n.spec.Name, err)
 	}
@@ -573,6 +609,7 @@ func (r *Runtime) applyNetLocked(n *node) error {
 	if st == nil || st.Pid == 0 {
 		return fmt.Errorf("docker runtime: node %s is not running (%s)", n.spec.Name, describeState(st))
 	}
+	n.pid = st.Pid
 	ns, err := openNetns(st.Pid)
 	if err != nil {
 		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
@@ -670,29 +707,34 @@ func (r *Runtime) logTail(ctx context.Context, id string, lines int) string {
 
 // Kill sends SIGKILL to the container and waits until it has stopped.
 func (r *Runtime) Kill(ctx context.Context, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n, err := r.node(name)
+	n, err := r.lookup(name)
 	if err != nil {
 		return err
 	}
-	if !n.running {
+	n.op.Lock()
+	defer n.op.Unlock()
+	r.mu.Lock()
+	running, paused := n.running, n.paused
+	r.mu.Unlock()
+	if !running {
 		return fmt.Errorf("docker runtime: node %s is not running", name)
 	}
-	if n.paused {
+	if paused {
 		// A frozen cgroup would hold SIGKILL until thawed.
 		_, _ = r.cli.ContainerUnpause(ctx, n.container, client.ContainerUnpauseOptions{})
-		n.paused = false
 	}
 	if _, err := r.cli.ContainerKill(ctx, n.container, client.ContainerKillOptions{Signal: "KILL"}); err != nil && !errdefs.IsConflict(err) {
 		return fmt.Errorf("docker runtime: kill %s: %w", name, err)
 	}
 	r.logf("kill %s", name)
-	if err := r.waitStopped(ctx, n); err != nil {
-		return err
+	err = r.waitStopped(ctx, n)
+	r.mu.Lock()
+	n.paused = false
+	if err == nil {
+		n.running = false
 	}
-	n.running = false
-	return nil
+	r.mu.Unlock()
+	return err
 }
 
 func (r *Runtime) waitStopped(ctx context.Context, n *node) error {
@@ -714,76 +756,92 @@ func (r *Runtime) waitStopped(ctx context.Context, n *node) error {
 
 // Stop sends SIGTERM, then SIGKILL after a grace period.
 func (r *Runtime) Stop(ctx context.Context, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n, err := r.node(name)
-	if err != nil || !n.running {
+	n, err := r.lookup(name)
+	if err != nil {
 		return err
 	}
-	return r.stopLocked(ctx, n)
+	n.op.Lock()
+	defer n.op.Unlock()
+	return r.stop(ctx, n)
 }
 
-func (r *Runtime) stopLocked(ctx context.Context, n *node) error {
-	if n.paused {
+// stop stops a running container; the caller holds n.op.
+func (r *Runtime) stop(ctx context.Context, n *node) error {
+	r.mu.Lock()
+	running, paused := n.running, n.paused
+	r.mu.Unlock()
+	if !running {
+		return nil
+	}
+	if paused {
 		_, _ = r.cli.ContainerUnpause(ctx, n.container, client.ContainerUnpauseOptions{})
-		n.paused = false
 	}
 	secs := int(r.stopGrace / time.Second)
 	if _, err := r.cli.ContainerStop(ctx, n.container, client.ContainerStopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("docker runtime: stop %s: %w", n.spec.Name, err)
 	}
 	r.logf("stop %s", n.spec.Name)
-	n.running = false
+	r.mu.Lock()
+	n.running, n.paused = false, false
+	r.mu.Unlock()
 	return nil
 }
 
 // Pause freezes the container's processes (the cgroup freezer): like
 // SIGSTOP, but nothing in the container can notice or catch it.
 func (r *Runtime) Pause(ctx context.Context, name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n, err := r.node(name)
+	n, err := r.lookup(name)
 	if err != nil {
 		return err
 	}
-	if !n.running {
+	n.op.Lock()
+	defer n.op.Unlock()
+	r.mu.Lock()
+	running, paused := n.running, n.paused
+	r.mu.Unlock()
+	if !running {
 		return fmt.Errorf("docker runtime: node %s is not running", name)
 	}
-	if n.paused {
+	if paused {
 		return nil
 	}
 	if _, err := r.cli.ContainerPause(ctx, n.container, client.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("docker runtime: pause %s: %w", name, err)
 	}
 	r.logf("pause %s", name)
+	r.mu.Lock()
 	n.paused = true
+	r.mu.Unlock()
 	return nil
 }
 
 // Resume thaws the container, then applies a clock change made while it was
 // paused.
 func (r *Runtime) Resume(ctx context.Context, name string) error {
-	r.mu.Lock()
-	n, err := r.node(name)
+	n, err := r.lookup(name)
 	if err != nil {
-		r.mu.Unlock()
 		return err
 	}
-	if !n.running {
-		r.mu.Unlock()
+	n.op.Lock()
+	r.mu.Lock()
+	running, wasPaused := n.running, n.paused
+	r.mu.Unlock()
+	if !running {
+		n.op.Unlock()
 		return fmt.Errorf("docker runtime: node %s is not running", name)
 	}
-	wasPaused := n.paused
 	if wasPaused {
 		if _, err := r.cli.ContainerUnpause(ctx, n.container, client.ContainerUnpauseOptions{}); err != nil {
-			r.mu.Unlock()
+			n.op.Unlock()
 			return fmt.Errorf("docker runtime: unpause %s: %w", name, err)
 		}
 		r.logf("unpause %s", name)
 	}
+	r.mu.Lock()
 	n.paused = false
 	offset := n.offset
 	r.mu.Unlock()
+	n.op.Unlock()
 	if wasPaused && n.spec.Clock == core.ClockControl && offset != 0 {
 		return r.SetClockOffset(ctx, name, offset)
 	}
@@ -802,8 +860,8 @@ func (r *Runtime) SetClockOffset(ctx context.Context, name string, offset time.D
 		return err
 	}
 	n.offset = offset
-	method, running, paused, file := n.spec.Clock, n.running, n.paused, n.clockFile
-	addr, aerr := n.direct("control")
+	method, running, paused, file, pid := n.spec.Clock, n.running, n.paused, n.clockFile, n.pid
+	addr, aerr := n.direct(controlPort)
 	r.mu.Unlock()
 	switch method {
 	case core.ClockFaketime:
@@ -815,7 +873,10 @@ func (r *Runtime) SetClockOffset(ctx context.Context, name string, offset time.D
 		if aerr != nil {
 			return aerr
 		}
-		return core.SetRemoteClockOffset(ctx, addr, offset)
+		if err := putClock(ctx, pid, addr, offset); err != nil {
+			return fmt.Errorf("docker runtime: node %s: %w", name, err)
+		}
+		return nil
 	}
 	return fmt.Errorf("docker runtime: node %s's clock cannot be moved: %w", name, core.ErrUnsupported)
 }
@@ -838,16 +899,20 @@ func (r *Runtime) Partition(ctx context.Context, cut []core.Link) error {
 		if l.From == l.To {
 			continue
 		}
-		if r.nodes[l.From] == nil && r.nodes[l.To] == nil {
+		from, to := r.nodes[l.From], r.nodes[l.To]
+		if from == nil && to == nil {
 			return fmt.Errorf("docker runtime: link %s→%s names no node", l.From, l.To)
 		}
-		if r.nodes[l.To] == nil {
-			// node→client: make sure the client's address exists.
-			if _, err := r.aliasLocked(l.To, r.nodes[l.From]); err != nil {
+		// A client's own address of the node must exist before it can be
+		// cut; AllClients covers the addresses that exist and those made
+		// later (every new address rewrites the node's rules).
+		switch {
+		case to == nil && l.To != AllClients:
+			if _, err := r.aliasLocked(l.To, from); err != nil {
 				return err
 			}
-		} else if r.nodes[l.From] == nil {
-			if _, err := r.aliasLocked(l.From, r.nodes[l.To]); err != nil {
+		case from == nil && l.From != AllClients:
+			if _, err := r.aliasLocked(l.From, to); err != nil {
 				return err
 			}
 		}
@@ -881,39 +946,36 @@ func (r *Runtime) applyAllLocked(touched map[string]bool) error {
 	return errors.Join(errs...)
 }
 
-// Teardown heals, thaws and stops every container, copies its log into the
-// run directory, and removes the containers and the network.
+// Teardown stops every container, copies its log into the run directory,
+// and removes the containers and the network. Removing a container removes
+// its namespace and with it every rule; clocks reset with the containers.
 func (r *Runtime) Teardown(ctx context.Context) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.torn {
+		r.mu.Unlock()
 		return nil
 	}
 	r.torn = true
-	var errs []error
+	r.cut = map[core.Link]bool{}
+	r.mu.Unlock()
+	errs := make([]error, len(r.order))
 	var wg sync.WaitGroup
-	var emu sync.Mutex
-	for _, name := range r.order {
+	for i, name := range r.order {
 		n := r.nodes[name]
-		if n.container == "" {
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.removeLocked(ctx, n); err != nil {
-				emu.Lock()
-				errs = append(errs, err)
-				emu.Unlock()
+			n.op.Lock()
+			defer n.op.Unlock()
+			if n.container != "" {
+				errs[i] = r.remove(ctx, n)
+			}
+			if n.clockFile != "" {
+				_ = writeFaketime(n.clockFile, 0)
 			}
 		}()
 	}
 	wg.Wait()
-	for _, n := range r.nodes {
-		if n.clockFile != "" {
-			_ = writeFaketime(n.clockFile, 0)
-		}
-	}
 	if r.netID != "" {
 		if _, err := r.cli.NetworkRemove(ctx, r.netID, client.NetworkRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("docker runtime: remove network %s: %w", r.netName, err))
@@ -929,22 +991,21 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// removeLocked stops the node's container gracefully, appends its log to the
-// node's log file and removes it. The caller holds r.mu; the fields it
-// writes belong to n alone.
-func (r *Runtime) removeLocked(ctx context.Context, n *node) error {
+// remove stops the node's container gracefully, appends its log to the
+// node's log file and removes it. The caller holds n.op.
+func (r *Runtime) remove(ctx context.Context, n *node) error {
 	var errs []error
-	if n.running {
-		if err := r.stopLocked(ctx, n); err != nil {
-			errs = append(errs, err)
-		}
+	if err := r.stop(ctx, n); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, r.saveLog(ctx, n))
 	if _, err := r.cli.ContainerRemove(ctx, n.container, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("docker runtime: remove %s: %w", n.spec.Name, err))
 	}
 	r.logf("removed %s", n.spec.Name)
-	n.container, n.running, n.paused, n.env = "", false, false, nil
+	r.mu.Lock()
+	n.container, n.running, n.paused, n.env, n.pid = "", false, false, nil, 0
+	r.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -975,4 +1036,31 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// Nemeses says which of a target's fault kinds this runtime can inject, and
+// how, given the target's node specs: kill and pause always (Docker kill and
+// the cgroup freezer), clock when the nodes' clocks can move (our services'
+// control port, or libfaketime), partition on every directed link, between
+// nodes and between clients and nodes. Link shaping (the slow and lossy
+// plans) is not done here.
+func Nemeses(target []string, specs []core.NodeSpec) []string {
+	clock := len(specs) > 0
+	for _, s := range specs {
+		clock = clock && s.Clock != core.ClockNone
+	}
+	var out []string
+	for _, n := range target {
+		switch n {
+		case "clock":
+			if clock {
+				out = append(out, n)
+			}
+		case "partition":
+			out = append(out, "partition(all links; no slow/lossy)")
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
 }

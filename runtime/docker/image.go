@@ -21,9 +21,9 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// imageRepo is the repository of every image this runtime builds; the tag is
+// ImageRepo is the repository of every image this runtime builds; the tag is
 // a content hash, so an unchanged binary never builds twice.
-const imageRepo = "chaos-node"
+const ImageRepo = "chaos-node"
 
 // imageFile is one file of an image's root file system.
 type imageFile struct {
@@ -66,7 +66,7 @@ func (s imageSpec) tag() (string, error) {
 			return "", fmt.Errorf("image file %s: %w", f.Source, err)
 		}
 	}
-	return imageRepo + ":" + hex.EncodeToString(h.Sum(nil))[:20], nil
+	return ImageRepo + ":" + hex.EncodeToString(h.Sum(nil))[:20], nil
 }
 
 func sortedFiles(fs []imageFile) []imageFile {

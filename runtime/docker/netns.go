@@ -1,11 +1,19 @@
 package docker
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
+	goruntime "runtime"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -14,6 +22,10 @@ import (
 
 	"github.com/chaostest/chaos/core"
 )
+
+// AllClients stands for every client endpoint in a link, as the partition
+// nemesis writes it.
+const AllClients = "c*"
 
 // tableName is the nftables table this runtime owns in each container's
 // network namespace. Nothing else of the container's is touched.
@@ -79,6 +91,18 @@ func rulesFor(node string, a addressing, cut map[core.Link]bool) []dropRule {
 			out = append(out, r)
 		}
 	}
+	// clientAddrs lists node's addresses for client endpoint c, or for
+	// every client when c is AllClients.
+	clientAddrs := func(c string) []netip.Addr {
+		var ips []netip.Addr
+		for k, ip := range a.alias {
+			if k[1] == node && (k[0] == c || c == AllClients) {
+				ips = append(ips, ip)
+			}
+		}
+		sort.Slice(ips, func(i, j int) bool { return ips[i].Less(ips[j]) })
+		return ips
+	}
 	for _, l := range sortedLinks(cut) {
 		_, fromNode := a.node[l.From]
 		_, toNode := a.node[l.To]
@@ -86,11 +110,11 @@ func rulesFor(node string, a addressing, cut map[core.Link]bool) []dropRule {
 		case l.To == node && fromNode:
 			add(dropRule{Hook: hookInput, Src: a.node[l.From]})
 		case l.To == node && !fromNode:
-			if ip, ok := a.alias[[2]string{l.From, node}]; ok {
+			for _, ip := range clientAddrs(l.From) {
 				add(dropRule{Hook: hookPre, Dst: ip})
 			}
 		case l.From == node && !toNode:
-			if ip, ok := a.alias[[2]string{l.To, node}]; ok {
+			for _, ip := range clientAddrs(l.To) {
 				add(dropRule{Hook: hookPost, Src: ip})
 			}
 		}
@@ -263,4 +287,68 @@ func linkIndex(c *netlink.Conn, ifname string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("find interface %s: no answer", ifname)
+}
+
+// dialIn connects to addr from inside the network namespace of process pid,
+// so the harness reaches a port that a node binds on its own loopback (the
+// clock control port) without it being reachable from the network.
+func dialIn(ctx context.Context, pid int, addr string) (net.Conn, error) {
+	target, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace of pid %d: %w", pid, err)
+	}
+	defer target.Close()
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// A socket belongs to the namespace of the thread that made it;
+		// this thread goes back to its own namespace right after, or, if
+		// it cannot, dies with this goroutine (it stays locked).
+		goruntime.LockOSThread()
+		own, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			goruntime.UnlockOSThread()
+			ch <- result{nil, err}
+			return
+		}
+		defer own.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			goruntime.UnlockOSThread()
+			ch <- result{nil, fmt.Errorf("enter network namespace of pid %d: %w", pid, err)}
+			return
+		}
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil {
+			goruntime.UnlockOSThread()
+		}
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
+// putClock sets the clock offset of the node whose control port is addr
+// inside the namespace of pid, with the protocol of core.NodeClock.
+func putClock(ctx context.Context, pid int, addr string, d time.Duration) error {
+	tr := &http.Transport{DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialIn(ctx, pid, addr) }}
+	defer tr.CloseIdleConnections()
+	u := "http://" + addr + "/clock?offset=" + url.QueryEscape(d.String())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("set clock offset: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("set clock offset: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
 }

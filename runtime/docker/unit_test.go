@@ -50,6 +50,17 @@ func TestRulesFor(t *testing.T) {
 			t.Errorf("rulesFor(%s) = %q, want %q", tc.node, got, tc.want)
 		}
 	}
+	// "c*" cuts every client address of the node, in both directions.
+	all := map[core.Link]bool{{From: AllClients, To: "n2"}: true, {From: "n2", To: AllClients}: true}
+	var got []string
+	for _, r := range rulesFor("n2", a, all) {
+		got = append(got, r.String())
+	}
+	want := []string{"prerouting daddr 10.0.0.11 drop", "prerouting daddr 10.0.0.12 drop",
+		"postrouting saddr 10.0.0.11 drop", "postrouting saddr 10.0.0.12 drop"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rulesFor(n2, c*) = %q, want %q", got, want)
+	}
 	// A client without an address of the node yet has nothing to cut.
 	if rs := rulesFor("n3", a, map[core.Link]bool{{From: "c5", To: "n3"}: true}); len(rs) != 0 {
 		t.Errorf("rules for a client without an address: %v", rs)
@@ -80,7 +91,7 @@ func TestImageTagFollowsContent(t *testing.T) {
 	if t3, _ := spec.tag(); t3 == t1 {
 		t.Errorf("tag did not change with the binary: %s", t3)
 	}
-	if !strings.HasPrefix(t1, imageRepo+":") {
+	if !strings.HasPrefix(t1, ImageRepo+":") {
 		t.Errorf("tag %s", t1)
 	}
 	// The build context holds the Dockerfile and the files under rootfs/.
