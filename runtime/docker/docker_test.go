@@ -16,19 +16,22 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/chaostest/chaos/catalog"
 	"github.com/chaostest/chaos/core"
 )
 
 // The test binary doubles as the node program of these tests: the runtime
-// ships it into the image and starts it as `<binary> node probe ...`.
+// ships it into the image and starts it as `<binary> node probe ...`, or as
+// any node program of the catalog for the scenario tests.
 func TestMain(m *testing.M) {
-	if os.Getenv(NodeMainEnv) == "1" && len(os.Args) > 2 && os.Args[1] == "node" {
+	if os.Getenv(NodeMainEnv) == "1" && len(os.Args) > 2 && os.Args[1] == "node" && os.Args[2] == "probe" {
 		if err := probeNode(os.Args[3:]); err != nil {
 			fmt.Fprintln(os.Stderr, "probe node:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
+	catalog.RunNodeIfRequested()
 	os.Exit(m.Run())
 }
 
