@@ -21,22 +21,30 @@ var dockerScenarios = []struct {
 	name string
 	cfg  core.Config
 	want checkers.Validity
+	// repro names a registered scenario to run instead of cfg: its anomaly
+	// must be invalid and, with control, its control valid.
+	repro   string
+	control bool
 }{
-	{"snowflake-naive-clock", core.Config{Target: "snowflake", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
+	{name: "snowflake-naive-clock", cfg: core.Config{Target: "snowflake", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
 		Rate: 100, Seed: 7, Nemeses: []string{"clock"}, NemesisInterval: time.Second,
-		Params: core.Params{"mode": "naive"}}, checkers.Invalid},
-	{"snowflake-monotonic-kill-pause-clock", core.Config{Target: "snowflake", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
+		Params: core.Params{"mode": "naive"}}, want: checkers.Invalid},
+	{name: "snowflake-monotonic-kill-pause-clock", cfg: core.Config{Target: "snowflake", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
 		Rate: 100, Seed: 7, Nemeses: []string{"clock", "kill", "pause"}, NemesisInterval: time.Second,
-		Params: core.Params{"mode": "monotonic"}}, checkers.Valid},
+		Params: core.Params{"mode": "monotonic"}}, want: checkers.Valid},
 	// Member-to-member partitions: in containers every link is cut by
 	// nftables in the receiving member's namespace.
-	{"etcd-register-partition", core.Config{Target: "etcd", Workload: "register", Nodes: 3, Concurrency: 6,
+	{name: "etcd-register-partition", cfg: core.Config{Target: "etcd", Workload: "register", Nodes: 3, Concurrency: 6,
 		TimeLimit: 10 * time.Second, Rate: 60, Seed: 3, Nemeses: []string{"partition"}, NemesisInterval: time.Second,
-		Params: core.Params{"partition-topologies": "halves,isolate,majorities-ring,bridge,one-way"}}, checkers.Valid},
-	{"gossip-kv-partition", core.Config{Target: "gossip", Nodes: 3, Concurrency: 4, TimeLimit: 8 * time.Second,
-		Rate: 50, Seed: 3, Nemeses: []string{"partition"}, NemesisInterval: 2 * time.Second}, checkers.Unknown},
-	{"redis-lock-kill", core.Config{Target: "redis", Nodes: 1, Concurrency: 3, TimeLimit: 6 * time.Second,
-		Rate: 50, Seed: 3, Nemeses: []string{"kill"}, NemesisInterval: 2 * time.Second}, checkers.Unknown},
+		Params: core.Params{"partition-topologies": "halves,isolate,majorities-ring,bridge,one-way"}}, want: checkers.Valid},
+	{name: "gossip-kv-partition", cfg: core.Config{Target: "gossip", Nodes: 3, Concurrency: 4, TimeLimit: 8 * time.Second,
+		Rate: 50, Seed: 3, Nemeses: []string{"partition"}, NemesisInterval: 2 * time.Second}, want: checkers.Unknown},
+	// Redis in a FROM scratch image with its libraries and libfaketime;
+	// clients cut off and paused one by one.
+	{name: "redis-lock-pause", repro: "lock-pause", want: checkers.Invalid},
+	{name: "redis-lock-pause-control", repro: "lock-pause", control: true, want: checkers.Valid},
+	{name: "redis-redlock-clock-jump", repro: "redlock-clock-jump", want: checkers.Invalid},
+	{name: "redis-failover", repro: "redis-failover", want: checkers.Invalid},
 }
 
 // needDocker skips when no Docker engine answers, except in CI.
@@ -66,18 +74,26 @@ func TestScenariosOnDocker(t *testing.T) {
 	timings := &docker.Timings{}
 	for _, sc := range dockerScenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			if _, err := reg.Target(sc.cfg.Target); err != nil {
-				t.Skipf("target %s is not in this build", sc.cfg.Target)
+			cfg := sc.cfg
+			if sc.repro != "" {
+				s, err := reg.Scenario(sc.repro)
+				if err != nil {
+					t.Skipf("scenario %s is not in this build", sc.repro)
+				}
+				cfg = s.Config(sc.control)
+			}
+			if _, err := reg.Target(cfg.Target); err != nil {
+				t.Skipf("target %s is not in this build", cfg.Target)
 			}
 			want := sc.want
 			if want == checkers.Unknown {
-				want = runOn(t, reg, sc.cfg, "local", nil).Results.Valid
+				want = runOn(t, reg, cfg, "local", nil).Results.Valid
 			}
-			out := runOn(t, reg, sc.cfg, "docker", timings)
+			out := runOn(t, reg, cfg, "docker", timings)
 			if got := out.Results.Valid; got != want {
 				t.Errorf("docker verdict %s, local verdict %s:\n%s", got, want, describe(out))
 			}
-			if out.Stats.Faults == 0 && len(sc.cfg.Nemeses) > 0 {
+			if out.Stats.Faults == 0 && len(cfg.Nemeses) > 0 {
 				t.Errorf("no fault was injected")
 			}
 			if out.Stats.OK == 0 {
@@ -100,7 +116,9 @@ func TestScenariosOnDocker(t *testing.T) {
 func runOn(t *testing.T, reg *core.Registry, cfg core.Config, runtime string, timings *docker.Timings) *core.Outcome {
 	t.Helper()
 	cfg.Store = t.TempDir()
-	cfg.CheckTimeout = time.Minute
+	if cfg.CheckTimeout == 0 {
+		cfg.CheckTimeout = time.Minute
+	}
 	switch runtime {
 	case "docker":
 		cfg.NewRuntime = func() (core.Runtime, error) {
