@@ -33,6 +33,8 @@ type cliEnv struct {
 	stderr io.Writer
 	// code is the exit code a command chose; errors always exit 2.
 	code int
+	// out is how run and repro report (see output.go).
+	out outputOptions
 }
 
 // commands lists the constructors of the subcommands, one file each.
@@ -42,11 +44,17 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newListCmd,
 	newReproCmd,
 	newNodeCmd,
+	newReportCmd,
+	newServeCmd,
 	newCleanCmd,
 }
 
 func main() {
 	catalog.RunNodeIfRequested()
+	os.Exit(realMain())
+}
+
+func realMain() int {
 	// The first SIGINT or SIGTERM cancels the run, which then heals, stops
 	// its nodes and keeps its history; a second one kills the harness at
 	// once (its nodes die with it through their parent-death signal).
@@ -55,7 +63,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	os.Exit(execute(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	return execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
 
 // execute runs the command line and returns the process's exit code.
