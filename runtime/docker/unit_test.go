@@ -231,3 +231,21 @@ func TestCleanRemovesLeftovers(t *testing.T) {
 		t.Logf("teardown after clean: %v", err)
 	}
 }
+
+// FuzzOwnerAlive reads owner labels as the engine returns them: any text,
+// never a panic, and only a live process of this host counts.
+func FuzzOwnerAlive(f *testing.F) {
+	host, _ := os.Hostname()
+	f.Add(host + "/1")
+	f.Add("x/y/z")
+	f.Add("/")
+	f.Add(host + "/-5")
+	f.Fuzz(func(t *testing.T, owner string) {
+		if ownerAlive(owner, host) {
+			_, p, _ := strings.Cut(owner, "/")
+			if pid, err := strconv.Atoi(p); err != nil || pid <= 0 {
+				t.Fatalf("ownerAlive(%q) with no valid pid", owner)
+			}
+		}
+	})
+}
