@@ -976,6 +976,19 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// A container whose creation was interrupted (Ctrl-C during a start)
+	// may exist without the runtime knowing its id: the run label finds it.
+	if r.run != "" {
+		f := make(client.Filters).Add("label", LabelRun+"="+r.run)
+		if cs, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f}); err == nil {
+			for _, c := range cs.Items {
+				if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+					errs = append(errs, fmt.Errorf("docker runtime: remove container %s: %w", short(c.ID), err))
+				}
+				r.logf("removed stray container %s", short(c.ID))
+			}
+		}
+	}
 	if r.netID != "" {
 		if _, err := r.cli.NetworkRemove(ctx, r.netID, client.NetworkRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("docker runtime: remove network %s: %w", r.netName, err))
