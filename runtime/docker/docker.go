@@ -407,7 +407,7 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 		r.logf("start %s", name)
 	}
 	r.mu.Lock()
-	n.running, n.paused = true, false
+	n.running, n.paused, n.pid = true, false, 0
 	err = r.applyNetLocked(n)
 	r.mu.Unlock()
 	if err != nil {
@@ -601,16 +601,20 @@ func (r *Runtime) applyNetLocked(n *node) error {
 	if !n.running || n.container == "" {
 		return nil
 	}
-	ins, err := r.cli.ContainerInspect(context.Background(), n.container, client.ContainerInspectOptions{})
-	if err != nil {
-		return fmt.Errorf("docker runtime: inspect %s: %w", n.spec.Name, err)
+	if n.pid == 0 {
+		// The main process changes with every start; between starts the
+		// one found here stays.
+		ins, err := r.cli.ContainerInspect(context.Background(), n.container, client.ContainerInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("docker runtime: inspect %s: %w", n.spec.Name, err)
+		}
+		st := ins.Container.State
+		if st == nil || st.Pid == 0 {
+			return fmt.Errorf("docker runtime: node %s is not running (%s)", n.spec.Name, describeState(st))
+		}
+		n.pid = st.Pid
 	}
-	st := ins.Container.State
-	if st == nil || st.Pid == 0 {
-		return fmt.Errorf("docker runtime: node %s is not running (%s)", n.spec.Name, describeState(st))
-	}
-	n.pid = st.Pid
-	ns, err := openNetns(st.Pid)
+	ns, err := openNetns(n.pid)
 	if err != nil {
 		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
 	}
@@ -731,7 +735,7 @@ func (r *Runtime) Kill(ctx context.Context, name string) error {
 	r.mu.Lock()
 	n.paused = false
 	if err == nil {
-		n.running = false
+		n.running, n.pid = false, 0
 	}
 	r.mu.Unlock()
 	return err
@@ -782,7 +786,7 @@ func (r *Runtime) stop(ctx context.Context, n *node) error {
 	}
 	r.logf("stop %s", n.spec.Name)
 	r.mu.Lock()
-	n.running, n.paused = false, false
+	n.running, n.paused, n.pid = false, false, 0
 	r.mu.Unlock()
 	return nil
 }

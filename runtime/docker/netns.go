@@ -149,7 +149,28 @@ func openNetns(pid int) (*netns, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace of pid %d (the docker runtime needs root on the docker host): %w", pid, err)
 	}
+	if err := notHostNetns(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pid %d: %w", pid, err)
+	}
 	return &netns{f: f}, nil
+}
+
+// notHostNetns refuses the harness's own namespace: a container's process
+// that died and whose pid was reused must never get rules meant for the
+// container.
+func notHostNetns(f *os.File) error {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &a); err != nil {
+		return err
+	}
+	if err := unix.Stat("/proc/self/ns/net", &b); err != nil {
+		return err
+	}
+	if a.Dev == b.Dev && a.Ino == b.Ino {
+		return fmt.Errorf("network namespace is the host's, not a container's (did the node exit?)")
+	}
+	return nil
 }
 
 func (n *netns) Close() error { return n.f.Close() }
@@ -298,6 +319,9 @@ func dialIn(ctx context.Context, pid int, addr string) (net.Conn, error) {
 		return nil, fmt.Errorf("open network namespace of pid %d: %w", pid, err)
 	}
 	defer target.Close()
+	if err := notHostNetns(target); err != nil {
+		return nil, fmt.Errorf("pid %d: %w", pid, err)
+	}
 	type result struct {
 		c   net.Conn
 		err error

@@ -249,3 +249,14 @@ func FuzzOwnerAlive(f *testing.F) {
 		}
 	})
 }
+
+// Rules meant for a container must never land in the harness's namespace,
+// for example through the reused pid of a container that died.
+func TestHostNamespaceRefused(t *testing.T) {
+	if _, err := openNetns(os.Getpid()); err == nil {
+		t.Fatal("openNetns accepted the harness's own namespace")
+	}
+	if _, err := dialIn(context.Background(), os.Getpid(), "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "host") {
+		t.Fatalf("dialIn into the harness's own namespace: %v", err)
+	}
+}
