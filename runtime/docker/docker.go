@@ -413,9 +413,11 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	started := time.Now()
 	if err := r.waitReady(ctx, n); err != nil {
 		return err
 	}
+	r.logf("ready %s: %s after the container started, %s in all", name, time.Since(started).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 	r.timings.addStart(time.Since(began))
 	return nil
 }
