@@ -196,6 +196,7 @@ type node struct {
 	op        sync.Mutex
 	container string // container id; empty when none exists
 	pid       int    // the container's main process while it runs
+	mac       net.HardwareAddr
 	env       []string
 	running   bool
 	paused    bool
@@ -615,6 +616,9 @@ func (r *Runtime) applyNetLocked(n *node) error {
 			return fmt.Errorf("docker runtime: node %s is not running (%s)", n.spec.Name, describeState(st))
 		}
 		n.pid = st.Pid
+		if ep := ins.Container.NetworkSettings; ep != nil && ep.Networks[r.netName] != nil {
+			n.mac = net.HardwareAddr(ep.Networks[r.netName].MacAddress)
+		}
 	}
 	ns, err := openNetns(n.pid)
 	if err != nil {
@@ -629,6 +633,9 @@ func (r *Runtime) applyNetLocked(n *node) error {
 	}
 	sort.Slice(mine, func(i, j int) bool { return mine[i].Less(mine[j]) })
 	if err := ns.addAddrs("eth0", mine); err != nil {
+		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
+	}
+	if err := setNeighbours("br-"+short(r.netID), n.mac, append([]netip.Addr{n.ip}, mine...)); err != nil {
 		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
 	}
 	rules := rulesFor(n.spec.Name, r.addressing(), r.cut)

@@ -376,3 +376,47 @@ func putClock(ctx context.Context, pid int, addr string, d time.Duration) error 
 	}
 	return nil
 }
+
+// setNeighbours tells the host, in its own namespace, which MAC address
+// answers for each of a node's addresses on the run's bridge. A container
+// announces its main address when it starts, but not the client addresses
+// this runtime adds: without this the host would keep an unanswered or
+// failed resolution from the time the node was down and lose the first
+// second of every client's traffic after a restart.
+func setNeighbours(bridge string, mac net.HardwareAddr, addrs []netip.Addr) error {
+	if len(addrs) == 0 || len(mac) != 6 {
+		return nil
+	}
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, nil)
+	if err != nil {
+		return fmt.Errorf("rtnetlink: %w", err)
+	}
+	defer c.Close()
+	idx, err := linkIndex(c, bridge)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		b := a.As4()
+		ae := netlink.NewAttributeEncoder()
+		ae.Bytes(unix.NDA_DST, b[:])
+		ae.Bytes(unix.NDA_LLADDR, mac)
+		attrs, err := ae.Encode()
+		if err != nil {
+			return err
+		}
+		// struct ndmsg: family, pad (3), ifindex, state, flags, type.
+		hdr := make([]byte, 12)
+		hdr[0] = unix.AF_INET
+		binary.NativeEndian.PutUint32(hdr[4:], uint32(idx))
+		binary.NativeEndian.PutUint16(hdr[8:], unix.NUD_REACHABLE)
+		_, err = c.Execute(netlink.Message{
+			Header: netlink.Header{Type: unix.RTM_NEWNEIGH,
+				Flags: netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Replace},
+			Data: append(hdr, attrs...)})
+		if err != nil {
+			return fmt.Errorf("neighbour %s on %s: %w", a, bridge, err)
+		}
+	}
+	return nil
+}
