@@ -10,8 +10,12 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/targets/gossip"
+	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
+	"github.com/chaostest/chaos/workloads/kv"
+	"github.com/chaostest/chaos/workloads/register"
 )
 
 // New returns a registry of everything this build knows.
@@ -26,8 +30,12 @@ func New() *core.Registry {
 // registrations lists each package's Register function.
 var registrations = []func(*core.Registry){
 	nemesis.Register,
+	gossip.Register,
+	kv.Register,
 	ids.Register,
 	snowflake.Register,
+	register.Register,
+	refkv.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node

@@ -426,8 +426,8 @@ func (r *run) nemesisLoop(ctx context.Context) {
 	// for that time all at once.
 	base := time.Duration(r.now())
 	for {
-		pf, ok := sched.Next()
-		if !ok || pf.At >= r.cfg.TimeLimit {
+		pf, ok := sched.NextBefore(r.cfg.TimeLimit)
+		if !ok {
 			return
 		}
 		wait := base + pf.At - time.Duration(r.now())

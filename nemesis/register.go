@@ -10,4 +10,6 @@ func Register(r *core.Registry) {
 		Params: KillParams, New: NewKill})
 	r.AddNemesis(core.NemesisInfo{Name: "pause", Summary: "freeze a node with SIGSTOP and resume it with SIGCONT",
 		New: NewPause})
+	r.AddNemesis(core.NemesisInfo{Name: "partition", Summary: "cut links between nodes and between clients and nodes (halves, random halves, isolate, majorities ring, bridge, one-way, clients) or slow them; heal; each record holds the exact grudge",
+		Params: PartitionParams, New: NewPartition})
 }

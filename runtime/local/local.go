@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/linkproxy"
 )
 
 // NodeMainEnv tells a re-executed harness binary to run a node program.
@@ -39,6 +40,7 @@ type Runtime struct {
 	startTimeout time.Duration
 	stopGrace    time.Duration
 	links        LinkLayer
+	linksSet     bool
 
 	spawn        chan spawnReq
 	closeSpawner sync.Once
@@ -73,8 +75,12 @@ func WithSelf(path string) Option { return func(r *Runtime) { r.self = path } }
 func WithStartTimeout(d time.Duration) Option { return func(r *Runtime) { r.startTimeout = d } }
 
 // WithLinkLayer routes node-to-node and client-to-node traffic through l so
-// links can be cut.
-func WithLinkLayer(l LinkLayer) Option { return func(r *Runtime) { r.links = l } }
+// links can be cut. The default is a linkproxy layer (a loopback proxy per
+// directed link, no root needed); WithLinkLayer(nil) makes every address
+// direct, and partitions unsupported.
+func WithLinkLayer(l LinkLayer) Option {
+	return func(r *Runtime) { r.links, r.linksSet = l, true }
+}
 
 // New returns a local runtime.
 func New(opts ...Option) (*Runtime, error) {
@@ -82,6 +88,9 @@ func New(opts ...Option) (*Runtime, error) {
 		nodes: map[string]*node{}}
 	for _, o := range opts {
 		o(r)
+	}
+	if !r.linksSet {
+		r.links = linkproxy.New()
 	}
 	if r.self == "" {
 		exe, err := os.Executable()
@@ -131,6 +140,13 @@ func (r *Runtime) Setup(ctx context.Context, dir string, specs []core.NodeSpec) 
 	if len(r.nodes) > 0 {
 		return errors.New("local runtime: Setup called twice")
 	}
+	// Nodes run in their own directories, so every path they get must be
+	// absolute.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("local runtime: %w", err)
+	}
+	dir = abs
 	r.dir = dir
 	for _, s := range specs {
 		if s.Name == "" || r.nodes[s.Name] != nil {
@@ -231,7 +247,21 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	}
 	exited := n.exited
 	r.mu.Unlock()
-	return r.waitReady(ctx, n, exited)
+	if err := r.waitReady(ctx, n, exited); err != nil {
+		return err
+	}
+	if nw, ok := r.links.(nodeWatcher); ok {
+		return nw.NodeUp(name)
+	}
+	return nil
+}
+
+// nodeWatcher is a link layer that wants to know when a node dies and when
+// it serves again, so that dialling a dead node through it is refused as it
+// would be directly.
+type nodeWatcher interface {
+	NodeDown(node string)
+	NodeUp(node string) error
 }
 
 func (r *Runtime) command(n *node) (*exec.Cmd, error) {
@@ -305,6 +335,9 @@ func (r *Runtime) startProcess(n *node, cmd *exec.Cmd) error {
 	n.exited = exited
 	go func() {
 		err := cmd.Wait()
+		if nw, ok := r.links.(nodeWatcher); ok {
+			nw.NodeDown(n.spec.Name)
+		}
 		fmt.Fprintf(n.log, "=== chaos: %s exited at %s: %v\n", n.spec.Name, time.Now().UTC().Format(time.RFC3339Nano), err)
 		close(exited)
 	}()
@@ -532,6 +565,19 @@ func (r *Runtime) Partition(ctx context.Context, cut []core.Link) error {
 		return fmt.Errorf("local runtime without a link layer cannot partition: %w", core.ErrUnsupported)
 	}
 	return r.links.Partition(ctx, cut)
+}
+
+// ShapeLinks degrades links (latency, jitter, loss) without cutting them; a
+// zero shape restores them. Heal removes every shape. It needs a link layer
+// that can shape, such as the default linkproxy.
+func (r *Runtime) ShapeLinks(ctx context.Context, links []core.Link, s linkproxy.Shape) error {
+	sh, ok := r.links.(interface {
+		SetShape(context.Context, []core.Link, linkproxy.Shape) error
+	})
+	if !ok {
+		return fmt.Errorf("local runtime: link layer cannot shape links: %w", core.ErrUnsupported)
+	}
+	return sh.SetShape(ctx, links, s)
 }
 
 // Heal restores every link.
