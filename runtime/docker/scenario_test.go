@@ -39,6 +39,9 @@ var dockerScenarios = []struct {
 		Params: core.Params{"partition-topologies": "halves,isolate,majorities-ring,bridge,one-way"}}, want: checkers.Valid},
 	{name: "gossip-kv-partition", cfg: core.Config{Target: "gossip", Nodes: 3, Concurrency: 4, TimeLimit: 8 * time.Second,
 		Rate: 50, Seed: 3, Nemeses: []string{"partition"}, NemesisInterval: 2 * time.Second}, want: checkers.Unknown},
+	{name: "refkv-kill-pause", cfg: core.Config{Target: "refkv", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
+		Rate: 80, Seed: 3, Nemeses: []string{"kill", "pause"}, NemesisInterval: time.Second}, want: checkers.Valid},
+	{name: "refkv-lost-write", repro: "refkv-lost-write", want: checkers.Invalid},
 	// Redis in a FROM scratch image with its libraries and libfaketime;
 	// clients cut off and paused one by one.
 	{name: "redis-lock-pause", repro: "lock-pause", want: checkers.Invalid},
