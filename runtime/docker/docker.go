@@ -27,6 +27,7 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/linkproxy"
 )
 
 // Labels on everything this runtime creates. `chaos clean` finds leftovers
@@ -74,6 +75,7 @@ type Runtime struct {
 	nodes    map[string]*node
 	order    []string
 	cut      map[core.Link]bool
+	loss     map[core.Link]float64
 	aliases  map[[2]string]netip.Addr
 	torn     bool
 	opLog    *os.File
@@ -136,7 +138,8 @@ func WithTimings(t *Timings) Option { return func(r *Runtime) { r.timings = t } 
 // itself (Teardown, and `chaos clean` after a crash).
 func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	r := &Runtime{startTimeout: 60 * time.Second, stopGrace: 3 * time.Second,
-		nodes: map[string]*node{}, cut: map[core.Link]bool{}, aliases: map[[2]string]netip.Addr{},
+		nodes: map[string]*node{}, cut: map[core.Link]bool{}, loss: map[core.Link]float64{},
+		aliases: map[[2]string]netip.Addr{},
 		imageTag: map[string]string{}}
 	for _, o := range opts {
 		o(r)
@@ -638,7 +641,7 @@ func (r *Runtime) applyNetLocked(n *node) error {
 	if err := setNeighbours("br-"+short(r.netID), n.mac, append([]netip.Addr{n.ip}, mine...)); err != nil {
 		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
 	}
-	rules := rulesFor(n.spec.Name, r.addressing(), r.cut)
+	rules := rulesWithLoss(n.spec.Name, r.addressing(), r.cut, r.loss)
 	if err := ns.setRules(n.ip, mine, rules); err != nil {
 		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
 	}
@@ -935,14 +938,42 @@ func (r *Runtime) Partition(ctx context.Context, cut []core.Link) error {
 	return r.applyAllLocked(touched)
 }
 
+// ShapeLinks makes links lossy: each packet on them is dropped with
+// probability s.Loss, by the same rules as a cut; TCP sends it again after a
+// retransmission timeout. Latency is not done: nftables cannot delay.
+// Heal removes the loss.
+func (r *Runtime) ShapeLinks(ctx context.Context, links []core.Link, s linkproxy.Shape) error {
+	if s.Latency > 0 || s.Jitter > 0 {
+		return fmt.Errorf("docker runtime: link latency: %w", core.ErrUnsupported)
+	}
+	if s.Loss < 0 || s.Loss >= 1 {
+		return fmt.Errorf("docker runtime: loss %g: must be in [0, 1)", s.Loss)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	touched := map[string]bool{}
+	for _, l := range links {
+		if l.From == l.To || (r.nodes[l.From] == nil && r.nodes[l.To] == nil) {
+			continue
+		}
+		if s.Loss == 0 {
+			delete(r.loss, l)
+		} else {
+			r.loss[l] = s.Loss
+		}
+		touched[l.From], touched[l.To] = true, true
+	}
+	return r.applyAllLocked(touched)
+}
+
 // Heal restores every link.
 func (r *Runtime) Heal(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.cut) == 0 {
+	if len(r.cut) == 0 && len(r.loss) == 0 {
 		return nil
 	}
-	r.cut = map[core.Link]bool{}
+	r.cut, r.loss = map[core.Link]bool{}, map[core.Link]float64{}
 	return r.applyAllLocked(nil)
 }
 
@@ -1068,8 +1099,8 @@ func short(id string) string {
 // how, given the target's node specs: kill and pause always (Docker kill and
 // the cgroup freezer), clock when the nodes' clocks can move (our services'
 // control port, or libfaketime), partition on every directed link, between
-// nodes and between clients and nodes. Link shaping (the slow and lossy
-// plans) is not done here.
+// nodes and between clients and nodes, and lossy links (the partition
+// nemesis's lossy plan); not slow ones (latency).
 func Nemeses(target []string, specs []core.NodeSpec) []string {
 	clock := len(specs) > 0
 	for _, s := range specs {
@@ -1083,7 +1114,7 @@ func Nemeses(target []string, specs []core.NodeSpec) []string {
 				out = append(out, n)
 			}
 		case "partition":
-			out = append(out, "partition(all links; no slow/lossy)")
+			out = append(out, "partition(all links; lossy, not slow)")
 		default:
 			out = append(out, n)
 		}

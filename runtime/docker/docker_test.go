@@ -18,7 +18,12 @@ import (
 
 	"github.com/chaostest/chaos/catalog"
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/runtime/linkproxy"
 )
+
+// The partition nemesis finds the lossy plan through this interface.
+var _ nemesis.LinkShaper = (*Runtime)(nil)
 
 // The test binary doubles as the node program of these tests: the runtime
 // ships it into the image and starts it as `<binary> node probe ...`, or as
@@ -309,6 +314,41 @@ func TestRuntimeFaults(t *testing.T) {
 			if err := reach(c, "n3"); err != nil {
 				t.Errorf("healed: %s cannot reach n3: %v", c, err)
 			}
+		}
+		if err := peer("n1", "n2"); err != nil {
+			t.Errorf("healed: n1 cannot reach n2: %v", err)
+		}
+	})
+
+	t.Run("lossy", func(t *testing.T) {
+		if err := rt.ShapeLinks(ctx, []core.Link{{From: "n1", To: "n2"}}, linkproxy.Shape{Latency: time.Second}); !errors.Is(err, core.ErrUnsupported) {
+			t.Fatalf("latency: %v, want unsupported", err)
+		}
+		// 99.9% loss: the handshake does not get through in time.
+		if err := rt.ShapeLinks(ctx, []core.Link{{From: "n1", To: "n2"}}, linkproxy.Shape{Loss: 0.999}); err != nil {
+			t.Fatal(err)
+		}
+		if err := peer("n1", "n2"); err == nil {
+			t.Error("n1 reaches n2 over a link losing 99.9% of packets")
+		}
+		if err := peer("n3", "n2"); err != nil {
+			t.Errorf("n3 cannot reach n2: %v", err)
+		}
+		// 10% loss: most requests still make it.
+		if err := rt.ShapeLinks(ctx, []core.Link{{From: "n1", To: "n2"}}, linkproxy.Shape{Loss: 0.1}); err != nil {
+			t.Fatal(err)
+		}
+		okCount := 0
+		for i := 0; i < 10; i++ {
+			if peer("n1", "n2") == nil {
+				okCount++
+			}
+		}
+		if okCount < 5 {
+			t.Errorf("only %d of 10 requests over a 10%% lossy link got through", okCount)
+		}
+		if err := rt.Heal(ctx); err != nil {
+			t.Fatal(err)
 		}
 		if err := peer("n1", "n2"); err != nil {
 			t.Errorf("healed: n1 cannot reach n2: %v", err)

@@ -37,6 +37,9 @@ type dropRule struct {
 	Hook hook
 	Src  netip.Addr
 	Dst  netip.Addr
+	// Loss, when above zero, drops only that share of the packets, at
+	// random: a lossy link rather than a cut one.
+	Loss float64
 }
 
 // hook is where a rule sits.
@@ -63,7 +66,15 @@ func (r dropRule) String() string {
 	if r.Dst.IsValid() {
 		s += " daddr " + r.Dst.String()
 	}
+	if r.Loss > 0 {
+		s += fmt.Sprintf(" numgen random mod 1000 < %d", lossPermille(r.Loss))
+	}
 	return s + " drop"
+}
+
+func lossPermille(p float64) uint32 {
+	n := uint32(p*1000 + 0.5)
+	return min(max(n, 1), 1000)
 }
 
 // addressing is what the rules are written against: the nodes' own
@@ -83,6 +94,34 @@ type addressing struct {
 // main address stays reachable from the host, so readiness probes and clock
 // control keep working during a partition.
 func rulesFor(node string, a addressing, cut map[core.Link]bool) []dropRule {
+	return rulesWithLoss(node, a, cut, nil)
+}
+
+// rulesWithLoss plans the rules of node for the cut links and, after them,
+// for the lossy ones.
+func rulesWithLoss(node string, a addressing, cut map[core.Link]bool, loss map[core.Link]float64) []dropRule {
+	out := linkRules(node, a, cut, 0)
+	lossy := map[float64]map[core.Link]bool{}
+	for l, p := range loss {
+		if p > 0 && !cut[l] {
+			if lossy[p] == nil {
+				lossy[p] = map[core.Link]bool{}
+			}
+			lossy[p][l] = true
+		}
+	}
+	ps := make([]float64, 0, len(lossy))
+	for p := range lossy {
+		ps = append(ps, p)
+	}
+	sort.Float64s(ps)
+	for _, p := range ps {
+		out = append(out, linkRules(node, a, lossy[p], p)...)
+	}
+	return out
+}
+
+func linkRules(node string, a addressing, cut map[core.Link]bool, loss float64) []dropRule {
 	var out []dropRule
 	seen := map[dropRule]bool{}
 	add := func(r dropRule) {
@@ -108,14 +147,14 @@ func rulesFor(node string, a addressing, cut map[core.Link]bool) []dropRule {
 		_, toNode := a.node[l.To]
 		switch {
 		case l.To == node && fromNode:
-			add(dropRule{Hook: hookInput, Src: a.node[l.From]})
+			add(dropRule{Hook: hookInput, Src: a.node[l.From], Loss: loss})
 		case l.To == node && !fromNode:
 			for _, ip := range clientAddrs(l.From) {
-				add(dropRule{Hook: hookPre, Dst: ip})
+				add(dropRule{Hook: hookPre, Dst: ip, Loss: loss})
 			}
 		case l.From == node && !toNode:
 			for _, ip := range clientAddrs(l.To) {
-				add(dropRule{Hook: hookPost, Src: ip})
+				add(dropRule{Hook: hookPost, Src: ip, Loss: loss})
 			}
 		}
 	}
@@ -241,6 +280,15 @@ func ruleExprs(r dropRule) []expr.Any {
 	}
 	if r.Dst.IsValid() {
 		match(16, r.Dst)
+	}
+	if r.Loss > 0 {
+		// numgen yields host order; the comparison is in network order.
+		var lim [4]byte
+		binary.BigEndian.PutUint32(lim[:], lossPermille(r.Loss))
+		es = append(es,
+			&expr.Numgen{Register: 1, Modulus: 1000, Type: unix.NFT_NG_RANDOM},
+			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+			&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: lim[:]})
 	}
 	es = append(es, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
 	return es

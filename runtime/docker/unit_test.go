@@ -61,6 +61,23 @@ func TestRulesFor(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rulesFor(n2, c*) = %q, want %q", got, want)
 	}
+	// Lossy links get rules of their own after the cuts; a link both cut
+	// and lossy is simply cut.
+	loss := map[core.Link]float64{{From: "n1", To: "n3"}: 0.2, {From: "n1", To: "n2"}: 0.5}
+	got = nil
+	for _, r := range rulesWithLoss("n3", a, nil, loss) {
+		got = append(got, r.String())
+	}
+	if want := []string{"input saddr 10.0.0.2 numgen random mod 1000 < 200 drop"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("lossy rules of n3 = %q, want %q", got, want)
+	}
+	got = nil
+	for _, r := range rulesWithLoss("n2", a, map[core.Link]bool{{From: "n1", To: "n2"}: true}, loss) {
+		got = append(got, r.String())
+	}
+	if want := []string{"input saddr 10.0.0.2 drop"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cut and lossy rules of n2 = %q, want %q", got, want)
+	}
 	// A client without an address of the node yet has nothing to cut.
 	if rs := rulesFor("n3", a, map[core.Link]bool{{From: "c5", To: "n3"}: true}); len(rs) != 0 {
 		t.Errorf("rules for a client without an address: %v", rs)
