@@ -139,7 +139,7 @@ func WithTimings(t *Timings) Option { return func(r *Runtime) { r.timings = t } 
 func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	r := &Runtime{startTimeout: 60 * time.Second, stopGrace: 3 * time.Second,
 		nodes: map[string]*node{}, cut: map[core.Link]bool{}, loss: map[core.Link]float64{},
-		aliases: map[[2]string]netip.Addr{},
+		aliases:  map[[2]string]netip.Addr{},
 		imageTag: map[string]string{}}
 	for _, o := range opts {
 		o(r)
