@@ -11,6 +11,7 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/gossip"
+	"github.com/chaostest/chaos/targets/redis"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/kv"
@@ -34,6 +35,7 @@ var registrations = []func(*core.Registry){
 	ids.Register,
 	snowflake.Register,
 	lock.Register,
+	redis.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node
