@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,33 +67,15 @@ func DefaultConfig() Config {
 
 func (c *Config) fillDefaults() {
 	d := DefaultConfig()
-	if c.Nodes == 0 {
-		c.Nodes = d.Nodes
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = d.Concurrency
-	}
-	if c.TimeLimit == 0 {
-		c.TimeLimit = d.TimeLimit
-	}
-	if c.NemesisInterval == 0 {
-		c.NemesisInterval = d.NemesisInterval
-	}
-	if c.Store == "" {
-		c.Store = d.Store
-	}
-	if c.OpTimeout == 0 {
-		c.OpTimeout = d.OpTimeout
-	}
-	if c.FinalTimeout == 0 {
-		c.FinalTimeout = d.FinalTimeout
-	}
-	if c.CheckTimeout == 0 {
-		c.CheckTimeout = d.CheckTimeout
-	}
-	if c.ProgressInterval == 0 {
-		c.ProgressInterval = d.ProgressInterval
-	}
+	c.Nodes = cmp.Or(c.Nodes, d.Nodes)
+	c.Concurrency = cmp.Or(c.Concurrency, d.Concurrency)
+	c.TimeLimit = cmp.Or(c.TimeLimit, d.TimeLimit)
+	c.NemesisInterval = cmp.Or(c.NemesisInterval, d.NemesisInterval)
+	c.Store = cmp.Or(c.Store, d.Store)
+	c.OpTimeout = cmp.Or(c.OpTimeout, d.OpTimeout)
+	c.FinalTimeout = cmp.Or(c.FinalTimeout, d.FinalTimeout)
+	c.CheckTimeout = cmp.Or(c.CheckTimeout, d.CheckTimeout)
+	c.ProgressInterval = cmp.Or(c.ProgressInterval, d.ProgressInterval)
 	if c.Clock == nil {
 		c.Clock = RealClock{}
 	}
@@ -366,8 +349,7 @@ func (r *run) setup(ctx context.Context) error {
 func (r *run) now() int64 { return int64(r.cfg.Clock.Now().Sub(r.start)) }
 
 func (r *run) record(op history.Op) history.Op {
-	op.Time = r.now()
-	rec, err := r.hist.Append(op)
+	rec, err := r.hist.AppendAt(op, r.now)
 	if err != nil {
 		r.fail(err)
 	}

@@ -118,8 +118,24 @@ type wireOp struct {
 	Node    string          `json:"node"`
 }
 
-// ParseOp decodes one JSON Lines record.
+// ParseOp decodes one JSON Lines record. The op's Value may share memory
+// with line.
 func ParseOp(line []byte) (Op, error) {
+	return parseOp(line, map[string]string{})
+}
+
+func parseOp(line []byte, intern map[string]string) (Op, error) {
+	if intern != nil {
+		if op, ok := fastParseOp(line, intern); ok {
+			return op, nil
+		}
+	}
+	return generalParse(line)
+}
+
+// generalParse decodes any well-formed record and explains what is wrong
+// with the others.
+func generalParse(line []byte) (Op, error) {
 	var w wireOp
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()

@@ -74,6 +74,13 @@ func (w *Writer) flushLoop() {
 // Nemesis records are flushed at once: a fault is the thing a reader of a
 // crashed run most needs to see.
 func (w *Writer) Append(op Op) (Op, error) {
+	return w.AppendAt(op, nil)
+}
+
+// AppendAt is Append that stamps op.Time with now() under the writer's lock,
+// so record order and time order agree even with many writers: checkers
+// that sweep the history in order rely on it.
+func (w *Writer) AppendAt(op Op, now func() int64) (Op, error) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -86,6 +93,9 @@ func (w *Writer) Append(op Op) (Op, error) {
 	}
 	op.Index = w.next
 	w.next++
+	if now != nil {
+		op.Time = now()
+	}
 	w.buf = AppendJSON(w.buf, &op)
 	w.buf = append(w.buf, '\n')
 	big := len(w.buf) >= 1<<20
@@ -179,10 +189,14 @@ func ReadFile(path string) (*File, error) {
 func Read(r io.Reader) (*File, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	hf := &File{}
+	var ops chunks
+	defer func() { hf.Ops = ops.join() }()
+	intern := map[string]string{}
+	var values arena
 	lineNo := 0
 	sawHeader := false
 	for {
-		line, err := br.ReadBytes('\n')
+		line, err := readLine(br)
 		if len(line) == 0 && err == io.EOF {
 			break
 		}
@@ -213,7 +227,11 @@ func Read(r io.Reader) (*File, error) {
 			hf.Header = *hl.Header
 			continue
 		}
-		op, perr := ParseOp(trimmed)
+		op, perr := parseOp(trimmed, intern)
+		if perr == nil && len(op.Value) > 0 {
+			// The line lives in the reader's buffer; keep only the value.
+			op.Value = values.keep(op.Value)
+		}
 		if perr != nil {
 			if !complete || isLastLine(br) {
 				hf.Warnings = append(hf.Warnings, fmt.Sprintf("line %d: torn last record ignored (the run was probably killed while writing it): %v", lineNo, perr))
@@ -221,10 +239,10 @@ func Read(r io.Reader) (*File, error) {
 			}
 			return nil, fmt.Errorf("line %d: %w", lineNo, perr)
 		}
-		if op.Index != int64(len(hf.Ops)) {
-			return nil, fmt.Errorf("line %d: record index %d out of sequence (want %d)", lineNo, op.Index, len(hf.Ops))
+		if op.Index != int64(ops.n) {
+			return nil, fmt.Errorf("line %d: record index %d out of sequence (want %d)", lineNo, op.Index, ops.n)
 		}
-		hf.Ops = append(hf.Ops, op)
+		ops.add(op)
 		if !complete {
 			break
 		}
@@ -233,6 +251,68 @@ func Read(r io.Reader) (*File, error) {
 		return nil, errors.New("empty history: no header line")
 	}
 	return hf, nil
+}
+
+// readLine returns the next line, valid until the next read. Lines longer
+// than the reader's buffer are assembled in a fresh slice.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	long := append([]byte(nil), line...)
+	for err == bufio.ErrBufferFull {
+		line, err = br.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	return long, err
+}
+
+// arena copies values into large shared blocks: one allocation per block
+// instead of one per record keeps the garbage collector out of the way
+// when reading millions of records.
+type arena struct{ block []byte }
+
+func (a *arena) keep(v []byte) []byte {
+	if len(v) > 4096 {
+		return append([]byte(nil), v...)
+	}
+	if len(a.block)+len(v) > cap(a.block) {
+		a.block = make([]byte, 0, 1<<20)
+	}
+	start := len(a.block)
+	a.block = append(a.block, v...)
+	return a.block[start:len(a.block):len(a.block)]
+}
+
+// chunks collects ops in fixed-size blocks and joins them once at the end:
+// growing one slice of millions of ops would copy it again and again.
+type chunks struct {
+	full [][]Op
+	cur  []Op
+	n    int
+}
+
+func (c *chunks) add(op Op) {
+	if len(c.cur) == cap(c.cur) {
+		if c.cur != nil {
+			c.full = append(c.full, c.cur)
+		}
+		c.cur = make([]Op, 0, 1<<14)
+	}
+	c.cur = append(c.cur, op)
+	c.n++
+}
+
+func (c *chunks) join() []Op {
+	if len(c.full) == 0 {
+		return c.cur
+	}
+	out := make([]Op, 0, c.n)
+	for _, b := range c.full {
+		out = append(out, b...)
+	}
+	return append(out, c.cur...)
 }
 
 // isLastLine reports whether nothing but white space remains in br.

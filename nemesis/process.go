@@ -88,16 +88,7 @@ func (k *Kill) Apply(ctx context.Context, rt core.Runtime, op history.Op) histor
 }
 
 // HealOps starts every node this nemesis left down.
-func (k *Kill) HealOps(nodes []string) []history.Op {
-	var ops []history.Op
-	for _, n := range sortedKeys(k.down) {
-		if k.down[n] {
-			ops = append(ops, history.Op{F: "start", Node: n})
-			k.down[n] = false
-		}
-	}
-	return ops
-}
+func (k *Kill) HealOps(nodes []string) []history.Op { return undo(k.down, "start") }
 
 // Pause faults freeze a node (SIGSTOP) and later resume it (SIGCONT): the
 // node keeps its connections and state but answers nothing, like a long GC
@@ -139,12 +130,16 @@ func (p *Pause) Apply(ctx context.Context, rt core.Runtime, op history.Op) histo
 }
 
 // HealOps resumes every node this nemesis left paused.
-func (p *Pause) HealOps(nodes []string) []history.Op {
+func (p *Pause) HealOps(nodes []string) []history.Op { return undo(p.paused, "resume") }
+
+// undo plans f for every node marked in faulted, in name order, and clears
+// the marks.
+func undo(faulted map[string]bool, f string) []history.Op {
 	var ops []history.Op
-	for _, n := range sortedKeys(p.paused) {
-		if p.paused[n] {
-			ops = append(ops, history.Op{F: "resume", Node: n})
-			p.paused[n] = false
+	for _, n := range sortedKeys(faulted) {
+		if faulted[n] {
+			ops = append(ops, history.Op{F: f, Node: n})
+			faulted[n] = false
 		}
 	}
 	return ops

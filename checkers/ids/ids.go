@@ -115,8 +115,15 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	// window test runs for every acknowledged ID.
 	epochToStart := start.Sub(c.layout.Epoch).Nanoseconds()
 	acked := make([]uint64, 0, len(ops)/2)
-	ackedOp := make([]int32, 0, len(ops)/2)
-	faults := history.NewFaultIndex(ops)
+	// Most histories need no witness; the fault index is built for the
+	// first one.
+	var fi *history.FaultIndex
+	faults := func() *history.FaultIndex {
+		if fi == nil {
+			fi = history.NewFaultIndex(ops)
+		}
+		return fi
+	}
 	tol := int64(c.tolerance)
 
 	for i := range ops {
@@ -179,7 +186,6 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			continue
 		}
 		acked = append(acked, id)
-		ackedOp = append(ackedOp, int32(i))
 		ns := node(op.Node)
 
 		// A node's IDs must grow in real time: an ID asked for after
@@ -191,8 +197,8 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			other.AddAnomaly(checkers.Anomaly{Kind: KindNonMonotone, Ops: []history.Op{*prev, *inv, *op},
 				Message: fmt.Sprintf("node %s issued %s to process %d at %s after it had issued the larger %s to process %d at %s",
 					op.Node, c.layout.Describe(id), op.Process, secs(op.Time), c.layout.Describe(floor), prev.Process, secs(prev.Time)),
-				Processes: []int{prev.Process, op.Process}, Nodes: []string{op.Node},
-				Fault: faults.Before(op.Time, op.Node), Data: []IDWitness{c.witness(floor), c.witness(id)}})
+				Processes: distinct(prev.Process, op.Process), Nodes: []string{op.Node},
+				Fault: faults().Before(op.Time, op.Node), Data: []IDWitness{c.witness(floor), c.witness(id)}})
 		}
 		if id > ns.maxID || ns.maxOp < 0 {
 			ns.maxID, ns.maxOp = id, int32(i)
@@ -211,7 +217,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 					op.Node, c.layout.Describe(id), op.Process, secs(inv.Time), secs(op.Time),
 					start.Add(time.Duration(inv.Time)).UTC().Format("15:04:05.000"), start.Add(time.Duration(op.Time)).UTC().Format("15:04:05.000"), time.Duration(widen)),
 				Processes: []int{op.Process}, Nodes: []string{op.Node},
-				Fault: faults.Before(op.Time, op.Node), Data: []IDWitness{c.witness(id)}})
+				Fault: faults().Before(op.Time, op.Node), Data: []IDWitness{c.witness(id)}})
 		}
 	}
 	for _, p := range procs {
@@ -224,7 +230,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	counts["unique"] = int64(len(acked)) - dups.extra
 	counts["duplicated-ids"] = int64(len(dups.values))
 	if len(dups.values) > 0 {
-		c.addDuplicates(&r, ops, acked, ackedOp, dups.values, faults)
+		c.addDuplicates(&r, ops, dups.values, faults())
 	}
 	for _, k := range sortedKinds(other.AnomalyCounts) {
 		if r.AnomalyCounts == nil {
@@ -255,14 +261,22 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	return r
 }
 
-func (c *Checker) addDuplicates(r *checkers.Result, ops []history.Op, acked []uint64, ackedOp []int32, values []uint64, faults *history.FaultIndex) {
+// addDuplicates finds the operations that returned each duplicated value in
+// a second pass over the history: duplicates are rare, and keeping an op
+// index beside every acknowledged ID would cost memory on every run.
+func (c *Checker) addDuplicates(r *checkers.Result, ops []history.Op, values []uint64, faults *history.FaultIndex) {
 	want := make(map[uint64][]int32, len(values))
 	for _, v := range values {
 		want[v] = nil
 	}
-	for i, id := range acked {
-		if w, ok := want[id]; ok {
-			want[id] = append(w, ackedOp[i])
+	for i := range ops {
+		op := &ops[i]
+		if op.Type != history.OK || op.F != Generate || op.IsNemesis() {
+			continue
+		}
+		id, ok := parseUint(op.Value)
+		if w, dup := want[id]; ok && dup {
+			want[id] = append(w, int32(i))
 		}
 	}
 	// Report in order of first issue, so the earliest duplicates come first.
@@ -272,10 +286,14 @@ func (c *Checker) addDuplicates(r *checkers.Result, ops []history.Op, acked []ui
 		a := checkers.Anomaly{Kind: KindDuplicate, Data: []IDWitness{c.witness(v)}}
 		var who []string
 		seenNode := map[string]bool{}
+		seenProc := map[int]bool{}
 		for _, j := range idx {
 			op := ops[j]
 			a.Ops = append(a.Ops, op)
-			a.Processes = append(a.Processes, op.Process)
+			if !seenProc[op.Process] {
+				seenProc[op.Process] = true
+				a.Processes = append(a.Processes, op.Process)
+			}
 			if !seenNode[op.Node] {
 				seenNode[op.Node] = true
 				a.Nodes = append(a.Nodes, op.Node)
@@ -318,6 +336,13 @@ func parseUint(b []byte) (uint64, bool) {
 		n = n*10 + d
 	}
 	return n, true
+}
+
+func distinct(a, b int) []int {
+	if a == b {
+		return []int{a}
+	}
+	return []int{a, b}
 }
 
 func secs(t int64) string { return fmt.Sprintf("%.3fs", time.Duration(t).Seconds()) }

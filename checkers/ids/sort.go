@@ -7,14 +7,14 @@ type dupSet struct {
 	extra  int64
 }
 
-// duplicates finds repeated values with a radix sort of a copy of ids:
-// linear time, and fast enough for tens of millions of IDs.
+// duplicates finds repeated values with a radix sort of ids, which it
+// reorders: linear time, and fast enough for tens of millions of IDs.
 func duplicates(ids []uint64) dupSet {
 	var d dupSet
 	if len(ids) < 2 {
 		return d
 	}
-	sorted := radixSort(append([]uint64(nil), ids...))
+	sorted := radixSort(ids)
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i] == sorted[i-1] {
 			d.extra++

@@ -46,6 +46,10 @@ var commands = []func(*cliEnv) *cobra.Command{
 
 func main() {
 	catalog.RunNodeIfRequested()
+	os.Exit(realMain())
+}
+
+func realMain() int {
 	// The first SIGINT or SIGTERM cancels the run, which then heals, stops
 	// its nodes and keeps its history; a second one kills the harness at
 	// once (its nodes die with it through their parent-death signal).
@@ -54,7 +58,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	os.Exit(execute(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	return execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
 
 // execute runs the command line and returns the process's exit code.

@@ -1,0 +1,160 @@
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/history"
+)
+
+// recorder is a runtime that notes what nemeses ask of it.
+type recorder struct {
+	core.Runtime // unused methods panic
+	mu           sync.Mutex
+	calls        []string
+	offsets      map[string]time.Duration
+}
+
+func (r *recorder) note(s string)                            { r.mu.Lock(); r.calls = append(r.calls, s); r.mu.Unlock() }
+func (r *recorder) Kill(_ context.Context, n string) error   { r.note("kill " + n); return nil }
+func (r *recorder) Start(_ context.Context, n string) error  { r.note("start " + n); return nil }
+func (r *recorder) Pause(_ context.Context, n string) error  { r.note("pause " + n); return nil }
+func (r *recorder) Resume(_ context.Context, n string) error { r.note("resume " + n); return nil }
+func (r *recorder) SetClockOffset(_ context.Context, n string, d time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.offsets == nil {
+		r.offsets = map[string]time.Duration{}
+	}
+	r.offsets[n] = d
+	r.calls = append(r.calls, fmt.Sprintf("clock %s %s", n, d))
+	return nil
+}
+
+var nodes = []string{"n1", "n2", "n3"}
+
+func newNemesis(t *testing.T, info core.NemesisInfo, p core.Params) core.Nemesis {
+	t.Helper()
+	full := core.Params{}
+	for _, x := range info.Params {
+		full[x.Name] = x.Default
+	}
+	for k, v := range p {
+		full[k] = v
+	}
+	n, err := info.New(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func infos() map[string]core.NemesisInfo {
+	r := core.NewRegistry()
+	Register(r)
+	out := map[string]core.NemesisInfo{}
+	for _, n := range r.Nemeses() {
+		out[n.Name] = n
+	}
+	return out
+}
+
+// run plans and applies n faults, then the heal.
+func run(t *testing.T, nem core.Nemesis, seed uint64, n int) (*recorder, []history.Op) {
+	rt := &recorder{}
+	rng := rand.New(rand.NewPCG(seed, 0))
+	var plan []history.Op
+	for i := 0; i < n; i++ {
+		op := nem.Next(rng, nodes)
+		plan = append(plan, op)
+		if done := nem.Apply(context.Background(), rt, op); done.Type != history.OK {
+			t.Fatalf("%v: %s %s", op, done.Type, done.Error)
+		}
+	}
+	for _, op := range nem.HealOps(nodes) {
+		plan = append(plan, op)
+		nem.Apply(context.Background(), rt, op)
+	}
+	return rt, plan
+}
+
+func TestPlansAreDeterministic(t *testing.T) {
+	for name, info := range infos() {
+		_, a := run(t, newNemesis(t, info, core.Params{"clock-strobe-duration": "1ms", "clock-strobe-period": "1ms"}), 9, 30)
+		_, b := run(t, newNemesis(t, info, core.Params{"clock-strobe-duration": "1ms", "clock-strobe-period": "1ms"}), 9, 30)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: the same seed planned different faults", name)
+		}
+	}
+}
+
+func TestKillAndPauseHealEverything(t *testing.T) {
+	for _, name := range []string{"kill", "pause"} {
+		for seed := uint64(0); seed < 20; seed++ {
+			rt, _ := run(t, newNemesis(t, infos()[name], nil), seed, 7)
+			down := map[string]bool{}
+			for _, c := range rt.calls {
+				var verb, node string
+				fmt.Sscan(c, &verb, &node)
+				switch verb {
+				case "kill", "pause":
+					down[node] = true
+				case "start", "resume":
+					down[node] = false
+				}
+			}
+			for n, d := range down {
+				if d {
+					t.Fatalf("%s seed %d: %s left down: %v", name, seed, n, rt.calls)
+				}
+			}
+		}
+	}
+}
+
+func TestClockRecordsOffsetsAndResets(t *testing.T) {
+	nem := newNemesis(t, infos()["clock"], core.Params{"clock-strobe-duration": "5ms", "clock-strobe-period": "1ms"})
+	rt, plan := run(t, nem, 1, 20)
+	for _, op := range plan {
+		v, err := DecodeClockValue(&op)
+		if err != nil || v.Offset == "" {
+			t.Fatalf("%v: value %+v %v", op, v, err)
+		}
+		if v.MaxOffsetNS < 0 || (v.OffsetNS != 0 && v.MaxOffsetNS < abs(v.OffsetNS)) {
+			t.Fatalf("%v: max offset %d below |offset| %d", op, v.MaxOffsetNS, v.OffsetNS)
+		}
+	}
+	for n, d := range rt.offsets {
+		if d != 0 {
+			t.Fatalf("clock of %s left at %s after heal", n, d)
+		}
+	}
+}
+
+func TestBadParams(t *testing.T) {
+	for name, p := range map[string]core.Params{
+		"negative rollback": {"clock-rollback": "-1s"},
+		"not a duration":    {"clock-bump": "far"},
+		"zero period":       {"clock-strobe-period": "0s"},
+	} {
+		full := core.Params{}
+		for _, x := range infos()["clock"].Params {
+			full[x.Name] = x.Default
+		}
+		for k, v := range p {
+			full[k] = v
+		}
+		if _, err := NewClock(full); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if _, err := NewKill(core.Params{"kill-restart-delay": "-1s"}); err == nil {
+		t.Error("negative restart delay accepted")
+	}
+}

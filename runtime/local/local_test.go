@@ -1,0 +1,138 @@
+package local_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/targets/snowflake"
+)
+
+func TestMain(m *testing.M) {
+	catalog.RunNodeIfRequested()
+	os.Exit(m.Run())
+}
+
+func get(t *testing.T, url string, timeout time.Duration) (string, error) {
+	t.Helper()
+	c := http.Client{Timeout: timeout}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b)), err
+}
+
+// TestNodeLifecycle drives one real node through every fault the runtime
+// offers.
+func TestNodeLifecycle(t *testing.T) {
+	ctx := context.Background()
+	tgt, err := snowflake.New(core.Params{"mode": "monotonic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := tgt.Nodes([]string{"n1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := local.New(local.WithStartTimeout(20 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := rt.Setup(ctx, dir, specs); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Teardown(ctx)
+	if err := rt.Start(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	api, _ := rt.Addr("c0", "n1", "api")
+	ctl, _ := rt.Addr("", "n1", "control")
+	if _, err := get(t, "http://"+api+"/id", time.Second); err != nil {
+		t.Fatalf("fresh node: %v", err)
+	}
+
+	if err := rt.SetClockOffset(ctx, "n1", -3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if off, err := get(t, "http://"+ctl+"/clock", time.Second); err != nil || off != "-3s" {
+		t.Fatalf("clock offset %q %v", off, err)
+	}
+
+	if err := rt.Pause(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(t, "http://"+api+"/id", 300*time.Millisecond); err == nil {
+		t.Fatal("a paused node answered")
+	}
+	if err := rt.Resume(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(t, "http://"+api+"/id", 2*time.Second); err != nil {
+		t.Fatalf("resumed node: %v", err)
+	}
+
+	if err := rt.Kill(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(t, "http://"+api+"/id", 300*time.Millisecond); err == nil {
+		t.Fatal("a killed node answered")
+	}
+	if err := rt.Start(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	// The offset survives the restart: a node killed behind comes back behind.
+	if off, err := get(t, "http://"+ctl+"/clock", time.Second); err != nil || off != "-3s" {
+		t.Fatalf("clock offset after restart %q %v", off, err)
+	}
+
+	if err := rt.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Teardown(ctx); err != nil {
+		t.Fatalf("second teardown: %v", err)
+	}
+	if _, err := get(t, "http://"+api+"/id", 300*time.Millisecond); err == nil {
+		t.Fatal("node still answers after teardown")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, core.NodesDir, "n1.log"))
+	if err != nil || !strings.Contains(string(b), "snowflake node") {
+		t.Fatalf("node log: %q %v", b, err)
+	}
+}
+
+func TestPartitionWithoutLinkLayerIsUnsupported(t *testing.T) {
+	rt, err := local.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Teardown(context.Background())
+	if err := rt.Partition(context.Background(), []core.Link{{From: "n1", To: "n2"}}); err == nil {
+		t.Fatal("partition without a link layer accepted")
+	}
+}
+
+func TestStartFailureNamesTheNode(t *testing.T) {
+	ctx := context.Background()
+	rt, _ := local.New(local.WithStartTimeout(5 * time.Second))
+	defer rt.Teardown(ctx)
+	specs := []core.NodeSpec{{Name: "n1", Program: "/nonexistent/program"}}
+	if err := rt.Setup(ctx, t.TempDir(), specs); err != nil {
+		t.Fatal(err)
+	}
+	err := rt.Start(ctx, "n1")
+	if err == nil || !strings.Contains(err.Error(), "n1") {
+		t.Fatalf("err = %v", err)
+	}
+}

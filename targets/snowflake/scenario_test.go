@@ -1,0 +1,81 @@
+package snowflake_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/checkers"
+	idcheck "github.com/chaostest/chaos/checkers/ids"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/local"
+)
+
+func TestMain(m *testing.M) {
+	catalog.RunNodeIfRequested()
+	os.Exit(m.Run())
+}
+
+// scenario runs the snowflake target on real node processes.
+func scenario(t *testing.T, params core.Params, nemeses ...string) checkers.Result {
+	t.Helper()
+	cfg := core.DefaultConfig()
+	cfg.Target = "snowflake"
+	cfg.Store = t.TempDir()
+	cfg.TimeLimit = 4 * time.Second
+	cfg.Rate = 400
+	cfg.Seed = 7
+	cfg.Nemeses = nemeses
+	cfg.NemesisInterval = 700 * time.Millisecond
+	cfg.Params = params
+	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+	p, err := core.Prepare(catalog.New(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := core.Execute(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := out.Results.Checkers["ids"]
+	t.Logf("%s: %s %v", out.Dir, r.Summary, r.Counts)
+	return r
+}
+
+func TestNaiveModeIssuesDuplicatesUnderClockRollback(t *testing.T) {
+	t.Parallel()
+	r := scenario(t, core.Params{"mode": "naive", "clock-rollback": "1s"}, "clock")
+	if r.Valid != checkers.Invalid || r.AnomalyCounts[idcheck.KindDuplicate] == 0 {
+		t.Fatalf("verdict %s, anomalies %v: want duplicates", r.Valid, r.AnomalyCounts)
+	}
+	a := r.Anomalies[0]
+	if a.Kind != idcheck.KindDuplicate || len(a.Ops) < 2 || a.Fault == nil || len(a.Nodes) == 0 {
+		t.Fatalf("witness lacks ops, nodes or fault: %+v", a)
+	}
+}
+
+func TestSafeModesStayUniqueUnderClockFaultsAndRestarts(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"monotonic", "guarded"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := scenario(t, core.Params{"mode": mode, "clock-rollback": "1s"}, "clock", "kill")
+			if r.Valid != checkers.Valid {
+				t.Fatalf("%s: verdict %s: %s %v", mode, r.Valid, r.Summary, r.AnomalyCounts)
+			}
+			if mode == "guarded" && r.Counts["ok"] == 0 {
+				t.Fatal("guarded issued nothing")
+			}
+		})
+	}
+}
+
+func TestSameMachineIDsCollideEvenInMonotonicMode(t *testing.T) {
+	t.Parallel()
+	r := scenario(t, core.Params{"mode": "monotonic", "machine-ids": "same"})
+	if r.Valid != checkers.Invalid || r.AnomalyCounts[idcheck.KindDuplicate] == 0 {
+		t.Fatalf("verdict %s %v: nodes sharing a machine id must collide", r.Valid, r.AnomalyCounts)
+	}
+}
