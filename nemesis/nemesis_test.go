@@ -26,6 +26,11 @@ func (r *recorder) Kill(_ context.Context, n string) error   { r.note("kill " + 
 func (r *recorder) Start(_ context.Context, n string) error  { r.note("start " + n); return nil }
 func (r *recorder) Pause(_ context.Context, n string) error  { r.note("pause " + n); return nil }
 func (r *recorder) Resume(_ context.Context, n string) error { r.note("resume " + n); return nil }
+func (r *recorder) Partition(_ context.Context, cut []core.Link) error {
+	r.note(fmt.Sprintf("partition %v", cut))
+	return nil
+}
+func (r *recorder) Heal(_ context.Context) error { r.note("heal"); return nil }
 func (r *recorder) SetClockOffset(_ context.Context, n string, d time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
