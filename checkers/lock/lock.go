@@ -135,7 +135,13 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		counts    [4][3]int64 // f (acquire, release, read, write) x outcome (ok, fail, info)
 	)
 	dec := newGrantDecoder()
-	holds = make([]Hold, 0, len(h.Ops)/8)
+	granted := 0
+	for i := range h.Ops {
+		if h.Ops[i].Type == history.OK && h.Ops[i].F == "acquire" {
+			granted++
+		}
+	}
+	holds = make([]Hold, 0, granted)
 	open := map[int]int{} // process -> index of its open invocation
 	cur := map[int]int{}  // process -> its hold, until it invokes release
 	// Operations are taken as they complete; the only thing an invocation
