@@ -107,6 +107,35 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestCrashRestartWithFsyncAlways is the other control of
+// redlock-crash-restart: the same kill and immediate restart, but every write
+// reaches the disk before Redis answers, so the restarted node still has c0's
+// lock and c1 gets no quorum.
+func TestCrashRestartWithFsyncAlways(t *testing.T) {
+	need(t, "redis-server")
+	reg := catalog.New()
+	s, err := reg.Scenario("redlock-crash-restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.Config(false)
+	cfg.Params["redis-appendonly"] = "yes"
+	cfg.Params["redis-appendfsync"] = "always"
+	cfg.Store = t.TempDir()
+	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+	p, err := core.Prepare(reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := core.Execute(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Results.Valid != checkers.Valid {
+		t.Fatalf("got %v (%s), want valid; run in %s", out.Results.Valid, out.Results.Checkers["lock-safety"].Summary, out.Dir)
+	}
+}
+
 // TestFaketimeExpiry moves a Redis node's clock +120s through libfaketime's
 // timestamp file and sees a key set with PX 60000 expire: the clock fault
 // really reaches Redis.
