@@ -129,8 +129,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	var (
 		holds     []Hold
 		writes    []write
-		finalRead *history.Op
-		finalSet  []int64
+		finals    = map[string][]int64{} // lock name -> its final read
 		undecided []string
 		counts    [4][3]int64 // f (acquire, release, read, write) x outcome (ok, fail, info)
 	)
@@ -214,7 +213,10 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 					undecided = append(undecided, fmt.Sprintf("record %d: final read's value is not decodable: %v", op.Index, err))
 					continue
 				}
-				finalRead, finalSet = op, rr.Set
+				if rr.Set == nil {
+					rr.Set = []int64{}
+				}
+				finals[inv.Key] = rr.Set
 			}
 		case "write":
 			w := write{inv: inv, done: op, hold: -1}
@@ -273,14 +275,28 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			c.lateWrite(&res, holds, byKey[hd.Key], w, fi)
 		}
 	}
-	c.fencing(&res, holds, writes, fi)
-	if c.resource {
-		switch {
-		case finalRead == nil && len(writes) > 0:
-			undecided = append(undecided, "no final read of the resource completed, so lost updates cannot be judged")
-		case finalRead != nil:
-			c.lostUpdates(&res, holds, writes, finalSet, fi)
+	// Each lock protects its own resource, with its own acceptance order.
+	writesByKey := map[string][]write{}
+	for _, w := range writes {
+		writesByKey[w.inv.Key] = append(writesByKey[w.inv.Key], w)
+	}
+	wkeys := make([]string, 0, len(writesByKey))
+	for k := range writesByKey {
+		wkeys = append(wkeys, k)
+	}
+	sort.Strings(wkeys)
+	for _, k := range wkeys {
+		ws := writesByKey[k]
+		c.fencing(&res, holds, ws, fi)
+		if !c.resource {
+			continue
 		}
+		final, ok := finals[k]
+		if !ok {
+			undecided = append(undecided, fmt.Sprintf("no final read of %s's resource completed, so lost updates cannot be judged", k))
+			continue
+		}
+		c.lostUpdates(&res, holds, ws, final, fi)
 	}
 	ok := counts[0][0]
 	switch {

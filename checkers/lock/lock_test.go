@@ -13,10 +13,17 @@ import (
 )
 
 // hb builds a history by hand; times are in milliseconds.
-type hb struct{ ops []history.Op }
+type hb struct {
+	ops []history.Op
+	key string
+}
 
 func (b *hb) add(ms int64, proc int, t history.Type, f string, v any, node string) {
-	op := history.Op{Index: int64(len(b.ops)), Process: proc, Type: t, F: f, Key: "l", Time: ms * int64(time.Millisecond), Node: node}
+	key := b.key
+	if key == "" {
+		key = "l"
+	}
+	op := history.Op{Index: int64(len(b.ops)), Process: proc, Type: t, F: f, Key: key, Time: ms * int64(time.Millisecond), Node: node}
 	if v != nil {
 		op.Value = history.JSON(v)
 	}
@@ -280,5 +287,30 @@ func TestCancelledCheckIsUnknown(t *testing.T) {
 	r := checkers.Run(ctx, b.file(), []checkers.Checker{lock.New()})
 	if r.Valid != checkers.Unknown {
 		t.Fatalf("got %v, want unknown", r.Valid)
+	}
+}
+
+func TestEachLockHasItsOwnResource(t *testing.T) {
+	b := &hb{key: "a"}
+	b.acquire(0, 10, 0, grant("c0", 0, i64(1), "n1"))
+	b.key = "b"
+	b.acquire(1, 11, 1, grant("c1", 0, i64(1), "n1"))
+	b.key = "a"
+	b.readWrite(20, 0, nil, 1, 1, i64(1), history.OK)
+	b.release(30, 31, 0, history.OK)
+	b.key = "b"
+	b.readWrite(21, 1, nil, 2, 1, i64(1), history.OK)
+	b.release(32, 33, 1, history.OK)
+	b.key = "a"
+	b.final(60, []int64{1})
+	// Holds of different locks overlap freely; without b's final read its
+	// writes cannot be judged.
+	if r := check(t, b, true); r.Valid != checkers.Unknown {
+		t.Fatalf("got %v %v, want unknown", r.Valid, r.AnomalyCounts)
+	}
+	b.key = "b"
+	b.final(70, []int64{2})
+	if r := check(t, b, true); r.Valid != checkers.Valid {
+		t.Fatalf("got %v %v, want valid", r.Valid, r.AnomalyCounts)
 	}
 }
