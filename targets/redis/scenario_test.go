@@ -107,6 +107,33 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestRedsyncClockJump plays redlock-clock-jump against redsync's Redlock:
+// the clock jump breaks it just as it breaks ours.
+func TestRedsyncClockJump(t *testing.T) {
+	need(t, "redis-server-libc")
+	reg := catalog.New()
+	s, err := reg.Scenario("redlock-clock-jump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.Config(false)
+	cfg.Params["redis-lock"] = "redsync"
+	cfg.Store = t.TempDir()
+	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+	p, err := core.Prepare(reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := core.Execute(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := out.Results.Checkers["lock-safety"]
+	if out.Results.Valid != checkers.Invalid || r.AnomalyCounts["overlapping-holds"] == 0 {
+		t.Fatalf("got %v %v, want overlapping holds; run in %s", out.Results.Valid, r.AnomalyCounts, out.Dir)
+	}
+}
+
 // TestCrashRestartWithFsyncAlways is the other control of
 // redlock-crash-restart: the same kill and immediate restart, but every write
 // reaches the disk before Redis answers, so the restarted node still has c0's

@@ -35,7 +35,7 @@ const Port = "redis"
 
 // Params are the target's flags.
 var Params = []core.Param{
-	{Name: "redis-lock", Default: "redlock", Usage: "redis: lock algorithm: redlock (every node, quorum) or single (one instance, see --redis-lock-nodes)"},
+	{Name: "redis-lock", Default: "redlock", Usage: "redis: lock algorithm: redlock (ours: every node, quorum), redsync (github.com/go-redsync/redsync's Redlock, for comparison) or single (one instance, see --redis-lock-nodes)"},
 	{Name: "redis-lock-nodes", Default: "n1", Usage: "redis: single lock: nodes to try in order, using the first that answers as a primary (n1,n2 follows a failover)"},
 	{Name: "redis-node-timeout", Default: "50ms", Usage: "redis: time allowed for each node's answer (redlock's per-node timeout, small against the TTL; the single lock's primary probe)"},
 	{Name: "redis-drift-factor", Default: "0.01", Usage: "redis: redlock: clock drift allowed, as a fraction of the TTL (plus 2ms)"},
@@ -76,7 +76,7 @@ type Config struct {
 func ParseConfig(p core.Params) (Config, error) {
 	var c Config
 	var err error
-	if c.Lock, err = p.Choice("redis-lock", "redlock", "single"); err != nil {
+	if c.Lock, err = p.Choice("redis-lock", "redlock", "single", "redsync"); err != nil {
 		return c, err
 	}
 	c.LockNodes = splitList(p.String("redis-lock-nodes", "n1"))
@@ -307,9 +307,12 @@ func (t *Target) NewClient(ctx context.Context, workload string, cc core.ClientC
 	}
 	base := locker{conns: conns, tokens: tokenSource{prefix: fmt.Sprintf("%s-p%d", cc.Endpoint, cc.Process)}}
 	var l lock.Locker
-	if t.cfg.Lock == "single" {
+	switch t.cfg.Lock {
+	case "single":
 		l = &single{locker: base, fencing: t.cfg.Fencing, probeTimeout: t.cfg.NodeTimeout}
-	} else {
+	case "redsync":
+		l = newRedsync(base, t.cfg.DriftFactor, t.cfg.NodeTimeout)
+	default:
 		l = &redlock{locker: base, nodeTimeout: t.cfg.NodeTimeout, drift: t.cfg.DriftFactor}
 	}
 	return lock.NewClient(l, workload, cc.Endpoint, lock.WithResources(t.res), lock.WithPauses(t.pauses)), nil
