@@ -10,6 +10,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -429,15 +430,52 @@ func waitExit(ctx context.Context, n *node) error {
 	}
 }
 
-// Pause sends SIGSTOP.
+// Pause sends SIGSTOP and returns once every thread of the node has
+// stopped: the signal is asynchronous, and a fault recorded as done must be
+// in effect.
 func (r *Runtime) Pause(ctx context.Context, name string) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	n, err := r.signal(name, syscall.SIGSTOP)
 	if err == nil {
 		n.paused = true
 	}
-	return err
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	pid := n.cmd.Process.Pid
+	for !stopped(pid) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("local runtime: node %s did not stop: %w", name, ctx.Err())
+		case <-n.exited:
+			return fmt.Errorf("local runtime: node %s exited while pausing", name)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// stopped reports whether every thread of pid is in the stopped state, as
+// /proc tells.
+func stopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false
+	}
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses
+		// and may itself hold spaces or parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume sends SIGCONT, then applies a clock change made while paused.
