@@ -73,16 +73,18 @@ var scenarios = []scenario{
 	},
 	{
 		name:          "lock-pause",
-		summary:       "single Redis lock: c0 acquires, reads, pauses 2s past its 1s TTL; c1 acquires and writes; c0 wakes and writes",
+		summary:       "single Redis lock: c0 acquires, reads, pauses 2.5s past its 1s TTL; c1 acquires and writes; c0 wakes and writes",
 		expect:        "c1's update is lost and c0 wrote after its lease ran out; the witness names c0, c1, n1 and the client pause",
 		controlExpect: "with fencing tokens the resource rejects c0's stale write and no update is lost",
-		timeLimit:     3500 * time.Millisecond, nodes: 1,
+		timeLimit:     4 * time.Second, nodes: 1,
+		// c0's lease ends near 1.2s, c1 takes the lock at 1.7s and writes
+		// at 1.8s, c0 wakes near 2.8s: half a second either side.
 		params: func(control bool) core.Params {
 			return core.Params{"redis-lock": "single", "redis-lock-nodes": "n1", "redis-fencing": fmt.Sprint(control),
-				"lock-ttl": "1s", "lock-hold": "100ms", "lock-start": "200ms,1500ms", "lock-attempts": "1,1"}
+				"lock-ttl": "1s", "lock-hold": "100ms", "lock-start": "200ms,1700ms", "lock-attempts": "1,1"}
 		},
 		script: func(control bool) []Step {
-			return []Step{{F: "client-pause", Client: "c0", Pause: 2 * time.Second}}
+			return []Step{{F: "client-pause", Client: "c0", Pause: 2500 * time.Millisecond}}
 		},
 	},
 	{
