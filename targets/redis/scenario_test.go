@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +39,23 @@ func need(t *testing.T, programs ...string) {
 	}
 }
 
-// scenarioSeeds are the seeds every reproduction and control is run with.
-var scenarioSeeds = []int64{1, 7}
+// scenarioSeeds are the seeds every reproduction and control is run with;
+// CHAOS_SCENARIO_SEEDS (comma-separated) tries others.
+func scenarioSeeds(t *testing.T) []int64 {
+	v := os.Getenv("CHAOS_SCENARIO_SEEDS")
+	if v == "" {
+		return []int64{1, 7}
+	}
+	var out []int64
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			t.Fatalf("CHAOS_SCENARIO_SEEDS=%q: %v", v, err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
 
 func TestScenarios(t *testing.T) {
 	need(t, "redis-server", "redis-server-libc")
@@ -58,7 +74,7 @@ func TestScenarios(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, seed := range scenarioSeeds {
+		for _, seed := range scenarioSeeds(t) {
 			for _, control := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s/seed=%d/control=%t", name, seed, control), func(t *testing.T) {
 					cfg := s.Config(control)
