@@ -33,6 +33,8 @@ type cliEnv struct {
 	stderr io.Writer
 	// code is the exit code a command chose; errors always exit 2.
 	code int
+	// out is how run and repro report (see output.go).
+	out outputOptions
 }
 
 // commands lists the constructors of the subcommands, one file each.
@@ -42,6 +44,8 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newListCmd,
 	newReproCmd,
 	newNodeCmd,
+	newReportCmd,
+	newServeCmd,
 }
 
 func main() {

@@ -45,12 +45,15 @@ exit 0). ` + "`chaos list`" + ` shows the scenarios.`,
 			if control {
 				expect = s.ControlExpect
 			}
-			fmt.Fprintf(env.stderr, "chaos: scenario %s (control: %t): %s\n", s.Name, control, expect)
+			if !env.out.quiet {
+				fmt.Fprintf(env.stderr, "chaos: scenario %s (control: %t): %s\n", s.Name, control, expect)
+			}
 			return runMany(env, cfg, 1)
 		},
 	}
 	cmd.Flags().BoolVar(&control, "control", false, "run the control: the scenario without the anomaly's ingredient")
 	cmd.Flags().StringVar(&store, "store", "store", "directory that keeps the runs")
 	cmd.Flags().StringVar(&rt, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
+	addOutputFlags(cmd.Flags(), &env.out)
 	return cmd
 }

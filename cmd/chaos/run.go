@@ -68,6 +68,7 @@ The same --seed gives the same operations and the same fault schedule.`,
 	fs.StringVar(&f.runtime, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
 	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", f.cfg.OpTimeout, "bound on one operation; past it the outcome is indeterminate (info)")
 	fs.DurationVar(&f.cfg.CheckTimeout, "check-timeout", f.cfg.CheckTimeout, "bound on the checkers; past it the verdict is unknown")
+	addOutputFlags(fs, &env.out)
 	addParamFlags(fs, env.reg, f.params)
 	return cmd
 }
@@ -135,8 +136,12 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 }
 
 // runMany runs cfg count times and sets the exit code from the worst verdict.
+// Each run gets its report.html and junit.xml.
 func runMany(env *cliEnv, cfg core.Config, count int) error {
-	cfg.Progress = env.stderr
+	if err := env.out.validate(); err != nil {
+		return err
+	}
+	cfg.Progress = env.out.progress(env.stderr)
 	verdicts := make([]checkers.Validity, 0, count)
 	for i := 0; i < count; i++ {
 		c := cfg
@@ -145,15 +150,25 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 		if err != nil {
 			return exitError{exitOther, err}
 		}
-		fmt.Fprintf(env.stderr, "chaos: run %d/%d: target %s, workload %s, seed %d\n", i+1, count, p.TargetInfo.Name, p.Config.Workload, c.Seed)
+		if !env.out.quiet {
+			fmt.Fprintf(env.stderr, "chaos: run %d/%d: target %s, workload %s, seed %d\n", i+1, count, p.TargetInfo.Name, p.Config.Workload, c.Seed)
+		}
 		out, err := core.Execute(env.ctx, p)
-		if out != nil && out.Dir != "" {
+		if out != nil && out.Dir != "" && !env.out.quiet {
 			fmt.Fprintf(env.stderr, "chaos: run directory %s\n", out.Dir)
 		}
 		if err != nil {
+			// What was recorded still deserves a report ("not judged").
+			if out != nil && out.Dir != "" {
+				if _, serr := os.Stat(core.HistoryPath(out.Dir)); serr == nil {
+					if rp := writeReport(env, out.Dir); rp.HTML != "" {
+						fmt.Fprintf(env.stderr, "chaos: report of what was recorded: %s\n", rp.HTML)
+					}
+				}
+			}
 			return exitError{exitOther, fmt.Errorf("run failed (seed %d): %w", c.Seed, err)}
 		}
-		printSummary(env, out, c.Seed)
+		printOutcome(env, p, out, c.Seed, writeReport(env, out.Dir))
 		verdicts = append(verdicts, out.Results.Valid)
 		if out.Interrupted {
 			fmt.Fprintln(env.stderr, "chaos: interrupted; the verdict above covers the history recorded so far")

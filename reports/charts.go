@@ -1,0 +1,677 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/nemesis"
+)
+
+// Geometry shared by every chart, in SVG user units, so that one instant has
+// the same x in all of them.
+const (
+	chartW = 1100.0
+	plotX0 = 100.0
+	plotW  = 990.0
+	// columns is the timeline's resolution when it is downsampled.
+	columns = 990
+	// maxSingleOps is how many operations the timeline draws one by one
+	// before it merges them per pixel column.
+	maxSingleOps = 2500
+	// maxSingleDots is the same for the latency plot.
+	maxSingleDots = 4000
+	// maxRows bounds the timeline's rows: beyond it, processes are grouped by
+	// the worker that ran them.
+	maxRows = 40
+)
+
+// f1 formats a coordinate with one decimal, which is all a screen needs and
+// keeps big charts small.
+func f1(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) }
+
+// axis maps history time to x.
+type axis struct{ end int64 }
+
+func (a axis) x(t int64) float64 {
+	if t < 0 {
+		t = 0
+	}
+	if t > a.end {
+		t = a.end
+	}
+	return plotX0 + float64(t)/float64(a.end)*plotW
+}
+
+// chart is one inline SVG. Every string field that can carry history text
+// goes through html/template; the numbers are preformatted.
+type chart struct {
+	ID      string
+	Title   string
+	Note    string
+	H       string
+	Bands   []band
+	Ticks   []tick
+	Labels  []label
+	Rects   []mark
+	Lines   []line
+	Markers []marker
+	Legend  []legend
+	GridTop string
+	GridBot string
+	// TickY is where the time labels go, under the plot.
+	TickY   string
+	Empty   string
+	YLabels []label
+}
+
+type band struct{ X, W, Y, H, Class, Title string }
+type tick struct{ X, Label string }
+type label struct{ X, Y, Text, Class string }
+type mark struct{ X, Y, W, H, Class, ID, Title, Href string }
+type line struct{ Points, Class, Title string }
+type marker struct{ X, Y, Label, Href, Title string }
+type legend struct{ Class, Text string }
+
+func (c *chart) setHeight(h float64) {
+	c.H = f1(h)
+	c.TickY = f1(h - 8)
+}
+
+// ticks places time labels at a round step.
+func ticks(a axis) []tick {
+	span := time.Duration(a.end).Seconds()
+	steps := []float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600}
+	step := steps[len(steps)-1]
+	for _, s := range steps {
+		if span/s <= 10 {
+			step = s
+			break
+		}
+	}
+	digits := 0
+	for d := step; d < 1-1e-9 && digits < 3; d *= 10 {
+		digits++
+	}
+	var out []tick
+	for i := 0; float64(i)*step <= span+1e-9; i++ {
+		v := float64(i) * step
+		t := int64(v * float64(time.Second))
+		out = append(out, tick{X: f1(a.x(t)), Label: strconv.FormatFloat(v, 'f', digits, 64) + "s"})
+	}
+	return out
+}
+
+// outcomeClass orders outcomes by how much they matter on a merged mark.
+func outcomeRank(t history.Type) int {
+	switch t {
+	case history.OK:
+		return 1
+	case history.Fail:
+		return 2
+	}
+	return 3
+}
+
+var rankClass = [...]string{"", "ok", "fail", "info"}
+
+// rowsOf decides the timeline's rows: one per process when there are few,
+// otherwise one per worker (a worker continues under process p+concurrency
+// after an indeterminate op).
+func rowsOf(pairs []history.Pair, concurrency int) (rowOf func(p int) int, labels []string) {
+	seen := map[int]bool{}
+	var procs []int
+	for i := range pairs {
+		p := pairs[i].Invoke.Process
+		if !seen[p] {
+			seen[p] = true
+			procs = append(procs, p)
+		}
+	}
+	sort.Ints(procs)
+	if len(procs) <= maxRows || concurrency <= 0 {
+		group := len(procs) > maxRows // no concurrency known: fold modulo maxRows
+		idx := map[int]int{}
+		for _, p := range procs {
+			k := p
+			if group {
+				k = p % maxRows
+			}
+			if _, ok := idx[k]; !ok {
+				idx[k] = len(labels)
+				if group {
+					labels = append(labels, fmt.Sprintf("p≡%d (mod %d)", k, maxRows))
+				} else {
+					labels = append(labels, "process "+strconv.Itoa(p))
+				}
+			}
+		}
+		return func(p int) int {
+			if group {
+				return idx[p%maxRows]
+			}
+			return idx[p]
+		}, labels
+	}
+	for w := 0; w < concurrency; w++ {
+		labels = append(labels, "worker "+strconv.Itoa(w))
+	}
+	return func(p int) int { return p % concurrency }, labels
+}
+
+// timelineChart draws one row per process (or worker), each operation from
+// invocation to completion, coloured by outcome; fault periods shaded behind.
+func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[int64]bool, periods []period, anomalies []anomalyMark) chart {
+	c := chart{ID: "timeline", Title: "Operations per process",
+		Legend: []legend{{"ok", "ok"}, {"fail", "fail (did not happen)"}, {"info", "info (indeterminate)"}, {"witness", "witness of an anomaly"}}}
+	if len(pairs) == 0 {
+		c.Empty = "No client operations were recorded."
+		c.setHeight(40)
+		return c
+	}
+	rowOf, labels := rowsOf(pairs, concurrency)
+	rowH := 14.0
+	if len(labels) > 20 {
+		rowH = 8
+	}
+	top := 8.0
+	height := top + rowH*float64(len(labels)) + 24
+	c.setHeight(height)
+	plotBottom := top + rowH*float64(len(labels))
+	c.GridTop, c.GridBot = f1(top), f1(plotBottom)
+	for i, l := range labels {
+		c.Labels = append(c.Labels, label{X: f1(plotX0 - 6), Y: f1(top + rowH*float64(i) + rowH*0.75), Text: l})
+	}
+	c.Ticks = ticks(a)
+	c.Bands = shade(a, periods, top, plotBottom-top)
+	y := func(row int) string { return f1(top + rowH*float64(row) + 1) }
+	h := f1(rowH - 2)
+	end := a.end
+
+	if len(pairs) <= maxSingleOps {
+		for i := range pairs {
+			p := &pairs[i]
+			x0, x1 := a.x(p.Invoke.Time), a.x(p.End(end))
+			w := math.Max(x1-x0, 0.8)
+			cls := rankClass[outcomeRank(p.Outcome())]
+			id := "op-" + strconv.FormatInt(p.Invoke.Index, 10)
+			if witnesses[p.Invoke.Index] {
+				cls += " witness"
+			}
+			c.Rects = append(c.Rects, mark{X: f1(x0), Y: y(rowOf(p.Invoke.Process)), W: f1(w), H: h,
+				Class: cls, ID: id, Title: opTitle(p, end)})
+		}
+	} else {
+		c.Note = fmt.Sprintf("%d operations merged per pixel column and row; a merged mark takes the colour of its most severe outcome (info over fail over ok). Witnesses are drawn one by one.", len(pairs))
+		type cell struct{ n [4]int32 }
+		grid := make([][]cell, len(labels))
+		for i := range grid {
+			grid[i] = make([]cell, columns)
+		}
+		col := func(t int64) int {
+			k := int(float64(t) / float64(end) * columns)
+			return min(max(k, 0), columns-1)
+		}
+		for i := range pairs {
+			p := &pairs[i]
+			r := rowOf(p.Invoke.Process)
+			k := outcomeRank(p.Outcome())
+			c0, c1 := col(p.Invoke.Time), col(p.End(end))
+			for j := c0; j <= c1; j++ {
+				grid[r][j].n[k]++
+			}
+		}
+		colW := plotW / columns
+		for r := range grid {
+			row := grid[r]
+			for j := 0; j < columns; {
+				worst := 0
+				for k := 3; k >= 1; k-- {
+					if row[j].n[k] > 0 {
+						worst = k
+						break
+					}
+				}
+				if worst == 0 {
+					j++
+					continue
+				}
+				var tot [4]int32
+				j0 := j
+				for j < columns {
+					w := 0
+					for k := 3; k >= 1; k-- {
+						if row[j].n[k] > 0 {
+							w = k
+							break
+						}
+					}
+					if w != worst {
+						break
+					}
+					for k := 1; k <= 3; k++ {
+						tot[k] += row[j].n[k]
+					}
+					j++
+				}
+				t0 := int64(float64(j0) / columns * float64(end))
+				t1 := int64(float64(j) / columns * float64(end))
+				c.Rects = append(c.Rects, mark{X: f1(plotX0 + float64(j0)*colW), Y: y(r), W: f1(float64(j-j0) * colW), H: h,
+					Class: rankClass[worst],
+					Title: fmt.Sprintf("%s, %s–%s: %d ok, %d fail, %d info (operations spanning these columns)", labels[r], secs(t0), secs(t1), tot[1], tot[2], tot[3])})
+			}
+		}
+		for i := range pairs {
+			p := &pairs[i]
+			if !witnesses[p.Invoke.Index] {
+				continue
+			}
+			x0, x1 := a.x(p.Invoke.Time), a.x(p.End(end))
+			c.Rects = append(c.Rects, mark{X: f1(x0), Y: y(rowOf(p.Invoke.Process)), W: f1(math.Max(x1-x0, 1.5)), H: h,
+				Class: rankClass[outcomeRank(p.Outcome())] + " witness", ID: "op-" + strconv.FormatInt(p.Invoke.Index, 10),
+				Title: opTitle(p, end)})
+		}
+	}
+	// Labels that would overlap are left off; every marker keeps its line,
+	// link and tooltip.
+	ms := append([]anomalyMark(nil), anomalies...)
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].T < ms[j].T })
+	lastLabel := math.Inf(-1)
+	for _, am := range ms {
+		x := a.x(am.T)
+		lbl := am.Label
+		if x-lastLabel < 22 {
+			lbl = ""
+		} else {
+			lastLabel = x
+		}
+		c.Markers = append(c.Markers, marker{X: f1(x), Y: f1(top - 1), Label: lbl, Href: "#" + am.ID, Title: am.Title})
+	}
+	return c
+}
+
+// period is a stretch of time in which a fault was in effect.
+type period struct {
+	Lane  string
+	Kind  string // CSS class: down, paused, partition, clock, strobe, action
+	Start int64
+	End   int64
+	// Maybe marks a fault whose outcome is unknown (info).
+	Maybe bool
+	Text  string
+}
+
+// faultPeriods derives from the nemesis records when each fault was in
+// effect: a kill until the node's next start, a pause until its resume, a
+// partition until the heal, a clock offset until the next reset, and any
+// other fault for the time its action took. A fault that failed changed
+// nothing; one whose outcome is unknown is drawn as possibly in effect.
+func faultPeriods(pairs []history.Pair, end int64) []period {
+	var out []period
+	open := map[string]int{} // lane+"\x00"+kind -> index in out
+	begin := func(lane, kind string, t int64, maybe bool, text string) {
+		key := lane + "\x00" + kind
+		if i, ok := open[key]; ok {
+			out[i].End = t
+		}
+		open[key] = len(out)
+		out = append(out, period{Lane: lane, Kind: kind, Start: t, End: -1, Maybe: maybe, Text: text})
+	}
+	finish := func(lane, kind string, t int64) {
+		key := lane + "\x00" + kind
+		if i, ok := open[key]; ok {
+			out[i].End = t
+			delete(open, key)
+		}
+	}
+	for i := range pairs {
+		p := &pairs[i]
+		if !p.Invoke.IsNemesis() {
+			continue
+		}
+		o := p.Outcome()
+		if o == history.Fail {
+			continue
+		}
+		maybe := o == history.Info
+		inv := &p.Invoke
+		t0, t1 := inv.Time, p.End(end)
+		node := inv.Node
+		lane := node
+		if lane == "" {
+			lane = "cluster"
+		}
+		desc := describeFault(&p.Complete)
+		if !p.Completed() {
+			desc = describeFault(inv) + " (never completed)"
+		}
+		f := inv.F
+		switch {
+		case f == "kill":
+			begin(lane, "down", t1, maybe, desc)
+		case f == "start":
+			finish(lane, "down", t1)
+		case f == "restart":
+			finish(lane, "down", t0)
+			out = append(out, period{Lane: lane, Kind: "down", Start: t0, End: t1, Maybe: maybe, Text: desc})
+		case f == "pause":
+			begin(lane, "paused", t1, maybe, desc)
+		case f == "resume":
+			finish(lane, "paused", t1)
+		case strings.HasPrefix(f, "partition") || strings.HasPrefix(f, "isolate") || strings.HasPrefix(f, "cut"):
+			if node == "" {
+				lane = "network"
+			}
+			begin(lane, "partition", t1, maybe, desc)
+		case f == "heal":
+			for key, i := range open {
+				if out[i].Kind == "partition" {
+					out[i].End = t1
+					delete(open, key)
+				}
+			}
+		case strings.HasPrefix(f, "clock-"):
+			off, known := clockOffset(completeOrInvoke(p))
+			if f == "clock-strobe" {
+				out = append(out, period{Lane: lane, Kind: "strobe", Start: t0, End: t1, Maybe: maybe, Text: desc})
+			}
+			if !known {
+				if f != "clock-strobe" {
+					out = append(out, period{Lane: lane, Kind: "action", Start: t0, End: t1, Maybe: maybe, Text: desc})
+				}
+				continue
+			}
+			if off != 0 {
+				begin(lane, "clock", t1, maybe, desc)
+			} else {
+				finish(lane, "clock", t1)
+			}
+		default:
+			out = append(out, period{Lane: lane, Kind: "action", Start: t0, End: t1, Maybe: maybe, Text: desc})
+		}
+	}
+	for i := range out {
+		if out[i].End < 0 {
+			out[i].End = end
+			out[i].Text += " (still in effect when the history ends)"
+		}
+	}
+	return out
+}
+
+// shade draws fault periods as translucent bands over a plot.
+func shade(a axis, periods []period, y, h float64) []band {
+	var out []band
+	for _, p := range periods {
+		if p.Kind == "action" {
+			continue
+		}
+		x0, x1 := a.x(p.Start), a.x(p.End)
+		cls := "shade s-" + p.Kind
+		out = append(out, band{X: f1(x0), W: f1(math.Max(x1-x0, 0.8)), Y: f1(y), H: f1(h), Class: cls, Title: p.Text})
+	}
+	return out
+}
+
+// faultChart draws one lane per node (and the network) with the fault
+// periods, so the timeline's shading can be read by node.
+func faultChart(a axis, nodes []string, periods []period) chart {
+	c := chart{ID: "faults", Title: "Faults per node",
+		Legend: []legend{{"down", "down (killed)"}, {"paused", "paused"}, {"partition", "partitioned"}, {"clock", "clock offset"}, {"strobe", "clock strobe"}, {"action", "other fault action"}}}
+	if len(periods) == 0 {
+		c.Empty = "No faults were injected."
+		c.setHeight(40)
+		return c
+	}
+	lanes := append([]string(nil), nodes...)
+	seen := map[string]bool{}
+	for _, n := range lanes {
+		seen[n] = true
+	}
+	for _, p := range periods {
+		if !seen[p.Lane] {
+			seen[p.Lane] = true
+			lanes = append(lanes, p.Lane)
+		}
+	}
+	idx := map[string]int{}
+	for i, l := range lanes {
+		idx[l] = i
+	}
+	laneH, top := 16.0, 8.0
+	bottom := top + laneH*float64(len(lanes))
+	c.setHeight(bottom + 24)
+	c.GridTop, c.GridBot = f1(top), f1(bottom)
+	c.Ticks = ticks(a)
+	for i, l := range lanes {
+		c.Labels = append(c.Labels, label{X: f1(plotX0 - 6), Y: f1(top + laneH*float64(i) + laneH*0.7), Text: short(l, 16)})
+	}
+	// Lower kinds first so short actions stay visible on top.
+	order := map[string]int{"clock": 0, "partition": 1, "paused": 2, "down": 3, "strobe": 4, "action": 5}
+	ps := append([]period(nil), periods...)
+	sort.SliceStable(ps, func(i, j int) bool { return order[ps[i].Kind] < order[ps[j].Kind] })
+	for _, p := range ps {
+		x0, x1 := a.x(p.Start), a.x(p.End)
+		sub := map[string]float64{"clock": 0, "partition": 0, "paused": 0, "down": 0, "strobe": 0.25, "action": 0.25}[p.Kind]
+		cls := p.Kind
+		if p.Maybe {
+			cls += " maybe"
+		}
+		c.Rects = append(c.Rects, mark{X: f1(x0), Y: f1(top + laneH*float64(idx[p.Lane]) + 2 + sub*laneH),
+			W: f1(math.Max(x1-x0, 1.5)), H: f1((laneH - 4) * (1 - 2*sub)), Class: cls, Title: p.Text})
+	}
+	return c
+}
+
+// clockChart plots each node's clock offset from host time, as recorded by
+// the clock nemesis.
+func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
+	c := chart{ID: "clocks", Title: "Clock offset per node (from host time)"}
+	type step struct {
+		t   int64
+		off int64
+	}
+	series := map[string][]step{}
+	type strobeRec struct {
+		t0, t1, lo, hi int64
+		title          string
+	}
+	var strobes []strobeRec
+	var maxAbs int64 = 1
+	any := false
+	for i := range pairs {
+		p := &pairs[i]
+		if !p.Invoke.IsNemesis() || !strings.HasPrefix(p.Invoke.F, "clock-") || p.Outcome() == history.Fail {
+			continue
+		}
+		off, known := clockOffset(completeOrInvoke(p))
+		if !known {
+			continue
+		}
+		v, _ := nemesis.DecodeClockValue(completeOrInvoke(p))
+		any = true
+		n := p.Invoke.Node
+		t := p.End(a.end)
+		series[n] = append(series[n], step{t, off})
+		maxAbs = max(maxAbs, abs64(off), v.MaxOffsetNS)
+		if p.Invoke.F == "clock-strobe" {
+			delta, _ := time.ParseDuration(v.Delta)
+			lo, hi := off, off+int64(delta)
+			strobes = append(strobes, strobeRec{t0: p.Invoke.Time, t1: t, lo: min(lo, hi), hi: max(lo, hi),
+				title: describeFault(completeOrInvoke(p))})
+			maxAbs = max(maxAbs, abs64(hi))
+		}
+	}
+	if !any {
+		return c, false
+	}
+	top, ph := 8.0, 110.0
+	c.setHeight(top + ph + 24)
+	c.GridTop, c.GridBot = f1(top), f1(top+ph)
+	c.Ticks = ticks(a)
+	yOf := func(off int64) float64 { return top + ph/2 - float64(off)/float64(maxAbs)*(ph/2-4) }
+	for _, v := range []int64{maxAbs, 0, -maxAbs} {
+		c.YLabels = append(c.YLabels, label{X: f1(plotX0 - 6), Y: f1(yOf(v) + 3), Text: signedDur(time.Duration(v))})
+	}
+	lanes := append([]string(nil), nodes...)
+	for n := range series {
+		found := false
+		for _, m := range lanes {
+			found = found || m == n
+		}
+		if !found {
+			lanes = append(lanes, n)
+		}
+	}
+	sort.Strings(lanes[len(nodes):])
+	for i, n := range lanes {
+		cls := "node" + strconv.Itoa(i%8)
+		c.Legend = append(c.Legend, legend{Class: cls, Text: short(n, 24)})
+		var pts []string
+		cur := int64(0)
+		pts = append(pts, f1(a.x(0))+","+f1(yOf(0)))
+		for _, s := range series[n] {
+			pts = append(pts, f1(a.x(s.t))+","+f1(yOf(cur)), f1(a.x(s.t))+","+f1(yOf(s.off)))
+			cur = s.off
+		}
+		pts = append(pts, f1(a.x(a.end))+","+f1(yOf(cur)))
+		c.Lines = append(c.Lines, line{Points: strings.Join(pts, " "), Class: "step " + cls, Title: "node " + clean(n, 40)})
+	}
+	for _, s := range strobes {
+		x0, x1 := a.x(s.t0), a.x(s.t1)
+		y0, y1 := yOf(s.hi), yOf(s.lo)
+		c.Rects = append(c.Rects, mark{X: f1(x0), Y: f1(y0), W: f1(math.Max(x1-x0, 1)), H: f1(math.Max(y1-y0, 2)),
+			Class: "strobe", Title: s.title})
+	}
+	return c, true
+}
+
+func abs64(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func signedDur(d time.Duration) string {
+	if d > 0 {
+		return "+" + d.String()
+	}
+	return d.String()
+}
+
+// latencyChart plots each operation's latency (log scale) at its invocation
+// time. Large histories are merged per 2×2 unit cell and outcome.
+func latencyChart(a axis, pairs []history.Pair, periods []period, witnesses map[int64]bool) chart {
+	c := chart{ID: "latency", Title: "Latency (log scale) by invocation time",
+		Legend: []legend{{"ok", "ok"}, {"fail", "fail"}, {"info", "info (until completion or end)"}}}
+	if len(pairs) == 0 {
+		c.Empty = "No client operations were recorded."
+		c.setHeight(40)
+		return c
+	}
+	top, ph := 8.0, 150.0
+	c.setHeight(top + ph + 24)
+	c.GridTop, c.GridBot = f1(top), f1(top+ph)
+	c.Ticks = ticks(a)
+	c.Bands = shade(a, periods, top, ph)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	lat := make([]float64, len(pairs))
+	for i := range pairs {
+		l := float64(max(pairs[i].End(a.end)-pairs[i].Invoke.Time, 1000)) // at least 1µs
+		lat[i] = l
+		lo, hi = math.Min(lo, l), math.Max(hi, l)
+	}
+	llo, lhi := math.Log10(lo), math.Log10(hi)
+	if lhi-llo < 1 {
+		llo, lhi = math.Floor(llo), math.Floor(llo)+1
+	}
+	yOf := func(l float64) float64 { return top + ph - (math.Log10(l)-llo)/(lhi-llo)*(ph-4) - 2 }
+	for e := math.Ceil(llo); e <= math.Floor(lhi); e++ {
+		c.YLabels = append(c.YLabels, label{X: f1(plotX0 - 6), Y: f1(yOf(math.Pow(10, e)) + 3), Text: dur(time.Duration(math.Pow(10, e)))})
+	}
+	single := len(pairs) <= maxSingleDots
+	if !single {
+		c.Note = fmt.Sprintf("%d operations; points that fall in the same 2×2 cell with the same outcome are drawn once.", len(pairs))
+	}
+	seen := map[[3]int]bool{}
+	for i := range pairs {
+		p := &pairs[i]
+		x, y := a.x(p.Invoke.Time), yOf(lat[i])
+		k := outcomeRank(p.Outcome())
+		w := witnesses[p.Invoke.Index]
+		if !single && !w {
+			key := [3]int{int(x / 2), int(y / 2), k}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+		}
+		cls := "dot " + rankClass[k]
+		m := mark{X: f1(x - 1), Y: f1(y - 1), W: "2", H: "2", Class: cls}
+		if w {
+			m.Class += " witness"
+			m.Href = "#op-" + strconv.FormatInt(p.Invoke.Index, 10)
+			m.Title = opTitle(p, a.end)
+		}
+		c.Rects = append(c.Rects, m)
+	}
+	return c
+}
+
+// throughputChart plots completions per second by outcome.
+func throughputChart(a axis, pairs []history.Pair, periods []period) chart {
+	c := chart{ID: "throughput", Title: "Throughput (completions per second)",
+		Legend: []legend{{"ok", "ok"}, {"fail", "fail"}, {"info", "info"}}}
+	if len(pairs) == 0 {
+		c.Empty = "No client operations were recorded."
+		c.setHeight(40)
+		return c
+	}
+	const buckets = 110
+	top, ph := 8.0, 110.0
+	c.setHeight(top + ph + 24)
+	c.GridTop, c.GridBot = f1(top), f1(top+ph)
+	c.Ticks = ticks(a)
+	c.Bands = shade(a, periods, top, ph)
+	var n [4][buckets]float64
+	for i := range pairs {
+		p := &pairs[i]
+		t := p.End(a.end)
+		b := min(int(float64(t)/float64(a.end)*buckets), buckets-1)
+		n[outcomeRank(p.Outcome())][max(b, 0)]++
+	}
+	width := time.Duration(a.end).Seconds() / buckets
+	peak := 1.0
+	for k := 1; k <= 3; k++ {
+		for b := range n[k] {
+			n[k][b] /= width
+			peak = math.Max(peak, n[k][b])
+		}
+	}
+	yOf := func(v float64) float64 { return top + ph - v/peak*(ph-4) }
+	c.YLabels = []label{{X: f1(plotX0 - 6), Y: f1(yOf(peak) + 3), Text: strconv.FormatFloat(peak, 'f', 0, 64) + "/s"},
+		{X: f1(plotX0 - 6), Y: f1(yOf(0) + 3), Text: "0"}}
+	for k := 1; k <= 3; k++ {
+		pts := make([]string, 0, buckets)
+		for b := 0; b < buckets; b++ {
+			t := int64((float64(b) + 0.5) / buckets * float64(a.end))
+			pts = append(pts, f1(a.x(t))+","+f1(yOf(n[k][b])))
+		}
+		c.Lines = append(c.Lines, line{Points: strings.Join(pts, " "), Class: "rate " + rankClass[k], Title: rankClass[k] + " per second"})
+	}
+	return c
+}
+
+// completeOrInvoke is the record that says what a fault did: its completion,
+// or its invocation when it never completed.
+func completeOrInvoke(p *history.Pair) *history.Op {
+	if p.Completed() {
+		return &p.Complete
+	}
+	return &p.Invoke
+}

@@ -1,0 +1,239 @@
+package reports
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/history"
+)
+
+// RunSummary is one run of a store, as the index lists it.
+type RunSummary struct {
+	// Path is the run directory relative to the store: <target>/<time>.
+	Path     string
+	Target   string
+	Workload string
+	Nemeses  []string
+	Seed     int64
+	Start    time.Time
+	// Verdict is valid, invalid, unknown, or "not judged" when the run has
+	// no results.
+	Verdict string
+	// Checkers summarises each checker's verdict: "ids: invalid".
+	Checkers  []string
+	HasReport bool
+}
+
+// ListRuns lists the runs of a store (store/<target>/<run>/ holding a
+// history.jsonl), newest first. It reads only the small files of each run:
+// config.json, results.json's verdicts, and the history's first line.
+func ListRuns(store string) ([]RunSummary, error) {
+	targets, err := os.ReadDir(store)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", store, err)
+	}
+	var out []RunSummary
+	for _, t := range targets {
+		if !t.IsDir() || strings.HasPrefix(t.Name(), ".") {
+			continue
+		}
+		runs, err := os.ReadDir(filepath.Join(store, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, r := range runs {
+			if !r.IsDir() || strings.HasPrefix(r.Name(), ".") {
+				continue // the "latest" link and temporary files
+			}
+			dir := filepath.Join(store, t.Name(), r.Name())
+			if s, ok := summarize(dir); ok {
+				s.Path = t.Name() + "/" + r.Name()
+				out = append(out, s)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.After(out[j].Start)
+		}
+		return out[i].Path > out[j].Path
+	})
+	return out, nil
+}
+
+func summarize(dir string) (RunSummary, bool) {
+	h, err := readHeader(core.HistoryPath(dir))
+	if err != nil {
+		return RunSummary{}, false
+	}
+	s := RunSummary{Target: h.Target, Workload: h.Workload, Nemeses: h.Nemeses, Seed: h.Seed, Start: h.Start, Verdict: "not judged"}
+	if b, err := os.ReadFile(filepath.Join(dir, core.ResultsFile)); err == nil {
+		var rs struct {
+			Valid    checkers.Validity `json:"valid"`
+			Checkers map[string]struct {
+				Valid checkers.Validity `json:"valid"`
+			} `json:"checkers"`
+		}
+		if json.Unmarshal(b, &rs) == nil {
+			s.Verdict = rs.Valid.String()
+			names := make([]string, 0, len(rs.Checkers))
+			for n := range rs.Checkers {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				s.Checkers = append(s.Checkers, n+": "+rs.Checkers[n].Valid.String())
+			}
+		} else {
+			s.Verdict = "unknown"
+		}
+	}
+	_, err = os.Stat(filepath.Join(dir, HTMLFile))
+	s.HasReport = err == nil
+	return s, true
+}
+
+// readHeader reads only the first line of a history.
+func readHeader(p string) (history.Header, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return history.Header{}, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReaderSize(f, 64<<10).ReadBytes('\n')
+	if err != nil && len(line) == 0 {
+		return history.Header{}, err
+	}
+	var hl struct {
+		Header *history.Header `json:"header"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(line), &hl); err != nil || hl.Header == nil {
+		return history.Header{}, errors.New("not a history")
+	}
+	return *hl.Header, nil
+}
+
+// csp forbids the index and the reports to load or run anything.
+const csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
+
+// Handler serves a store: the list of runs at /, and each run's files under
+// /runs/<target>/<run>/. A run without report.html gets one rendered on the
+// fly (nothing is written). Files are read through an os.Root, so no path or
+// link leads outside the store. It only reads.
+func Handler(store string) (http.Handler, error) {
+	root, err := os.OpenRoot(store)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", store, err)
+	}
+	files := http.StripPrefix("/runs/", http.FileServerFS(root.FS()))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		runs, err := ListRuns(store)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := indexTemplate.Execute(w, indexPage(store, runs)); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("GET /runs/", func(w http.ResponseWriter, r *http.Request) {
+		rel := strings.TrimPrefix(path.Clean(r.URL.Path), "/runs/")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if path.Base(rel) == HTMLFile {
+			w.Header().Set("Content-Security-Policy", csp)
+			if _, err := fs.Stat(root.FS(), rel); errors.Is(err, fs.ErrNotExist) {
+				serveRendered(w, store, path.Dir(rel))
+				return
+			}
+		}
+		files.ServeHTTP(w, r)
+	})
+	return mux, nil
+}
+
+// serveRendered renders a run's report into the response.
+func serveRendered(w http.ResponseWriter, store, rel string) {
+	if !fs.ValidPath(rel) || strings.Count(rel, "/") != 1 {
+		http.NotFound(w, nil)
+		return
+	}
+	run, err := Load(filepath.Join(store, filepath.FromSlash(rel)))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	var buf bytes.Buffer
+	if err := RenderHTML(&buf, run); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
+}
+
+type indexRow struct {
+	Href, Target, Workload, Nemeses, Start, Seed, Verdict, Class, Checkers string
+}
+
+type indexView struct {
+	Store string
+	Runs  []indexRow
+}
+
+func indexPage(store string, runs []RunSummary) indexView {
+	v := indexView{Store: clean(store, 500)}
+	for _, r := range runs {
+		cls := strings.ReplaceAll(r.Verdict, " ", "-")
+		nem := strings.Join(r.Nemeses, ", ")
+		if nem == "" {
+			nem = "none"
+		}
+		v.Runs = append(v.Runs, indexRow{Href: "runs/" + r.Path + "/" + HTMLFile, Target: clean(r.Target, 200),
+			Workload: clean(r.Workload, 200), Nemeses: clean(nem, 200), Start: r.Start.UTC().Format("2006-01-02 15:04:05 UTC"),
+			Seed: strconv.FormatInt(r.Seed, 10), Verdict: r.Verdict, Class: cls, Checkers: clean(strings.Join(r.Checkers, " · "), 1000)})
+	}
+	return v
+}
+
+var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="` + csp + `">
+<link rel="icon" href="data:,">
+<title>chaos runs</title>
+<style>
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #1d2329; }
+table { border-collapse: collapse; } td, th { border: 1px solid #d8dde3; padding: 4px 9px; text-align: left; }
+th { background: #eef1f4; }
+.verdict { font-weight: 700; padding: 1px 8px; border-radius: 9px; color: #fff; }
+.valid { background: #1e7b34; } .invalid { background: #b42318; } .unknown { background: #a15c07; } .not-judged { background: #6a737d; }
+.note { color: #57606a; }
+</style></head><body>
+<h1>chaos runs</h1>
+<p class="note">Store {{.Store}} · newest first · {{len .Runs}} runs</p>
+{{- if .Runs}}
+<table id="runs"><tr><th>verdict</th><th>target</th><th>workload</th><th>nemeses</th><th>started</th><th>seed</th><th>checkers</th></tr>
+{{- range .Runs}}
+<tr><td><a href="{{.Href}}"><span class="verdict {{.Class}}">{{.Verdict}}</span></a></td><td><a href="{{.Href}}">{{.Target}}</a></td><td>{{.Workload}}</td><td>{{.Nemeses}}</td><td>{{.Start}}</td><td>{{.Seed}}</td><td>{{.Checkers}}</td></tr>
+{{- end}}
+</table>
+{{- else}}<p>No runs yet: start one with <code>chaos run</code>.</p>{{end}}
+</body></html>
+`))
