@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -126,7 +127,7 @@ func (s *single) Release(ctx context.Context, key string, g lock.Grant) ([]strin
 }
 
 // redlock is Redlock as antirez describes it: take the start time, try SET
-// NX PX on every node in turn with a timeout small against the TTL, and hold
+// NX PX on every node with a timeout small against the TTL, and hold
 // the lock if a majority granted it and validity = ttl - elapsed - drift is
 // still positive; otherwise release on every node.
 type redlock struct {
@@ -138,23 +139,36 @@ type redlock struct {
 func (r *redlock) Acquire(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	start := time.Now()
 	token := r.tokens.next()
-	var granted []string
-	var refused []string
-	for _, c := range r.conns {
-		if ctx.Err() != nil {
-			refused = append(refused, c.name+" (not asked: out of time)")
-			continue
-		}
-		nctx, cancel := context.WithTimeout(ctx, r.nodeTimeout)
-		ok, err := c.c.SetNX(nctx, key, token, ttl).Result()
-		cancel()
-		switch {
-		case err != nil:
-			refused = append(refused, c.name+" (no answer)")
-		case ok:
+	// The requests go to every node at once (the multiplexing the Redlock
+	// description allows), each bounded by the per-node timeout, so an
+	// unreachable node costs one timeout, not one each.
+	answers := make([]string, len(r.conns))
+	ok := make([]bool, len(r.conns))
+	var wg sync.WaitGroup
+	for i, c := range r.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nctx, cancel := context.WithTimeout(ctx, r.nodeTimeout)
+			defer cancel()
+			set, err := c.c.SetNX(nctx, key, token, ttl).Result()
+			switch {
+			case err != nil:
+				answers[i] = c.name + " (no answer: " + err.Error() + ")"
+			case set:
+				ok[i] = true
+			default:
+				answers[i] = c.name + " (held)"
+			}
+		}()
+	}
+	wg.Wait()
+	var granted, refused []string
+	for i, c := range r.conns {
+		if ok[i] {
 			granted = append(granted, c.name)
-		default:
-			refused = append(refused, c.name+" (held)")
+		} else {
+			refused = append(refused, answers[i])
 		}
 	}
 	elapsed := time.Since(start)
@@ -169,13 +183,19 @@ func (r *redlock) Acquire(ctx context.Context, key string, ttl time.Duration) (l
 	}
 	// Give back whatever was taken, on every node: a node that timed out
 	// may have set the key all the same.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.nodeTimeout*time.Duration(len(r.conns)))
+	// All nodes at once, so an unreachable one costs one timeout, not one
+	// each.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.nodeTimeout)
 	defer cancel()
+	var give sync.WaitGroup
 	for _, c := range r.conns {
-		nctx, ncancel := context.WithTimeout(rctx, r.nodeTimeout)
-		_ = releaseScript.Run(nctx, c.c, []string{key}, token).Err()
-		ncancel()
+		give.Add(1)
+		go func() {
+			defer give.Done()
+			_ = releaseScript.Run(rctx, c.c, []string{key}, token).Err()
+		}()
 	}
+	give.Wait()
 	why := fmt.Sprintf("%d of %d nodes granted (quorum %d): %s", len(granted), len(r.conns), quorum, strings.Join(refused, ", "))
 	if len(granted) >= quorum {
 		why = fmt.Sprintf("quorum reached but validity %s is gone after %s", validity, elapsed)

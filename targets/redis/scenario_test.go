@@ -79,7 +79,7 @@ func TestScenarios(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/seed=%d/control=%t", name, seed, control), func(t *testing.T) {
 					cfg := s.Config(control)
 					cfg.Seed = seed
-					cfg.Store = t.TempDir()
+					cfg.Store = keepOnFailure(t)
 					cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
 					p, err := core.Prepare(catalog.New(), cfg)
 					if err != nil {
@@ -121,6 +121,24 @@ func TestScenarios(t *testing.T) {
 			}
 		}
 	}
+}
+
+// keepOnFailure is a store directory that survives a failed test, so its
+// history and node logs can be read.
+func keepOnFailure(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "chaos-redis-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("run kept in %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
+	return dir
 }
 
 // TestRedsyncClockJump plays redlock-clock-jump against redsync's Redlock:

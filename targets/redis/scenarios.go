@@ -31,12 +31,13 @@ var (
 	redlockSplit = append(Cut([]string{"c0"}, []string{"n4", "n5"}), Cut([]string{"c1"}, []string{"n1", "n2"})...)
 )
 
-// redlockParams: c0 takes A, B, C at 0.3s and holds 2s; c1 tries three
-// times from 1.2s, all inside c0's hold and 3s lease; the fault comes at
-// 0.8s, between the two.
+// redlockParams: c0 takes A, B, C from 0.3s (done by about 1s on a quiet
+// machine) and holds 3s of its 5s lease; the fault comes at 2s; c1 tries
+// three times from 2.5s, inside c0's hold. The per-node timeout of 150ms is still
+// small against the TTL and leaves room for a loaded machine.
 func redlockParams(control bool) core.Params {
-	return core.Params{"redis-lock": "redlock", "lock-ttl": "3s", "lock-hold": "2s,200ms",
-		"lock-start": "300ms,1200ms", "lock-attempts": "1,3", "lock-retry": "150ms"}
+	return core.Params{"redis-lock": "redlock", "redis-node-timeout": "150ms", "lock-ttl": "5s", "lock-hold": "3s,200ms",
+		"lock-start": "300ms,2500ms", "lock-attempts": "1,3", "lock-retry": "150ms"}
 }
 
 var scenarios = []scenario{
@@ -45,12 +46,12 @@ var scenarios = []scenario{
 		summary:       "Redlock: c0 holds A, B, C (D, E unreachable for it); C's clock jumps +30s; c1 (cut off from A, B) takes C, D, E",
 		expect:        "two holders at once inside their validity, and c1's write lost; the witness names c0, c1, n3 and the clock jump",
 		controlExpect: "no clock jump: c1 reaches only D and E, no quorum, no violation",
-		timeLimit:     4 * time.Second, nodes: 5,
+		timeLimit:     5500 * time.Millisecond, nodes: 5,
 		params: redlockParams,
 		script: func(control bool) []Step {
 			steps := []Step{{F: "partition", Cut: redlockSplit}}
 			if !control {
-				steps = append(steps, Step{After: 800 * time.Millisecond, F: "clock-jump", Node: "n3", Offset: 30 * time.Second})
+				steps = append(steps, Step{After: 2 * time.Second, F: "clock-jump", Node: "n3", Offset: 30 * time.Second})
 			}
 			return steps
 		},
@@ -59,32 +60,32 @@ var scenarios = []scenario{
 		name:          "redlock-crash-restart",
 		summary:       "Redlock without persistence: c0 holds A, B, C; C is killed and restarted at once, empty; c1 (cut off from A, B) takes C, D, E",
 		expect:        "two holders at once inside their validity; the witness names c0, c1, n3 and the restart",
-		controlExpect: "C stays down longer than the TTL (antirez's delayed restart): c1 gets no quorum; --redis-appendfsync n3=always,everysec --redis-appendonly yes is the other cure",
-		timeLimit:     5 * time.Second, nodes: 5,
+		controlExpect: "C stays down 5.5s, longer than the 5s TTL (antirez's delayed restart): c1 gets no quorum; --redis-appendonly yes --redis-appendfsync always is the other cure",
+		timeLimit:     8 * time.Second, nodes: 5,
 		params: redlockParams,
 		script: func(control bool) []Step {
 			delay := time.Duration(0)
 			if control {
-				delay = 3500 * time.Millisecond
+				delay = 5500 * time.Millisecond
 			}
 			return []Step{{F: "partition", Cut: redlockSplit},
-				{After: 800 * time.Millisecond, F: "restart", Node: "n3", Delay: delay}}
+				{After: 2 * time.Second, F: "restart", Node: "n3", Delay: delay}}
 		},
 	},
 	{
 		name:          "lock-pause",
-		summary:       "single Redis lock: c0 acquires, reads, pauses 2.5s past its 1s TTL; c1 acquires and writes; c0 wakes and writes",
+		summary:       "single Redis lock: c0 acquires, reads, pauses 3s past its 1s TTL; c1 acquires and writes; c0 wakes and writes",
 		expect:        "c1's update is lost and c0 wrote after its lease ran out; the witness names c0, c1, n1 and the client pause",
 		controlExpect: "with fencing tokens the resource rejects c0's stale write and no update is lost",
-		timeLimit:     4 * time.Second, nodes: 1,
-		// c0's lease ends near 1.2s, c1 takes the lock at 1.7s and writes
-		// at 1.8s, c0 wakes near 2.8s: half a second either side.
+		timeLimit:     4500 * time.Millisecond, nodes: 1,
+		// c0's lease ends near 1.2s, c1 takes the lock at 1.9s and writes
+		// at 2.0s, c0 wakes near 3.3s: well apart either side.
 		params: func(control bool) core.Params {
 			return core.Params{"redis-lock": "single", "redis-lock-nodes": "n1", "redis-fencing": fmt.Sprint(control),
-				"lock-ttl": "1s", "lock-hold": "100ms", "lock-start": "200ms,1700ms", "lock-attempts": "1,1"}
+				"lock-ttl": "1s", "lock-hold": "100ms", "lock-start": "200ms,1900ms", "lock-attempts": "1,1"}
 		},
 		script: func(control bool) []Step {
-			return []Step{{F: "client-pause", Client: "c0", Pause: 2500 * time.Millisecond}}
+			return []Step{{F: "client-pause", Client: "c0", Pause: 3 * time.Second}}
 		},
 	},
 	{
@@ -92,10 +93,10 @@ var scenarios = []scenario{
 		summary:       "single Redis lock on a primary with a replica: replication cut, c0 locks the primary, the primary is killed and the replica promoted, c1 locks",
 		expect:        "two holders at once: n1 granted c0, the promoted n2 granted c1; the witness names the promotion",
 		controlExpect: "replication intact: the replica has c0's lock when promoted and refuses c1",
-		timeLimit:     4 * time.Second, nodes: 2,
+		timeLimit:     4500 * time.Millisecond, nodes: 2,
 		params: func(control bool) core.Params {
-			return core.Params{"redis-lock": "single", "redis-lock-nodes": "n1,n2", "redis-replicas": "n2=n1",
-				"lock-ttl": "5s", "lock-hold": "2s,200ms", "lock-start": "300ms,1500ms", "lock-attempts": "1,3", "lock-retry": "250ms"}
+			return core.Params{"redis-lock": "single", "redis-lock-nodes": "n1,n2", "redis-replicas": "n2=n1", "redis-node-timeout": "150ms",
+				"lock-ttl": "5s", "lock-hold": "2500ms,200ms", "lock-start": "300ms,2s", "lock-attempts": "1,3", "lock-retry": "250ms"}
 		},
 		script: func(control bool) []Step {
 			var steps []Step
@@ -103,7 +104,7 @@ var scenarios = []scenario{
 				steps = append(steps, Step{F: "partition", Cut: Cut([]string{"n1"}, []string{"n2"})})
 			}
 			return append(steps,
-				Step{After: time.Second, F: "kill", Node: "n1"},
+				Step{After: 1500 * time.Millisecond, F: "kill", Node: "n1"},
 				Step{F: "promote", Node: "n2"})
 		},
 	},

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -305,6 +306,7 @@ func (t *Target) NewClient(ctx context.Context, workload string, cc core.ClientC
 			DisableIdentity: true,
 		})})
 	}
+	warm(ctx, conns, warmTimeout)
 	base := locker{conns: conns, tokens: tokenSource{prefix: fmt.Sprintf("%s-p%d", cc.Endpoint, cc.Process)}}
 	var l lock.Locker
 	switch t.cfg.Lock {
@@ -316,6 +318,26 @@ func (t *Target) NewClient(ctx context.Context, workload string, cc core.ClientC
 		l = &redlock{locker: base, nodeTimeout: t.cfg.NodeTimeout, drift: t.cfg.DriftFactor}
 	}
 	return lock.NewClient(l, workload, cc.Endpoint, lock.WithResources(t.res), lock.WithPauses(t.pauses)), nil
+}
+
+// warmTimeout bounds the connection warm-up of a new client.
+const warmTimeout = 250 * time.Millisecond
+
+// warm opens a connection to every node at once, so that the first lock
+// request does not spend its small per-node timeout on a TCP handshake. A
+// node it cannot reach is simply left cold.
+func warm(ctx context.Context, cs []nodeConn, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.c.Ping(ctx).Err()
+		}()
+	}
+	wg.Wait()
 }
 
 func closeAll(cs []nodeConn) error {
