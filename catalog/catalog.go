@@ -12,10 +12,12 @@ import (
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/gossip"
 	"github.com/chaostest/chaos/targets/redis"
+	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/kv"
 	"github.com/chaostest/chaos/workloads/lock"
+	"github.com/chaostest/chaos/workloads/register"
 )
 
 // New returns a registry of everything this build knows.
@@ -34,6 +36,8 @@ var registrations = []func(*core.Registry){
 	kv.Register,
 	ids.Register,
 	snowflake.Register,
+	register.Register,
+	refkv.Register,
 	lock.Register,
 	redis.Register,
 }

@@ -422,8 +422,8 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 func (r *run) nemesisLoop(ctx context.Context) {
 	sched := NewSchedule(r.cfg.Seed, r.p.Nemeses, r.p.Nodes, r.cfg.NemesisInterval)
 	for {
-		pf, ok := sched.Next()
-		if !ok || pf.At >= r.cfg.TimeLimit {
+		pf, ok := sched.NextBefore(r.cfg.TimeLimit)
+		if !ok {
 			return
 		}
 		wait := pf.At - time.Duration(r.now())

@@ -64,11 +64,19 @@ func NewSchedule(seed int64, nemeses []Nemesis, nodes []string, interval time.Du
 }
 
 // Next plans the next fault; ok is false when there are no nemeses.
-func (s *Schedule) Next() (PlannedFault, bool) {
+func (s *Schedule) Next() (PlannedFault, bool) { return s.NextBefore(1<<63 - 1) }
+
+// NextBefore plans the next fault if it falls before limit. A fault past the
+// limit is not planned at all: nemeses keep state in their plans, and a plan
+// that is never applied must not be made.
+func (s *Schedule) NextBefore(limit time.Duration) (PlannedFault, bool) {
 	if len(s.nemeses) == 0 || s.interval <= 0 {
 		return PlannedFault{}, false
 	}
 	s.at += time.Duration(float64(s.interval) * (0.5 + s.rng.Float64()))
+	if s.at >= limit {
+		return PlannedFault{}, false
+	}
 	n := s.nemeses[s.rng.IntN(len(s.nemeses))]
 	op := n.Next(s.rng, s.nodes)
 	op.Process = history.NemesisProcess

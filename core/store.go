@@ -167,6 +167,7 @@ func CheckDir(ctx context.Context, dir string, w Workload, timeout time.Duration
 	if err != nil {
 		return checkers.Results{}, nil, err
 	}
+	hf.ArtifactDir = dir
 	rs, err := CheckFile(ctx, hf, w, timeout)
 	return rs, hf, err
 }

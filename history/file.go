@@ -165,6 +165,9 @@ func (w *Writer) Close() error {
 type File struct {
 	Header Header
 	Ops    []Op
+	// ArtifactDir is where checkers may write files of their own (such as
+	// visualizations); empty means nowhere.
+	ArtifactDir string
 	// Warnings lists what the reader tolerated, such as a torn last line.
 	Warnings []string
 }

@@ -45,6 +45,11 @@ type Clock struct {
 	StrobeDuration            time.Duration
 
 	offsets map[string]time.Duration // planned offset per node
+
+	// skewed marks the nodes whose clock may be off now. A planned fault
+	// may never be applied (the run ended first), so the heal works from
+	// what Apply did, not from the plan.
+	skewed marks
 }
 
 var _ core.Nemesis = (*Clock)(nil)
@@ -126,18 +131,21 @@ func (c *Clock) Apply(ctx context.Context, rt core.Runtime, op history.Op) histo
 		return failed(op, fmt.Errorf("bad clock fault value: %w", err))
 	}
 	target := time.Duration(v.OffsetNS)
+	if target != 0 || op.F == "clock-strobe" {
+		c.skewed.set(op.Node, true)
+	}
 	if op.F == "clock-strobe" {
 		delta, _ := time.ParseDuration(v.Delta)
 		period, _ := time.ParseDuration(v.Period)
 		dur, _ := time.ParseDuration(v.Duration)
-		if err := strobe(ctx, rt, op.Node, target, delta, period, dur); err != nil {
-			return indeterminate(op, err)
-		}
-		return ok(op)
+		err = strobe(ctx, rt, op.Node, target, delta, period, dur)
+	} else {
+		err = rt.SetClockOffset(ctx, op.Node, target)
 	}
-	if err := rt.SetClockOffset(ctx, op.Node, target); err != nil {
+	if err != nil {
 		return indeterminate(op, err)
 	}
+	c.skewed.set(op.Node, target != 0)
 	return ok(op)
 }
 
@@ -165,15 +173,12 @@ func strobe(ctx context.Context, rt core.Runtime, node string, base, delta, peri
 	return rt.SetClockOffset(ctx, node, base)
 }
 
-// HealOps resets every clock this nemesis moved.
+// HealOps resets every clock this nemesis may have moved.
 func (c *Clock) HealOps(nodes []string) []history.Op {
+	clear(c.offsets)
 	var ops []history.Op
-	for _, n := range sortedKeys(c.offsets) {
-		if c.offsets[n] != 0 {
-			v := ClockValue{Offset: "0s"}
-			ops = append(ops, history.Op{F: "clock-reset", Node: n, Value: history.JSON(v)})
-			c.offsets[n] = 0
-		}
+	for _, n := range c.skewed.list() {
+		ops = append(ops, history.Op{F: "clock-reset", Node: n, Value: history.JSON(ClockValue{Offset: "0s"})})
 	}
 	return ops
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/runtime/linkproxy"
 )
 
 // recorder is a runtime that notes what nemeses ask of it.
@@ -30,7 +31,12 @@ func (r *recorder) Partition(_ context.Context, cut []core.Link) error {
 	r.note(fmt.Sprintf("partition %v", cut))
 	return nil
 }
-func (r *recorder) Heal(_ context.Context) error { r.note("heal"); return nil }
+func (r *recorder) Heal(context.Context) error { r.note("heal"); return nil }
+func (r *recorder) ShapeLinks(_ context.Context, ls []core.Link, s linkproxy.Shape) error {
+	r.note(fmt.Sprintf("shape %v %+v", ls, s))
+	return nil
+}
+func (r *recorder) Name() string { return "recorder" }
 func (r *recorder) SetClockOffset(_ context.Context, n string, d time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -161,5 +167,37 @@ func TestBadParams(t *testing.T) {
 	}
 	if _, err := NewKill(core.Params{"kill-restart-delay": "-1s"}); err == nil {
 		t.Error("negative restart delay accepted")
+	}
+}
+
+// TestHealFollowsWhatWasApplied: a planned fault that never ran must not
+// hide a fault that did.
+func TestHealFollowsWhatWasApplied(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, name := range []string{"pause", "kill"} {
+		nem := newNemesis(t, infos()[name], nil)
+		rt := &recorder{}
+		var first history.Op
+		for first.F != "pause" && first.F != "kill" {
+			first = nem.Next(rng, nodes)
+			if first.F == "restart" {
+				first = history.Op{} // a restart heals itself; look for a lasting fault
+				nem = newNemesis(t, infos()[name], nil)
+			}
+		}
+		nem.Apply(context.Background(), rt, first)
+		undo := nem.Next(rng, nodes) // planned, never applied: the run ended
+		if undo.Node != first.Node {
+			t.Fatalf("%s: planned %v after %v", name, undo, first)
+		}
+		heal := nem.HealOps(nodes)
+		if len(heal) != 1 || heal[0].Node != first.Node {
+			t.Fatalf("%s: heal %v leaves %s faulted", name, heal, first.Node)
+		}
+	}
+	nem := newNemesis(t, infos()["pause"], nil)
+	nem.Next(rng, nodes) // planned, never applied
+	if heal := nem.HealOps(nodes); len(heal) != 0 {
+		t.Fatalf("heal of a fault that never ran: %v", heal)
 	}
 }

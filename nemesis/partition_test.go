@@ -14,7 +14,7 @@ import (
 	"github.com/chaostest/chaos/runtime/linkproxy"
 )
 
-func nodeNames(n int) []string {
+func names(n int) []string {
 	var out []string
 	for i := 1; i <= n; i++ {
 		out = append(out, fmt.Sprintf("n%d", i))
@@ -40,7 +40,7 @@ func reach(ns []string, cut []core.Link) map[string]map[string]bool {
 
 func plan(t *testing.T, topology string, n int, seed uint64) PartitionValue {
 	t.Helper()
-	op := Plan(rand.New(rand.NewPCG(seed, 1)), topology, nodeNames(n), linkproxy.Shape{Latency: time.Second, Loss: 0.5})
+	op := Plan(rand.New(rand.NewPCG(seed, 1)), topology, names(n), linkproxy.Shape{Latency: time.Second, Loss: 0.5})
 	v, err := DecodePartitionValue(&op)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestHalvesAreSymmetricAndComplete(t *testing.T) {
 			if want := 2 * len(v.Groups[0]) * len(v.Groups[1]); len(v.Cut) != want {
 				t.Fatalf("%s n=%d: %d links cut, want %d", topo, n, len(v.Cut), want)
 			}
-			r := reach(nodeNames(n), v.Cut)
+			r := reach(names(n), v.Cut)
 			for _, a := range v.Groups[0] {
 				for _, b := range v.Groups[1] {
 					if r[a][b] || r[b][a] {
@@ -74,7 +74,7 @@ func TestHalvesAreSymmetricAndComplete(t *testing.T) {
 }
 
 func TestIsolateAndClients(t *testing.T) {
-	op := Plan(rand.New(rand.NewPCG(1, 1)), "isolate", nodeNames(5), linkproxy.Shape{})
+	op := Plan(rand.New(rand.NewPCG(1, 1)), "isolate", names(5), linkproxy.Shape{})
 	v, _ := DecodePartitionValue(&op)
 	if op.Node == "" || len(v.Cut) != 8 {
 		t.Fatalf("isolate: node %q, cut %v", op.Node, v.Cut)
@@ -84,7 +84,7 @@ func TestIsolateAndClients(t *testing.T) {
 			t.Fatalf("isolate %s cut %v", op.Node, l)
 		}
 	}
-	op = Plan(rand.New(rand.NewPCG(1, 1)), "clients", nodeNames(5), linkproxy.Shape{})
+	op = Plan(rand.New(rand.NewPCG(1, 1)), "clients", names(5), linkproxy.Shape{})
 	v, _ = DecodePartitionValue(&op)
 	want := []core.Link{{From: ClientsEndpoint, To: op.Node}, {From: op.Node, To: ClientsEndpoint}}
 	sortLinks(want)
@@ -96,11 +96,11 @@ func TestIsolateAndClients(t *testing.T) {
 func TestMajoritiesRing(t *testing.T) {
 	for n := 3; n <= 9; n++ {
 		v := plan(t, "majorities-ring", n, uint64(n))
-		r := reach(nodeNames(n), v.Cut)
+		r := reach(names(n), v.Cut)
 		views := map[string]bool{}
-		for _, x := range nodeNames(n) {
+		for _, x := range names(n) {
 			seen := 0
-			for _, y := range nodeNames(n) {
+			for _, y := range names(n) {
 				if r[x][y] != r[y][x] {
 					t.Fatalf("n=%d: %s->%s not symmetric", n, x, y)
 				}
@@ -121,9 +121,9 @@ func TestMajoritiesRing(t *testing.T) {
 
 func TestBridge(t *testing.T) {
 	v := plan(t, "bridge", 5, 9)
-	r := reach(nodeNames(5), v.Cut)
+	r := reach(names(5), v.Cut)
 	bridge := v.Groups[0][len(v.Groups[0])-1]
-	for _, x := range nodeNames(5) {
+	for _, x := range names(5) {
 		if !r[bridge][x] || !r[x][bridge] {
 			t.Fatalf("bridge %s cannot reach %s", bridge, x)
 		}
@@ -135,7 +135,7 @@ func TestBridge(t *testing.T) {
 
 func TestOneWay(t *testing.T) {
 	v := plan(t, "one-way", 4, 2)
-	r := reach(nodeNames(4), v.Cut)
+	r := reach(names(4), v.Cut)
 	a, b := v.Groups[0], v.Groups[1]
 	if r[a[0]][b[0]] || !r[b[0]][a[0]] {
 		t.Fatalf("one-way: %v -> %v cut wrong: %v", a, b, v.Cut)
@@ -151,7 +151,7 @@ func TestPlanIsDeterministic(t *testing.T) {
 		rng := rand.New(rand.NewPCG(42, 7))
 		var ops []history.Op
 		for range 30 {
-			ops = append(ops, p.Next(rng, nodeNames(5)))
+			ops = append(ops, p.Next(rng, names(5)))
 		}
 		return ops
 	}
@@ -200,7 +200,7 @@ func TestApplyAndHealOps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	ctx := context.Background()
 	for range 6 {
-		op := p.Next(rng, nodeNames(4))
+		op := p.Next(rng, names(4))
 		done := p.Apply(ctx, rt, op)
 		if done.Type != history.OK {
 			t.Fatalf("%s: %s %s", op.F, done.Type, done.Error)
@@ -210,12 +210,12 @@ func TestApplyAndHealOps(t *testing.T) {
 			t.Fatalf("%s: runtime cut %v shaped %v, record says %v %v", op.F, rt.cut, rt.shaped, v.Cut, v.Shaped)
 		}
 	}
-	_ = p.Next(rng, nodeNames(4)) // a fault is now in place
-	heal := p.HealOps(nodeNames(4))
+	_ = p.Next(rng, names(4)) // a fault is now in place
+	heal := p.HealOps(names(4))
 	if len(heal) != 1 || heal[0].F != "heal" {
 		t.Fatalf("HealOps = %v", heal)
 	}
-	if again := p.HealOps(nodeNames(4)); len(again) != 1 {
+	if again := p.HealOps(names(4)); len(again) != 1 {
 		t.Fatal("HealOps must always heal: a planned heal may never have run")
 	}
 	if done := p.Apply(ctx, struct{ core.Runtime }{rt}, history.Op{F: "slow", Value: history.JSON(PartitionValue{Shape: &linkproxy.Shape{}})}); done.Type != history.Fail {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -22,7 +23,10 @@ type ProcessValue struct {
 // always survives.
 type Kill struct {
 	RestartDelay time.Duration
-	down         map[string]bool
+	down         map[string]bool // planned
+	// dead marks the nodes that may be down now; the heal starts them. The
+	// plan is not enough: a planned fault may never be applied.
+	dead marks
 }
 
 // KillParams are the kill nemesis's flags.
@@ -65,15 +69,17 @@ func (k *Kill) Next(rng *rand.Rand, nodes []string) history.Op {
 func (k *Kill) Apply(ctx context.Context, rt core.Runtime, op history.Op) history.Op {
 	switch op.F {
 	case "kill":
+		k.dead.set(op.Node, true)
 		return outcome(op, rt.Kill(ctx, op.Node))
 	case "start":
-		return outcome(op, rt.Start(ctx, op.Node))
+		return k.start(ctx, rt, op)
 	case "restart":
 		var v ProcessValue
 		if err := op.DecodeValue(&v); err != nil {
 			return failed(op, fmt.Errorf("bad restart value: %w", err))
 		}
 		delay, _ := time.ParseDuration(v.Delay)
+		k.dead.set(op.Node, true)
 		if err := rt.Kill(ctx, op.Node); err != nil {
 			return indeterminate(op, err)
 		}
@@ -82,19 +88,28 @@ func (k *Kill) Apply(ctx context.Context, rt core.Runtime, op history.Op) histor
 		case <-time.After(delay):
 		}
 		// Start even when ctx ended, so a restart never leaves a node down.
-		return outcome(op, rt.Start(context.WithoutCancel(ctx), op.Node))
+		return k.start(context.WithoutCancel(ctx), rt, op)
 	}
 	return failed(op, fmt.Errorf("kill nemesis: unknown fault %q", op.F))
 }
 
+func (k *Kill) start(ctx context.Context, rt core.Runtime, op history.Op) history.Op {
+	if err := rt.Start(ctx, op.Node); err != nil {
+		return indeterminate(op, err)
+	}
+	k.dead.set(op.Node, false)
+	return ok(op)
+}
+
 // HealOps starts every node this nemesis left down.
-func (k *Kill) HealOps(nodes []string) []history.Op { return undo(k.down, "start") }
+func (k *Kill) HealOps(nodes []string) []history.Op { return undo(k.down, &k.dead, "start") }
 
 // Pause faults freeze a node (SIGSTOP) and later resume it (SIGCONT): the
 // node keeps its connections and state but answers nothing, like a long GC
 // pause or a VM migration. At most one node is paused at a time.
 type Pause struct {
-	paused map[string]bool
+	paused map[string]bool // planned
+	frozen marks           // may be paused now
 }
 
 // NewPause builds the pause nemesis.
@@ -122,27 +137,57 @@ func (p *Pause) Next(rng *rand.Rand, nodes []string) history.Op {
 func (p *Pause) Apply(ctx context.Context, rt core.Runtime, op history.Op) history.Op {
 	switch op.F {
 	case "pause":
+		p.frozen.set(op.Node, true)
 		return outcome(op, rt.Pause(ctx, op.Node))
 	case "resume":
-		return outcome(op, rt.Resume(ctx, op.Node))
+		if err := rt.Resume(ctx, op.Node); err != nil {
+			return indeterminate(op, err)
+		}
+		p.frozen.set(op.Node, false)
+		return ok(op)
 	}
 	return failed(op, fmt.Errorf("pause nemesis: unknown fault %q", op.F))
 }
 
 // HealOps resumes every node this nemesis left paused.
-func (p *Pause) HealOps(nodes []string) []history.Op { return undo(p.paused, "resume") }
+func (p *Pause) HealOps(nodes []string) []history.Op { return undo(p.paused, &p.frozen, "resume") }
 
-// undo plans f for every node marked in faulted, in name order, and clears
-// the marks.
-func undo(faulted map[string]bool, f string) []history.Op {
+// undo clears the plan and plans f for every node that may still be
+// faulted, in name order.
+func undo(planned map[string]bool, faulted *marks, f string) []history.Op {
+	clear(planned)
 	var ops []history.Op
-	for _, n := range sortedKeys(faulted) {
-		if faulted[n] {
-			ops = append(ops, history.Op{F: f, Node: n})
-			faulted[n] = false
-		}
+	for _, n := range faulted.list() {
+		ops = append(ops, history.Op{F: f, Node: n})
 	}
 	return ops
+}
+
+// marks is a concurrency-safe set of node names: Apply runs on the nemesis
+// goroutine, HealOps on the runner's.
+type marks struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (s *marks) set(node string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]bool{}
+	}
+	if on {
+		s.m[node] = true
+	} else {
+		delete(s.m, node)
+	}
+}
+
+// list returns the marked nodes in name order.
+func (s *marks) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sortedKeys(s.m)
 }
 
 // outcome is ok when err is nil and info otherwise: a runtime error leaves

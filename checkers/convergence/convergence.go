@@ -311,7 +311,14 @@ func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	for _, d := range dumps {
 		endOfDumps = max(endOfDumps, d.op.Time)
 	}
+	// The witness's fault is the last one that was not a heal: the heal
+	// itself explains nothing.
 	lastFault := faults.Before(endOfDumps, "")
+	for _, f := range history.Faults(h.Ops) {
+		if f.Time <= endOfDumps && !isHeal(f.F) {
+			lastFault = &f
+		}
+	}
 
 	// Keys judged: every key written or held anywhere.
 	keySet := map[string]bool{}
@@ -542,6 +549,14 @@ func (c Checker) judgeKey(res *checkers.Result, key string, nodes []string, dump
 			Ops:     ops, Processes: []int{w.pair.Invoke.Process}, Nodes: present,
 			Fault: fault, Data: map[string]any{"key": key}})
 	}
+}
+
+func isHeal(f string) bool {
+	switch f {
+	case "heal", "start", "resume", "clock-reset":
+		return true
+	}
+	return false
 }
 
 func describeEntry(e entry) string {

@@ -14,6 +14,7 @@ import (
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
 	var timeout time.Duration
+	var imp importFlags
 	cmd := &cobra.Command{
 		Use:   "check <run-dir | history.jsonl>",
 		Short: "Judge a stored history again, from the history alone",
@@ -23,6 +24,12 @@ results.json stays as the run left it.`,
 		Example: `  chaos check store/snowflake/latest`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if ext, err := imp.imported(cmd); err != nil || ext {
+				if err != nil {
+					return err
+				}
+				return imp.checkImported(env, args[0], timeout)
+			}
 			path := args[0]
 			if st, err := os.Stat(path); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
@@ -49,5 +56,6 @@ results.json stays as the run left it.`,
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 5*time.Minute, "bound on the checkers; past it the verdict is unknown")
+	imp.register(cmd)
 	return cmd
 }

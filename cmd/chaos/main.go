@@ -46,6 +46,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newNodeCmd,
 	newReportCmd,
 	newServeCmd,
+	newSimCmd,
 }
 
 func main() {

@@ -222,6 +222,7 @@ func printResults(env *cliEnv, rs checkers.Results) {
 		}
 		fmt.Fprintf(w, "%-*s  %-8s  %s\n", width, n, r.Valid, line)
 	}
+	printWitnesses(env, rs, 3)
 	fmt.Fprintf(w, "\nverdict  %s\n", strings.ToUpper(rs.Valid.String()))
 }
 

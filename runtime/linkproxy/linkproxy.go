@@ -24,7 +24,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,12 +84,13 @@ type Layer struct {
 	rto  time.Duration
 	host string
 
-	mu      sync.Mutex
-	proxies map[key]*proxy
-	order   []key
-	cut     map[core.Link]bool
-	shapes  map[core.Link]Shape
-	closed  bool
+	mu       sync.Mutex
+	nextPort int
+	proxies  map[key]*proxy
+	order    []key
+	cut      map[core.Link]bool
+	shapes   map[core.Link]Shape
+	closed   bool
 }
 
 type key struct{ from, to, port string }
@@ -118,7 +121,7 @@ func (l *Layer) Addr(from, to, port, direct string) (string, error) {
 		}
 		return p.addr, nil
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(l.host, "0"))
+	ln, err := l.listen()
 	if err != nil {
 		return "", fmt.Errorf("linkproxy: listen for link %s->%s: %w", from, to, err)
 	}
@@ -128,8 +131,88 @@ func (l *Layer) Addr(from, to, port, direct string) (string, error) {
 	l.refreshLocked(p)
 	l.proxies[k] = p
 	l.order = append(l.order, k)
-	go p.serve()
+	go p.serve(ln)
 	return p.addr, nil
+}
+
+// NodeDown closes the listener of every link to node, so that dialers get
+// "connection refused" from the kernel, as they would dialling a dead node
+// directly, instead of a connection the proxy accepts and then drops (which
+// a client must take as an indeterminate outcome). Connections already open
+// end when the node's side does.
+func (l *Layer) NodeDown(node string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range l.order {
+		if p := l.proxies[k]; k.to == node && p.ln != nil {
+			p.ln.Close()
+			p.ln = nil
+		}
+	}
+}
+
+// NodeUp listens again, on the same addresses, for every link to node.
+func (l *Layer) NodeUp(node string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for _, k := range l.order {
+		p := l.proxies[k]
+		if k.to != node || p.ln != nil || p.closed {
+			continue
+		}
+		ln, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("linkproxy: listen again for link %s->%s at %s: %w", p.from, p.to, p.addr, err))
+			continue
+		}
+		p.ln = ln
+		go p.serve(ln)
+	}
+	return errors.Join(errs...)
+}
+
+// listen binds a proxy's listener. The local runtime reserves node ports by
+// binding port 0 and closing, so a proxy taking its port the same way could
+// steal a node's port before the node binds it. Proxies therefore take ports
+// below the kernel's ephemeral range, which bind(0) and connect never hand
+// out, and fall back to port 0 only when that range is too small.
+func (l *Layer) listen() (net.Listener, error) {
+	lo, hi := proxyPortRange()
+	if hi-lo < 100 {
+		return net.Listen("tcp", net.JoinHostPort(l.host, "0"))
+	}
+	if l.nextPort == 0 {
+		// Spread parallel harnesses over the range.
+		l.nextPort = lo + int(hash(fmt.Sprint(os.Getpid(), time.Now().UnixNano()))%uint64(hi-lo))
+	}
+	var last error
+	for range 500 {
+		port := l.nextPort
+		if l.nextPort++; l.nextPort >= hi {
+			l.nextPort = lo
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(l.host, strconv.Itoa(port)))
+		if err == nil {
+			return ln, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+// proxyPortRange is [10000, start of the ephemeral range).
+func proxyPortRange() (lo, hi int) {
+	lo, hi = 10000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				hi = n
+			}
+		}
+	}
+	return lo, hi
 }
 
 func hash(s string) uint64 {
@@ -245,6 +328,9 @@ func (l *Layer) Close() error {
 	l.mu.Unlock()
 	var errs []error
 	for _, p := range ps {
+		if p.ln == nil {
+			continue
+		}
 		if err := p.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
@@ -309,8 +395,8 @@ type proxy struct {
 	from, to string
 	target   string
 	addr     string
-	ln       net.Listener
-	up, down direction // up: from->to (requests), down: to->from (answers)
+	ln       net.Listener // nil while the node is down; guarded by layer.mu
+	up, down direction    // up: from->to (requests), down: to->from (answers)
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -328,9 +414,9 @@ func (p *proxy) connsLocked() []*pconn {
 	return out
 }
 
-func (p *proxy) serve() {
+func (p *proxy) serve(ln net.Listener) {
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
@@ -368,8 +454,11 @@ func (p *proxy) handle(client net.Conn) {
 	}
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
-		// The node is down: the client sees the refusal it would see
-		// without the proxy.
+		// The node died before the runtime said so (NodeDown): reset
+		// the connection, the closest to a refusal once it is accepted.
+		if tc, ok := client.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
 		return
 	}
 	pc.setServer(server)

@@ -3,8 +3,10 @@ package linkproxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,8 +238,14 @@ func TestNodeDownLooksRefused(t *testing.T) {
 	ln.Close()
 	l := newLayer(t)
 	addr, _ := l.Addr("n1", "n2", "api", dead)
-	if err := dial(t, addr).roundTrip(time.Second); err == nil {
-		t.Fatal("round trip to a dead node succeeded")
+	// Without NodeDown the proxy accepts, then resets the connection.
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		defer c.Close()
+		cl := &client{c: c, r: bufio.NewReader(c)}
+		if err := cl.roundTrip(time.Second); err == nil {
+			t.Fatal("round trip to a dead node succeeded")
+		}
 	}
 }
 
@@ -297,5 +305,27 @@ func BenchmarkConnect(b *testing.B) {
 				c.Close()
 			}
 		})
+	}
+}
+
+func TestDeadNodeIsRefused(t *testing.T) {
+	direct, _ := echoServer(t)
+	l := newLayer(t)
+	addr, _ := l.Addr("c0", "n1", "api", direct)
+	c := dial(t, addr)
+	l.NodeDown("n1")
+	if _, err := net.DialTimeout("tcp", addr, time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial to a down node: %v, want connection refused", err)
+	}
+	if err := l.NodeUp("n1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(t, addr).roundTrip(time.Second); err != nil {
+		t.Fatalf("after NodeUp: %v", err)
+	}
+	// A connection opened before the node went down still works (the
+	// node's side decides when it ends).
+	if err := c.roundTrip(time.Second); err != nil {
+		t.Fatalf("open connection: %v", err)
 	}
 }

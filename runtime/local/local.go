@@ -140,6 +140,13 @@ func (r *Runtime) Setup(ctx context.Context, dir string, specs []core.NodeSpec) 
 	if len(r.nodes) > 0 {
 		return errors.New("local runtime: Setup called twice")
 	}
+	// Nodes run in their own directories, so every path they get must be
+	// absolute.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("local runtime: %w", err)
+	}
+	dir = abs
 	r.dir = dir
 	for _, s := range specs {
 		if s.Name == "" || r.nodes[s.Name] != nil {
@@ -240,7 +247,21 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	}
 	exited := n.exited
 	r.mu.Unlock()
-	return r.waitReady(ctx, n, exited)
+	if err := r.waitReady(ctx, n, exited); err != nil {
+		return err
+	}
+	if nw, ok := r.links.(nodeWatcher); ok {
+		return nw.NodeUp(name)
+	}
+	return nil
+}
+
+// nodeWatcher is a link layer that wants to know when a node dies and when
+// it serves again, so that dialling a dead node through it is refused as it
+// would be directly.
+type nodeWatcher interface {
+	NodeDown(node string)
+	NodeUp(node string) error
 }
 
 func (r *Runtime) command(n *node) (*exec.Cmd, error) {
@@ -314,6 +335,9 @@ func (r *Runtime) startProcess(n *node, cmd *exec.Cmd) error {
 	n.exited = exited
 	go func() {
 		err := cmd.Wait()
+		if nw, ok := r.links.(nodeWatcher); ok {
+			nw.NodeDown(n.spec.Name)
+		}
 		fmt.Fprintf(n.log, "=== chaos: %s exited at %s: %v\n", n.spec.Name, time.Now().UTC().Format(time.RFC3339Nano), err)
 		close(exited)
 	}()

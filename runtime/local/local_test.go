@@ -113,7 +113,7 @@ func TestNodeLifecycle(t *testing.T) {
 }
 
 func TestPartitionWithoutLinkLayerIsUnsupported(t *testing.T) {
-	rt, err := local.New()
+	rt, err := local.New(local.WithLinkLayer(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

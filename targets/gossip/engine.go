@@ -24,7 +24,6 @@
 package gossip
 
 import (
-	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -67,25 +66,33 @@ func (e *Entry) Newer(o *Entry) bool {
 func (e *Entry) version() Version { return Version{Key: e.Key, HLC: e.HLC, Origin: e.Origin} }
 
 func (e *Entry) hash() uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(e.Key))
-	h.Write([]byte{0})
-	h.Write([]byte(e.Value))
-	var b [10]byte
+	h := fnvString(fnvOffset, e.Key)
+	h = fnvString(h^0xff, e.Value)
 	for i := range 8 {
-		b[i] = byte(e.HLC >> (8 * i))
+		h = (h ^ uint64(byte(e.HLC>>(8*i)))) * fnvPrime
 	}
 	if e.Deleted {
-		b[8] = 1
+		h = (h ^ 1) * fnvPrime
 	}
-	h.Write(b[:])
-	h.Write([]byte(e.Origin))
-	// Mix so that XOR of many hashes stays well spread.
-	x := h.Sum64()
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	return x
+	h = fnvString(h, e.Origin)
+	// Mix so that the XOR of many hashes stays well spread.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvString is FNV-1a over s without allocating a hasher.
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h
 }
 
 // Version names one write of a key.
@@ -141,6 +148,7 @@ type Msg struct {
 // Config tunes an Engine. Zero values take the defaults of DefaultConfig.
 type Config struct {
 	// Self is this node; Peers every node of the cluster (Self included).
+	// The engine does not modify Peers.
 	Self  string
 	Peers []string
 	// Rumor turns rumor mongering on; Fanout is how many peers each round
@@ -160,6 +168,10 @@ type Config struct {
 	// has when merging an anti-entropy exchange, whatever the versions: a
 	// deliberate bug, so tests can see the convergence checker fail.
 	BrokenAntiEntropy bool
+	// OnApply, when set, is called with every version the replica takes as
+	// current, before the call that caused it returns: the node program
+	// saves it so a restart keeps what was acknowledged.
+	OnApply func(key string, a Applied) `json:"-"`
 	// KeepLog records every applied version (for the debug dump); the
 	// simulator turns it off.
 	KeepLog bool
@@ -198,25 +210,36 @@ type Engine struct {
 	hotKeys []Version          // hot in insertion order, for determinism
 	aeRound int
 
-	c Counters
+	sent     [Entries + 1]int64
+	entries  int64
+	received int64
+	learnedR int64
+	learnedA int64
+	writes   int64
 }
 
 // NewEngine returns an empty replica. rng drives every random choice; now is
 // the node's clock.
 func NewEngine(cfg Config, rng *rand.Rand, now func() int64) *Engine {
+	if !sort.StringsAreSorted(cfg.Peers) {
+		cfg.Peers = slices.Clone(cfg.Peers)
+		sort.Strings(cfg.Peers)
+	}
+	return newEngine(cfg, rng, now)
+}
+
+// newEngine trusts cfg.Peers to be sorted: a simulation shares one sorted
+// slice among all its engines, read-only.
+func newEngine(cfg Config, rng *rand.Rand, now func() int64) *Engine {
 	if cfg.Buckets <= 0 {
 		cfg.Buckets = 64
 	}
 	if cfg.Fanout <= 0 {
 		cfg.Fanout = 1
 	}
-	peers := slices.Clone(cfg.Peers)
-	sort.Strings(peers)
-	cfg.Peers = peers
-	e := &Engine{cfg: cfg, rng: rng, now: now, data: map[string]*Entry{}, log: map[string][]Applied{},
-		buckets: make([]uint64, cfg.Buckets), hot: map[Version]*Entry{},
-		c: Counters{Sent: map[string]int64{}}}
-	e.self = sort.SearchStrings(peers, cfg.Self)
+	e := &Engine{cfg: cfg, rng: rng, now: now, data: map[string]*Entry{},
+		buckets: make([]uint64, cfg.Buckets), hot: map[Version]*Entry{}}
+	e.self = sort.SearchStrings(cfg.Peers, cfg.Self)
 	return e
 }
 
@@ -248,7 +271,7 @@ func (e *Engine) Put(key, value string, deleted bool) Entry {
 		en.Value = ""
 	}
 	e.apply(&en)
-	e.c.Writes++
+	e.writes++
 	e.heat(&en)
 	return en
 }
@@ -281,24 +304,46 @@ func (e *Engine) apply(en *Entry) bool {
 	if ok && !en.Newer(cur) {
 		return false
 	}
+	a := Applied{Value: en.Value, Deleted: en.Deleted, HLC: en.HLC, Origin: en.Origin, At: e.now()}
+	e.install(en, a)
+	if e.cfg.OnApply != nil {
+		e.cfg.OnApply(en.Key, a)
+	}
+	return true
+}
+
+func (e *Engine) install(en *Entry, a Applied) {
 	b := e.bucket(en.Key)
-	if ok {
+	if cur, ok := e.data[en.Key]; ok {
 		e.buckets[b] ^= cur.hash()
 	}
 	cp := *en
 	e.data[en.Key] = &cp
 	e.buckets[b] ^= cp.hash()
 	if e.cfg.KeepLog {
-		e.log[en.Key] = append(e.log[en.Key], Applied{Value: en.Value, Deleted: en.Deleted, HLC: en.HLC,
-			Origin: en.Origin, At: e.now()})
+		if e.log == nil {
+			e.log = map[string][]Applied{}
+		}
+		e.log[en.Key] = append(e.log[en.Key], a)
 	}
-	return true
+}
+
+// Restore replays one version saved by OnApply, as the node starts again:
+// it becomes current if newer, with its original time, and starts no rumor.
+func (e *Engine) Restore(key string, a Applied) {
+	en := Entry{Key: key, Value: a.Value, Deleted: a.Deleted, HLC: a.HLC, Origin: a.Origin}
+	e.observe(en.HLC)
+	if cur, ok := e.data[key]; ok && !en.Newer(cur) {
+		return
+	}
+	e.install(&en, a)
 }
 
 func (e *Engine) bucket(key string) int {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(len(e.buckets)))
+	if len(e.buckets) == 1 {
+		return 0
+	}
+	return int(fnvString(fnvOffset, key) % uint64(len(e.buckets)))
 }
 
 func (e *Engine) heat(en *Entry) {
@@ -329,8 +374,8 @@ func (e *Engine) Hot() int { return len(e.hot) }
 
 func (e *Engine) send(m Msg) Msg {
 	m.From = e.cfg.Self
-	e.c.Sent[m.Kind.String()]++
-	e.c.Entries += int64(len(m.Entries))
+	e.sent[m.Kind]++
+	e.entries += int64(len(m.Entries))
 	return m
 }
 
@@ -390,7 +435,7 @@ func (e *Engine) AntiEntropy() []Msg {
 
 // Step handles one message and returns the replies.
 func (e *Engine) Step(m Msg) []Msg {
-	e.c.Received++
+	e.received++
 	switch m.Kind {
 	case Push:
 		var known []Version
@@ -401,7 +446,7 @@ func (e *Engine) Step(m Msg) []Msg {
 				continue
 			}
 			if e.apply(en) {
-				e.c.LearnedRumor++
+				e.learnedR++
 			}
 			e.heat(en)
 		}
@@ -467,7 +512,7 @@ func (e *Engine) mergeAE(entries []Entry) {
 			}
 		}
 		if e.apply(en) {
-			e.c.LearnedAE++
+			e.learnedA++
 		}
 	}
 }
@@ -531,10 +576,12 @@ func (e *Engine) Dump() Dump {
 
 // Counters returns a copy of the counters.
 func (e *Engine) Counters() Counters {
-	c := e.c
-	c.Sent = make(map[string]int64, len(e.c.Sent))
-	for k, v := range e.c.Sent {
-		c.Sent[k] = v
+	c := Counters{Sent: map[string]int64{}, Entries: e.entries, Received: e.received,
+		LearnedRumor: e.learnedR, LearnedAE: e.learnedA, Writes: e.writes}
+	for k, v := range e.sent {
+		if v > 0 {
+			c.Sent[Kind(k).String()] = v
+		}
 	}
 	return c
 }

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -14,6 +15,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +31,10 @@ type NodeOptions struct {
 	API     string // listen address of the client API (HTTP)
 	Gossip  string // listen address of peer traffic
 	Control string // listen address of the clock control port
+	// DataDir keeps every applied version, so a killed node restarts with
+	// what it had (written without fsync: a process dies, the host does
+	// not).
+	DataDir string
 	// Peers maps every other node to the address this node dials for it
 	// (through the runtime's link layer, so partitions cut it).
 	Peers         map[string]string
@@ -46,6 +53,7 @@ func parseNodeFlags(args []string) (NodeOptions, error) {
 	fs.StringVar(&o.API, "api", "127.0.0.1:0", "client API listen address")
 	fs.StringVar(&o.Gossip, "gossip", "127.0.0.1:0", "peer listen address")
 	fs.StringVar(&o.Control, "control", "", "clock control listen address")
+	fs.StringVar(&o.DataDir, "data", "", "directory that keeps the replica across restarts (empty: memory only)")
 	fs.StringVar(&peers, "peers", "", "other nodes as name=addr,name=addr")
 	fs.DurationVar(&o.RumorInterval, "rumor-interval", 100*time.Millisecond, "rumor round period")
 	fs.DurationVar(&o.AEInterval, "anti-entropy-interval", time.Second, "anti-entropy period")
@@ -120,6 +128,53 @@ type Node struct {
 
 	inMu    sync.Mutex
 	inConns map[net.Conn]struct{}
+
+	data     *bufio.Writer // guarded by mu
+	dataFile *os.File
+}
+
+const dataFile = "versions.jsonl"
+
+type savedVersion struct {
+	Key string `json:"key"`
+	Applied
+}
+
+// loadVersions reads the saved versions; a torn last line (the node was
+// killed mid-write) is dropped.
+func loadVersions(dir string) ([]savedVersion, error) {
+	b, err := os.ReadFile(filepath.Join(dir, dataFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read data file: %w", err)
+	}
+	var out []savedVersion
+	lines := bytes.Split(b, []byte("\n"))
+	for i, l := range lines {
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		var v savedVersion
+		if err := json.Unmarshal(l, &v); err != nil {
+			if i == len(lines)-1 {
+				break
+			}
+			return nil, fmt.Errorf("data file %s line %d: %w", filepath.Join(dir, dataFile), i+1, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// flush writes saved versions out; called under n.mu after every change.
+func (n *Node) flushLocked() {
+	if n.data != nil {
+		if err := n.data.Flush(); err != nil {
+			log.Printf("save versions: %v", err)
+		}
+	}
 }
 
 // StartNode listens and starts the gossip loops.
@@ -128,7 +183,29 @@ func StartNode(ctx context.Context, o NodeOptions, clock *core.NodeClock) (*Node
 	h.Write([]byte(o.Name))
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), h.Sum64()))
 	n := &Node{o: o, clock: clock, peers: map[string]*peerConn{}, inConns: map[net.Conn]struct{}{}}
-	n.eng = NewEngine(o.Engine, rng, func() int64 { return clock.Now().UnixNano() })
+	cfg := o.Engine
+	var saved []savedVersion
+	if o.DataDir != "" {
+		var err error
+		if saved, err = loadVersions(o.DataDir); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(filepath.Join(o.DataDir, dataFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open data file: %w", err)
+		}
+		n.data = bufio.NewWriter(f)
+		n.dataFile = f
+		cfg.OnApply = func(key string, a Applied) {
+			// Called under n.mu; flushed before any answer leaves.
+			b, _ := json.Marshal(savedVersion{Key: key, Applied: a})
+			n.data.Write(append(b, '\n'))
+		}
+	}
+	n.eng = NewEngine(cfg, rng, func() int64 { return clock.Now().UnixNano() })
+	for _, v := range saved {
+		n.eng.Restore(v.Key, v.Applied)
+	}
 	ctx, n.cancel = context.WithCancel(ctx)
 	for name, addr := range o.Peers {
 		n.peers[name] = newPeerConn(name, addr)
@@ -191,6 +268,12 @@ func (n *Node) Close() error {
 		p.close()
 	}
 	n.wg.Wait()
+	if n.dataFile != nil {
+		n.mu.Lock()
+		n.flushLocked()
+		n.mu.Unlock()
+		return n.dataFile.Close()
+	}
 	return nil
 }
 
@@ -244,6 +327,7 @@ func (n *Node) acceptPeers(l net.Listener) {
 				}
 				n.mu.Lock()
 				replies := n.eng.Step(m)
+				n.flushLocked()
 				n.mu.Unlock()
 				// Replies go out on this node's own link to the sender,
 				// so a one-way cut stops them as it would in a network.
@@ -395,6 +479,7 @@ func (n *Node) apiHandler() http.Handler {
 			}
 			n.mu.Lock()
 			e := n.eng.Put(key, string(b), deleted)
+			n.flushLocked()
 			n.mu.Unlock()
 			writeJSON(w, e)
 		}

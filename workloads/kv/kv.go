@@ -3,15 +3,17 @@
 // random nodes, reads from random nodes, and, once every fault is healed, a
 // dump of every node's whole state. Its ops follow the register contract
 // (read, write with whole numbers), so the same history is judged for
-// convergence and, where a linearizability checker is built in, for
-// linearizability.
+// convergence and for linearizability.
 package kv
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/checkers/convergence"
+	"github.com/chaostest/chaos/checkers/linearizable"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/workloads/gen"
@@ -21,6 +23,7 @@ import (
 var Params = []core.Param{
 	{Name: "kv-keys", Default: "8", Usage: "how many keys the kv workload writes and reads"},
 	{Name: "kv-read-ratio", Default: "0.5", Usage: "share of kv operations that are reads"},
+	{Name: "kv-checkers", Default: "convergence,linearizable", Usage: "checkers that judge a kv history: convergence, linearizable"},
 }
 
 // Register adds the workload to r.
@@ -34,6 +37,8 @@ func Register(r *core.Registry) {
 type Workload struct {
 	Keys      int
 	ReadRatio float64
+	// CheckerNames are the checkers to run.
+	CheckerNames []string
 }
 
 var _ core.Workload = (*Workload)(nil)
@@ -54,7 +59,20 @@ func New(p core.Params) (core.Workload, error) {
 	if ratio < 0 || ratio > 1 {
 		return nil, fmt.Errorf("--kv-read-ratio %g: must be between 0 and 1", ratio)
 	}
-	return &Workload{Keys: keys, ReadRatio: ratio}, nil
+	var names []string
+	for _, c := range strings.Split(p.String("kv-checkers", "convergence,linearizable"), ",") {
+		switch c = strings.TrimSpace(c); c {
+		case "":
+		case "convergence", "linearizable":
+			names = append(names, c)
+		default:
+			return nil, fmt.Errorf("--kv-checkers: unknown checker %q (known: convergence, linearizable)", c)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("--kv-checkers: name at least one of convergence, linearizable")
+	}
+	return &Workload{Keys: keys, ReadRatio: ratio, CheckerNames: names}, nil
 }
 
 // Key names key i.
@@ -90,12 +108,47 @@ func (w *Workload) Final(nodes []string) []history.Op {
 	return ops
 }
 
-// Checkers judge convergence, and linearizability where built in.
+// Checkers judge convergence and, on the same history, linearizability of
+// every key as a register (reads and writes only: the final dumps are not
+// register operations). An AP store is expected to fail the second while
+// passing the first.
 func (w *Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
-	cs := []checkers.Checker{convergence.New()}
-	return append(cs, extraCheckers(h)...), nil
+	var cs []checkers.Checker
+	for _, name := range w.CheckerNames {
+		switch name {
+		case "convergence":
+			cs = append(cs, convergence.New())
+		case "linearizable":
+			cs = append(cs, Only(linearizable.New(linearizable.KV(linearizable.Register())), "read", "write"))
+		}
+	}
+	return cs, nil
 }
 
-// extraCheckers are the checkers of the register contract run on the same
-// history (only its read and write operations).
-func extraCheckers(h *history.Header) []checkers.Checker { return nil }
+// Only runs inner on the history restricted to client operations named fs
+// (and every nemesis record, so witnesses still name the faults).
+func Only(inner checkers.Checker, fs ...string) checkers.Checker {
+	keep := map[string]bool{}
+	for _, f := range fs {
+		keep[f] = true
+	}
+	return only{inner: inner, keep: keep}
+}
+
+type only struct {
+	inner checkers.Checker
+	keep  map[string]bool
+}
+
+func (o only) Name() string { return o.inner.Name() }
+
+func (o only) Check(ctx context.Context, h *history.File) checkers.Result {
+	sub := *h
+	sub.Ops = make([]history.Op, 0, len(h.Ops))
+	for _, op := range h.Ops {
+		if op.IsNemesis() || o.keep[op.F] {
+			sub.Ops = append(sub.Ops, op)
+		}
+	}
+	return o.inner.Check(ctx, &sub)
+}

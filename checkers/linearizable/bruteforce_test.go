@@ -1,0 +1,258 @@
+package linearizable
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"testing"
+
+	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/history"
+)
+
+// An independent oracle for small cas-register histories: it searches every
+// order directly, with Knossos' meaning of outcomes (fail did not happen;
+// info may have happened at any moment after its invocation, or not at all),
+// without the "return at the end of the history" construction the checker
+// relies on. The checker must agree with it on every history.
+
+type bop struct {
+	f         string // read, write, cas
+	a, b      int64  // write a; cas a -> b
+	out       int64  // read output; -1 for null
+	typ       history.Type
+	call, ret int64
+}
+
+const bnull = -1
+
+func oracle(ops []bop) bool {
+	var live []int // ok and info ops; fails did not happen
+	for i, o := range ops {
+		if o.typ != history.Fail {
+			live = append(live, i)
+		}
+	}
+	placed := make([]bool, len(ops))
+	var search func(state int64, left int) bool
+	search = func(state int64, left int) bool {
+		if left == 0 {
+			return true
+		}
+		for _, i := range live {
+			if placed[i] {
+				continue
+			}
+			o := ops[i]
+			// Every ok operation that returned before o was invoked
+			// must come first.
+			ready := true
+			for _, j := range live {
+				if !placed[j] && j != i && ops[j].typ == history.OK && ops[j].ret < o.call {
+					ready = false
+					break
+				}
+			}
+			if !ready {
+				continue
+			}
+			next, ok := state, true
+			switch o.f {
+			case "read":
+				ok = o.typ == history.Info || o.out == state
+			case "write":
+				next = o.a
+			case "cas":
+				if state == o.a {
+					next = o.b
+				} else {
+					ok = o.typ == history.Info // an info cas that did not match changed nothing
+				}
+			}
+			if !ok {
+				continue
+			}
+			placed[i] = true
+			rest := left
+			if o.typ == history.OK {
+				rest--
+			}
+			if search(next, rest) {
+				placed[i] = false
+				return true
+			}
+			placed[i] = false
+		}
+		return false
+	}
+	oks := 0
+	for _, i := range live {
+		if ops[i].typ == history.OK {
+			oks++
+		}
+	}
+	return search(bnull, oks)
+}
+
+func randomHistory(r *rand.Rand) []bop {
+	n := 1 + r.IntN(6)
+	ops := make([]bop, n)
+	for i := range ops {
+		call := r.Int64N(20)
+		o := bop{call: call, ret: call + r.Int64N(8), out: bnull}
+		switch r.IntN(3) {
+		case 0:
+			o.f = "read"
+			if v := r.IntN(4); v > 0 {
+				o.out = int64(v)
+			}
+		case 1:
+			o.f, o.a = "write", 1+r.Int64N(3)
+		default:
+			o.f, o.a, o.b = "cas", 1+r.Int64N(3), 1+r.Int64N(3)
+		}
+		switch x := r.IntN(10); {
+		case x < 6:
+			o.typ = history.OK
+		case x < 8:
+			o.typ = history.Info
+		default:
+			o.typ = history.Fail
+		}
+		ops[i] = o
+	}
+	return ops
+}
+
+// toFile writes ops as a history: operation i is process i.
+func toFile(ops []bop) *history.File {
+	type ev struct {
+		t   int64
+		inv bool
+		op  history.Op
+	}
+	var evs []ev
+	for i, o := range ops {
+		inv := history.Op{Process: i, Type: history.Invoke, F: o.f}
+		done := history.Op{Process: i, Type: o.typ, F: o.f}
+		switch o.f {
+		case "write":
+			inv.Value, done.Value = history.Int(o.a), history.Int(o.a)
+		case "cas":
+			inv.Value = history.JSON([]int64{o.a, o.b})
+			done.Value = inv.Value
+		case "read":
+			if o.typ == history.OK && o.out != bnull {
+				done.Value = history.Int(o.out)
+			}
+		}
+		evs = append(evs, ev{o.call, true, inv}, ev{o.ret, false, done})
+	}
+	// Invocations before completions at the same instant: intervals are
+	// closed, as porcupine reads them.
+	sort.SliceStable(evs, func(i, j int) bool {
+		if evs[i].t != evs[j].t {
+			return evs[i].t < evs[j].t
+		}
+		return evs[i].inv && !evs[j].inv
+	})
+	hf := &history.File{}
+	for i, e := range evs {
+		e.op.Index, e.op.Time = int64(i), e.t*10
+		hf.Ops = append(hf.Ops, e.op)
+	}
+	return hf
+}
+
+func TestAgreesWithOracle(t *testing.T) {
+	c := New(CASRegister())
+	counts := map[bool]int{}
+	for seed := range uint64(4000) {
+		ops := randomHistory(rand.New(rand.NewPCG(seed, 7)))
+		want := oracle(ops)
+		counts[want]++
+		r := c.Check(context.Background(), toFile(ops))
+		if (r.Valid == checkers.Valid) != want || r.Valid == checkers.Unknown {
+			t.Fatalf("seed %d: checker %s, oracle linearizable=%v\nops %+v\n%s", seed, r.Valid, want, ops, r.Summary)
+		}
+	}
+	if counts[true] < 400 || counts[false] < 400 {
+		t.Fatalf("the random histories are lopsided: %v", counts)
+	}
+}
+
+func FuzzAgreesWithOracle(f *testing.F) {
+	f.Add(uint64(1))
+	f.Add(uint64(99))
+	c := New(CASRegister())
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		ops := randomHistory(rand.New(rand.NewPCG(seed, 7)))
+		want := oracle(ops)
+		if r := c.Check(context.Background(), toFile(ops)); (r.Valid == checkers.Valid) != want {
+			t.Fatalf("checker %s, oracle linearizable=%v: %+v", r.Valid, want, ops)
+		}
+	})
+}
+
+// The same cross-check for the mutex model: an acquire needs a free lock,
+// a release a held one; an info operation either happened at some moment
+// after its invocation (and was legal then) or not at all.
+func mutexOracle(ops []bop) bool {
+	placed := make([]bool, len(ops))
+	var search func(held bool) bool
+	search = func(held bool) bool {
+		done := true
+		for i, o := range ops {
+			if o.typ == history.OK && !placed[i] {
+				done = false
+			}
+		}
+		if done {
+			return true
+		}
+		for i, o := range ops {
+			if placed[i] || o.typ == history.Fail {
+				continue
+			}
+			ready := true
+			for j, p := range ops {
+				if !placed[j] && j != i && p.typ == history.OK && p.ret < o.call {
+					ready = false
+					break
+				}
+			}
+			acquire := o.f == "acquire"
+			if !ready || acquire == held {
+				continue
+			}
+			placed[i] = true
+			if search(acquire) {
+				placed[i] = false
+				return true
+			}
+			placed[i] = false
+		}
+		return false
+	}
+	return search(false)
+}
+
+func TestMutexAgreesWithOracle(t *testing.T) {
+	c := New(Mutex())
+	counts := map[bool]int{}
+	for seed := range uint64(3000) {
+		r := rand.New(rand.NewPCG(seed, 11))
+		ops := randomHistory(r)
+		for i := range ops {
+			ops[i].f = [2]string{"acquire", "release"}[r.IntN(2)]
+		}
+		want := mutexOracle(ops)
+		counts[want]++
+		if res := c.Check(context.Background(), toFile(ops)); (res.Valid == checkers.Valid) != want {
+			t.Fatalf("seed %d: checker %s, oracle %v: %+v", seed, res.Valid, want, ops)
+		}
+	}
+	if counts[true] < 300 || counts[false] < 300 {
+		t.Fatalf("the random histories are lopsided: %v", counts)
+	}
+}
