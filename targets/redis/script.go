@@ -7,8 +7,6 @@ import (
 	"sort"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/workloads/lock"
@@ -152,7 +150,7 @@ func (s *Script) apply(ctx context.Context, rt core.Runtime, op history.Op, v St
 		if err != nil {
 			return failed(op, err)
 		}
-		c := goredis.NewClient(&goredis.Options{Addr: a, MaxRetries: -1, ContextTimeoutEnabled: true, Protocol: 2, DisableIdentity: true})
+		c := newRedisClient(a, 0)
 		defer c.Close()
 		return outcome(op, c.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
 	case "client-pause":

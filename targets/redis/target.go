@@ -249,7 +249,7 @@ func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
 				if err != nil {
 					return err
 				}
-				c := goredis.NewClient(&goredis.Options{Addr: a, MaxRetries: -1, ContextTimeoutEnabled: true, Protocol: 2, DisableIdentity: true})
+				c := newRedisClient(a, 0)
 				defer c.Close()
 				if err := c.Ping(ctx).Err(); err != nil || primary == "" {
 					return err
@@ -300,11 +300,7 @@ func (t *Target) NewClient(ctx context.Context, workload string, cc core.ClientC
 			closeAll(conns)
 			return nil, err
 		}
-		conns = append(conns, nodeConn{name: n, c: goredis.NewClient(&goredis.Options{
-			Addr: a, MaxRetries: -1, ContextTimeoutEnabled: true, Protocol: 2, PoolSize: 2,
-			DialTimeout: cc.OpTimeout, ReadTimeout: cc.OpTimeout, WriteTimeout: cc.OpTimeout,
-			DisableIdentity: true,
-		})})
+		conns = append(conns, nodeConn{name: n, c: newRedisClient(a, cc.OpTimeout)})
 	}
 	warm(ctx, conns, warmTimeout)
 	base := locker{conns: conns, tokens: tokenSource{prefix: fmt.Sprintf("%s-p%d", cc.Endpoint, cc.Process)}}
@@ -319,6 +315,26 @@ func (t *Target) NewClient(ctx context.Context, workload string, cc core.ClientC
 	}
 	return lock.NewClient(l, workload, cc.Endpoint, lock.WithResources(t.res), lock.WithPauses(t.pauses)), nil
 }
+
+// newRedisClient opens a client that never retries on its own: a retried
+// lock request would hide what happened, and a dead node must fail at once
+// (go-redis otherwise dials five times). timeout 0 keeps the defaults;
+// contexts bound every call anyway.
+func newRedisClient(addr string, timeout time.Duration) *goredis.Client {
+	quietOnce.Do(func() { goredis.SetLogger(quiet{}) })
+	return goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1,
+		ContextTimeoutEnabled: true, Protocol: 2, PoolSize: 2, DisableIdentity: true,
+		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout})
+}
+
+// quiet drops go-redis's own log lines (failed dials to a node the nemesis
+// killed): every failure already reaches the history as an op's error. The
+// logger is go-redis's process-wide setting, hence the once.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...interface{}) {}
+
+var quietOnce sync.Once
 
 // warmTimeout bounds the connection warm-up of a new client.
 const warmTimeout = 250 * time.Millisecond
