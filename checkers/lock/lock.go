@@ -6,10 +6,12 @@
 //     its release's invocation, cut short at the validity deadline when the
 //     lock reported one. Such an overlap lies inside what both clients were
 //     promised: the lock itself is broken.
-//   - write-after-validity: an accepted write invoked after its hold's
-//     validity had run out. Here the lock kept its promise and the client
-//     ignored its lease (a pause, a slow network): the case fencing exists
-//     for.
+//   - write-after-validity: an accepted write, with no fencing token,
+//     invoked after its hold's validity had run out. Here the lock kept its
+//     promise and the client ignored its lease (a pause, a slow network): the
+//     case fencing exists for. A late write the resource accepted with a
+//     fencing token is only counted (late-writes-fenced): the resource
+//     ordered it before every newer holder's write.
 //   - lost-update: an acknowledged write missing from the final read.
 //   - fencing-violation: a write accepted with a fencing token lower than one
 //     accepted before it.
@@ -272,6 +274,13 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		}
 		hd := &holds[w.hold]
 		if w.inv.Time > hd.deadline {
+			if w.res.Fence != nil {
+				// The resource checked the token and took the write as
+				// ordered before any newer holder's: fencing did its job.
+				// Any harm shows as a fencing violation or a lost update.
+				res.Counts["late-writes-fenced"]++
+				continue
+			}
 			c.lateWrite(&res, holds, byKey[hd.Key], w, fi)
 		}
 	}
