@@ -11,10 +11,12 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/gossip"
+	"github.com/chaostest/chaos/targets/redis"
 	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/kv"
+	"github.com/chaostest/chaos/workloads/lock"
 	"github.com/chaostest/chaos/workloads/register"
 )
 
@@ -36,6 +38,8 @@ var registrations = []func(*core.Registry){
 	snowflake.Register,
 	register.Register,
 	refkv.Register,
+	lock.Register,
+	redis.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node
