@@ -12,6 +12,7 @@ import (
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/etcd"
 	"github.com/chaostest/chaos/targets/gossip"
+	"github.com/chaostest/chaos/targets/redis"
 	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
 	"github.com/chaostest/chaos/workloads/ids"
@@ -37,9 +38,10 @@ var registrations = []func(*core.Registry){
 	kv.Register,
 	ids.Register,
 	snowflake.Register,
-	lock.Register,
 	register.Register,
 	refkv.Register,
+	lock.Register,
+	redis.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node

@@ -421,12 +421,16 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 
 func (r *run) nemesisLoop(ctx context.Context) {
 	sched := NewSchedule(r.cfg.Seed, r.p.Nemeses, r.p.Nodes, r.cfg.NemesisInterval)
+	// The schedule counts from the start of the main phase: a runtime whose
+	// nodes take long to start (containers) must not get the faults planned
+	// for that time all at once.
+	base := time.Duration(r.now())
 	for {
 		pf, ok := sched.NextBefore(r.cfg.TimeLimit)
 		if !ok {
 			return
 		}
-		wait := pf.At - time.Duration(r.now())
+		wait := base + pf.At - time.Duration(r.now())
 		if err := r.cfg.Clock.Sleep(ctx, wait); err != nil {
 			return
 		}

@@ -19,6 +19,7 @@ if [ ! -x "$LIBC_BIN" ]; then
   command -v gcc >/dev/null || need+=(gcc)
   command -v make >/dev/null || need+=(make)
   command -v dpkg-source >/dev/null || need+=(dpkg-dev)
+  command -v xz >/dev/null || need+=(xz-utils)
   command -v pkg-config >/dev/null || need+=(pkg-config)
 fi
 if [ ${#need[@]} -gt 0 ]; then

@@ -35,6 +35,9 @@ func newListCmd(env *cliEnv) *cobra.Command {
 			fmt.Fprintln(w, "\nRUNTIMES\t\t\t")
 			for _, n := range runtimeNames() {
 				fmt.Fprintf(w, "  %s\t\t\t\n", n)
+				for _, t := range env.reg.Targets() {
+					fmt.Fprintf(w, "    %s\tnemeses: %s\t\t\n", t.Name, strings.Join(runtimeNemeses(n, t), ","))
+				}
 			}
 			fmt.Fprintln(w, "\nSCENARIOS (chaos repro <name> [--control])\t\t\t")
 			for _, s := range env.reg.Scenarios() {

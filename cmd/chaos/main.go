@@ -47,6 +47,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newReportCmd,
 	newServeCmd,
 	newSimCmd,
+	newCleanCmd,
 }
 
 func main() {

@@ -23,8 +23,10 @@ var ErrNotHeld = errors.New("lock not held")
 // ErrNotGranted and ErrNotHeld mean the outcome is unknown. Used by one
 // goroutine at a time.
 type Locker interface {
-	// Acquire takes the named lock for ttl and says what the lock granted;
-	// Client in the grant is filled in by the caller.
+	// Acquire takes the named lock for ttl and says what the lock granted.
+	// Validity in the grant counts from the moment Acquire was called (the
+	// caller moves it to the op's invocation); Client is filled in by the
+	// caller.
 	Acquire(ctx context.Context, key string, ttl time.Duration) (Grant, error)
 	// Release gives a hold back and returns the nodes where that took
 	// effect.
@@ -90,6 +92,7 @@ func (c *Client) Invoke(ctx context.Context, op history.Op) history.Op {
 }
 
 func (c *Client) acquire(ctx context.Context, op history.Op) history.Op {
+	invoked := time.Now()
 	var a AcquireArgs
 	if len(op.Value) > 0 {
 		if err := op.DecodeValue(&a); err != nil {
@@ -103,6 +106,7 @@ func (c *Client) acquire(ctx context.Context, op history.Op) history.Op {
 	if ttl <= 0 {
 		ttl = 2 * time.Second
 	}
+	sent := time.Now()
 	g, err := c.locker.Acquire(ctx, op.Key, ttl)
 	switch {
 	case errors.Is(err, ErrNotGranted):
@@ -111,6 +115,11 @@ func (c *Client) acquire(ctx context.Context, op history.Op) history.Op {
 		return info(op, err.Error())
 	}
 	g.Client = c.endpoint
+	if g.Validity > 0 {
+		// The lease began no earlier than the call; counting it from the
+		// invocation (earlier still) can only make the deadline stricter.
+		g.Validity += int64(sent.Sub(invoked))
+	}
 	c.held, c.heldKey, c.lastRead = &g, op.Key, nil
 	if !c.set {
 		// In the plain lock workload the pause strikes while the client

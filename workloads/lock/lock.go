@@ -44,7 +44,7 @@ type (
 var Params = []core.Param{
 	{Name: "lock-key", Default: "chaos-lock", Usage: "name of the lock (and of the resource it protects)"},
 	{Name: "lock-ttl", Default: "2s", Usage: "lease the client asks for on every acquire"},
-	{Name: "lock-hold", Default: "200ms", Usage: "lock-set: how long a holder keeps the lock between read and write (random up to this, exactly this when --lock-attempts is set)"},
+	{Name: "lock-hold", Default: "200ms", Usage: "lock-set: how long a holder keeps the lock between read and write (random from half to all of it, exactly this when --lock-attempts is set); per worker, comma-separated"},
 	{Name: "lock-start", Default: "0s", Usage: "per-worker delay before the first acquire, comma-separated (the last value repeats)"},
 	{Name: "lock-attempts", Default: "0", Usage: "per-worker number of acquire cycles, comma-separated (0: until the time limit)"},
 	{Name: "lock-retry", Default: "0s", Usage: "delay before every acquire after a worker's first"},
@@ -56,7 +56,7 @@ type Config struct {
 	Set      bool
 	Key      string
 	TTL      time.Duration
-	Hold     time.Duration
+	Hold     []time.Duration
 	Start    []time.Duration
 	Attempts []int
 	Retry    time.Duration
@@ -72,14 +72,18 @@ func ParseConfig(set bool, p core.Params) (Config, error) {
 	if c.TTL < time.Millisecond {
 		return c, fmt.Errorf("--lock-ttl %s: must be at least 1ms", c.TTL)
 	}
-	if c.Hold, err = p.Duration("lock-hold", 200*time.Millisecond); err != nil {
-		return c, err
-	}
 	if c.Retry, err = p.Duration("lock-retry", 0); err != nil {
 		return c, err
 	}
-	if c.Hold < 0 || c.Retry < 0 {
-		return c, fmt.Errorf("--lock-hold and --lock-retry must not be negative")
+	if c.Retry < 0 {
+		return c, fmt.Errorf("--lock-retry %s: must not be negative", c.Retry)
+	}
+	for _, s := range splitList(p.String("lock-hold", "200ms")) {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("--lock-hold %q: want durations such as 200ms or 1s,100ms", p["lock-hold"])
+		}
+		c.Hold = append(c.Hold, d)
 	}
 	for _, s := range splitList(p.String("lock-start", "0s")) {
 		d, err := time.ParseDuration(s)
@@ -133,6 +137,7 @@ func (w *Workload) Generator(worker int) gen.Generator {
 	c := w.cfg
 	attempts := pick(c.Attempts, worker)
 	start := pick(c.Start, worker)
+	maxHold := pick(c.Hold, worker)
 	scripted := attempts > 0
 	cycle, step, n := 0, 0, 0
 	steps := 2
@@ -152,7 +157,7 @@ func (w *Workload) Generator(worker int) gen.Generator {
 			}
 			op = history.Op{F: FAcquire, Value: history.JSON(AcquireArgs{TTL: int64(c.TTL), Delay: int64(delay)})}
 		case c.Set && step == 1:
-			hold := c.Hold
+			hold := maxHold
 			if !scripted && hold > 0 {
 				hold = hold/2 + time.Duration(gc.Rand.Int64N(int64(hold/2)+1))
 			}

@@ -1,0 +1,8 @@
+package docker_test
+
+import (
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/local"
+)
+
+func localRuntime() (core.Runtime, error) { return local.New() }

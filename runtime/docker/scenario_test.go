@@ -1,0 +1,154 @@
+package docker_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/docker"
+)
+
+// dockerScenarios are short runs, one or more per target, with the verdict
+// the same run reaches on the local runtime. A target that this build does
+// not register is not run.
+var dockerScenarios = []struct {
+	name string
+	cfg  core.Config
+	want checkers.Validity
+	// repro names a registered scenario to run instead of cfg: its anomaly
+	// must be invalid and, with control, its control valid.
+	repro   string
+	control bool
+}{
+	{name: "snowflake-naive-clock", cfg: core.Config{Target: "snowflake", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
+		Rate: 100, Seed: 7, Nemeses: []string{"clock"}, NemesisInterval: time.Second,
+		Params: core.Params{"mode": "naive"}}, want: checkers.Invalid},
+	{name: "snowflake-monotonic-kill-pause-clock", cfg: core.Config{Target: "snowflake", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
+		Rate: 100, Seed: 7, Nemeses: []string{"clock", "kill", "pause"}, NemesisInterval: time.Second,
+		Params: core.Params{"mode": "monotonic"}}, want: checkers.Valid},
+	// Member-to-member partitions: in containers every link is cut by
+	// nftables in the receiving member's namespace.
+	{name: "etcd-register-partition", cfg: core.Config{Target: "etcd", Workload: "register", Nodes: 3, Concurrency: 6,
+		TimeLimit: 10 * time.Second, Rate: 60, Seed: 3, Nemeses: []string{"partition"}, NemesisInterval: time.Second,
+		Params: core.Params{"partition-topologies": "halves,isolate,majorities-ring,bridge,one-way"}}, want: checkers.Valid},
+	{name: "gossip-kv-partition", cfg: core.Config{Target: "gossip", Nodes: 3, Concurrency: 4, TimeLimit: 8 * time.Second,
+		Rate: 50, Seed: 3, Nemeses: []string{"partition"}, NemesisInterval: 2 * time.Second}, want: checkers.Unknown},
+	{name: "refkv-kill-pause", cfg: core.Config{Target: "refkv", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
+		Rate: 80, Seed: 3, Nemeses: []string{"kill", "pause"}, NemesisInterval: time.Second}, want: checkers.Valid},
+	{name: "refkv-lost-write", repro: "refkv-lost-write", want: checkers.Invalid},
+	// Redis in a FROM scratch image with its libraries and libfaketime;
+	// clients cut off and paused one by one.
+	{name: "redis-lock-pause", repro: "lock-pause", want: checkers.Invalid},
+	{name: "redis-lock-pause-control", repro: "lock-pause", control: true, want: checkers.Valid},
+	{name: "redis-redlock-clock-jump", repro: "redlock-clock-jump", want: checkers.Invalid},
+	{name: "redis-failover", repro: "redis-failover", want: checkers.Invalid},
+}
+
+// needDocker skips when no Docker engine answers, except in CI.
+func needDocker(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cli, err := docker.Connect(ctx)
+	if err == nil {
+		cli.Close()
+		if os.Geteuid() == 0 {
+			return
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("the docker runtime needs a Docker engine and root in CI: %v (uid %d)", err, os.Geteuid())
+	}
+	t.Skipf("SKIPPING DOCKER SCENARIOS: no usable Docker engine or not root (%v); CI never skips them", err)
+}
+
+// TestScenariosOnDocker runs each target's short scenarios in containers and
+// expects the verdict of the local runtime; Unknown in the table means "what
+// the local runtime says", found by running it there too.
+func TestScenariosOnDocker(t *testing.T) {
+	needDocker(t)
+	reg := catalog.New()
+	timings := &docker.Timings{}
+	for _, sc := range dockerScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			cfg := sc.cfg
+			if sc.repro != "" {
+				s, err := reg.Scenario(sc.repro)
+				if err != nil {
+					t.Skipf("scenario %s is not in this build", sc.repro)
+				}
+				cfg = s.Config(sc.control)
+			}
+			if _, err := reg.Target(cfg.Target); err != nil {
+				t.Skipf("target %s is not in this build", cfg.Target)
+			}
+			want := sc.want
+			if want == checkers.Unknown {
+				want = runOn(t, reg, cfg, "local", nil).Results.Valid
+			}
+			out := runOn(t, reg, cfg, "docker", timings)
+			if got := out.Results.Valid; got != want {
+				t.Errorf("docker verdict %s, local verdict %s:\n%s", got, want, describe(out))
+			}
+			if out.Stats.Faults == 0 && len(cfg.Nemeses) > 0 {
+				t.Errorf("no fault was injected")
+			}
+			if out.Stats.OK == 0 {
+				t.Errorf("no operation succeeded: %+v", out.Stats)
+			}
+			t.Logf("%s: %s, stats %+v", sc.name, out.Results.Valid, out.Stats)
+		})
+	}
+	for _, b := range timings.Builds {
+		t.Logf("image %s: built=%v in %s", b.Tag, b.Built, b.Took)
+	}
+	for _, d := range timings.Starts {
+		t.Logf("container start to ready: %s", d)
+	}
+	if out, err := exec.Command("docker", "ps", "-a", "--filter", "label="+docker.LabelManaged, "-q").Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("containers left after the scenarios: %s", out)
+	}
+}
+
+func runOn(t *testing.T, reg *core.Registry, cfg core.Config, runtime string, timings *docker.Timings) *core.Outcome {
+	t.Helper()
+	cfg.Store = t.TempDir()
+	if cfg.CheckTimeout == 0 {
+		cfg.CheckTimeout = time.Minute
+	}
+	switch runtime {
+	case "docker":
+		cfg.NewRuntime = func() (core.Runtime, error) {
+			return docker.New(context.Background(), docker.WithTimings(timings))
+		}
+	default:
+		cfg.NewRuntime = localRuntime
+	}
+	p, err := core.Prepare(reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := core.Execute(context.Background(), p)
+	if err != nil {
+		t.Fatalf("%s run: %v", runtime, err)
+	}
+	return out
+}
+
+func describe(out *core.Outcome) string {
+	var b strings.Builder
+	for _, n := range out.Results.Names() {
+		r := out.Results.Checkers[n]
+		b.WriteString("  " + n + ": " + r.Valid.String() + ": " + r.Summary + "\n")
+		if r.Error != "" {
+			b.WriteString("    error: " + r.Error + "\n")
+		}
+	}
+	return b.String() + "  run directory: " + out.Dir
+}

@@ -1,0 +1,233 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/workloads/lock"
+)
+
+// Step is one fault of a script: after waiting After since the previous
+// step completed, do F ("partition", "heal", "clock-jump", "kill", "start",
+// "restart", "promote", "client-pause") on Node.
+type Step struct {
+	After time.Duration
+	F     string
+	Node  string
+	// Cut is a partition's links (both directions are listed).
+	Cut []core.Link
+	// Offset is a clock jump's offset from host time.
+	Offset time.Duration
+	// Delay keeps a restarted node down this long.
+	Delay time.Duration
+	// Client and Pause describe a client pause.
+	Client string
+	Pause  time.Duration
+}
+
+// StepValue is the value of a scripted fault record.
+type StepValue struct {
+	Step   int         `json:"step"`
+	After  string      `json:"after"`
+	Cut    []core.Link `json:"cut,omitempty"`
+	Offset string      `json:"offset,omitempty"`
+	Delay  string      `json:"delay,omitempty"`
+	Client string      `json:"client,omitempty"`
+	Pause  string      `json:"duration,omitempty"`
+}
+
+// Script is a fixed fault plan: the nemesis of a named scenario. Its plan
+// ignores the random source entirely, so every seed applies the same faults
+// in the same order, with the gaps the script sets. A fault counts from its
+// invocation, so the gap before a step is waited at the end of the step
+// before it: each record opens when its fault is done, and the last step's
+// record stays open until the phase ends.
+type Script struct {
+	name   string
+	steps  []Step
+	next   int
+	pauses *lock.Pauses
+
+	cut     bool
+	offsets map[string]time.Duration
+	down    map[string]bool
+}
+
+var _ core.Nemesis = (*Script)(nil)
+
+// NewScript plays steps; pauses is the client-pause board.
+func NewScript(name string, steps []Step, pauses *lock.Pauses) *Script {
+	return &Script{name: name, steps: steps, pauses: pauses, offsets: map[string]time.Duration{}, down: map[string]bool{}}
+}
+
+// Name is "redis-script".
+func (s *Script) Name() string { return "redis-script" }
+
+// Next returns the next step. Once the script is played out the last step
+// holds the nemesis until the phase ends, so what Next returns after it is
+// never applied. The gap before the first step is waited here, before its
+// record opens; it is short (a scenario's first second at most) and changes
+// nothing in the plan.
+func (s *Script) Next(_ *rand.Rand, _ []string) history.Op {
+	if s.next >= len(s.steps) {
+		return history.Op{F: "script-end", Value: history.JSON(map[string]string{"script": s.name})}
+	}
+	st := s.steps[s.next]
+	if s.next == 0 && st.After > 0 {
+		time.Sleep(st.After)
+	}
+	v := StepValue{Step: s.next, After: st.After.String(), Cut: st.Cut, Client: st.Client}
+	s.next++
+	switch st.F {
+	case "partition":
+		s.cut = true
+	case "heal":
+		s.cut = false
+	case "clock-jump":
+		v.Offset = st.Offset.String()
+		s.offsets[st.Node] = st.Offset
+	case "kill":
+		s.down[st.Node] = true
+	case "start":
+		s.down[st.Node] = false
+	case "restart":
+		v.Delay = st.Delay.String()
+	case "client-pause":
+		v.Pause = st.Pause.String()
+	}
+	return history.Op{F: st.F, Node: st.Node, Value: history.JSON(v)}
+}
+
+// Apply performs a step, then waits for the next step's turn.
+func (s *Script) Apply(ctx context.Context, rt core.Runtime, op history.Op) history.Op {
+	if op.F == "script-end" {
+		return failed(op, fmt.Errorf("the script is over"))
+	}
+	var v StepValue
+	if err := op.DecodeValue(&v); err != nil {
+		return failed(op, fmt.Errorf("bad step: %w", err))
+	}
+	done := s.apply(ctx, rt, op, v)
+	if v.Step >= 0 && v.Step < len(s.steps) {
+		if v.Step+1 < len(s.steps) {
+			_ = sleepCtx(ctx, s.steps[v.Step+1].After)
+		} else {
+			<-ctx.Done()
+		}
+	}
+	return done
+}
+
+func (s *Script) apply(ctx context.Context, rt core.Runtime, op history.Op, v StepValue) history.Op {
+	switch op.F {
+	case "partition":
+		return outcome(op, rt.Partition(ctx, v.Cut))
+	case "heal":
+		return outcome(op, rt.Heal(ctx))
+	case "clock-jump", "clock-reset":
+		off, _ := time.ParseDuration(v.Offset)
+		return outcome(op, rt.SetClockOffset(ctx, op.Node, off))
+	case "kill":
+		return outcome(op, rt.Kill(ctx, op.Node))
+	case "start":
+		return outcome(op, rt.Start(ctx, op.Node))
+	case "restart":
+		delay, _ := time.ParseDuration(v.Delay)
+		if err := rt.Kill(ctx, op.Node); err != nil {
+			return outcome(op, err)
+		}
+		_ = sleepCtx(ctx, delay)
+		// Start even when the phase ended, so a restart never leaves a
+		// node down.
+		return outcome(op, rt.Start(context.WithoutCancel(ctx), op.Node))
+	case "promote":
+		a, err := rt.Addr("", op.Node, Port)
+		if err != nil {
+			return failed(op, err)
+		}
+		c := newRedisClient(a, 0)
+		defer c.Close()
+		return outcome(op, c.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	case "client-pause":
+		return lock.ApplyPause(ctx, s.pauses, op)
+	}
+	return failed(op, fmt.Errorf("redis-script: unknown step %q", op.F))
+}
+
+// HealOps heals the network, resets moved clocks and starts killed nodes.
+func (s *Script) HealOps(nodes []string) []history.Op {
+	var ops []history.Op
+	if s.cut {
+		ops = append(ops, history.Op{F: "heal", Value: history.JSON(StepValue{Step: -1, After: "0s"})})
+		s.cut = false
+	}
+	for _, n := range sortedKeys(s.offsets) {
+		if s.offsets[n] != 0 {
+			ops = append(ops, history.Op{F: "clock-reset", Node: n, Value: history.JSON(StepValue{Step: -1, After: "0s", Offset: "0s"})})
+			s.offsets[n] = 0
+		}
+	}
+	for _, n := range sortedKeys(s.down) {
+		if s.down[n] {
+			ops = append(ops, history.Op{F: "start", Node: n, Value: history.JSON(StepValue{Step: -1, After: "0s"})})
+			s.down[n] = false
+		}
+	}
+	return ops
+}
+
+// Cut lists both directions between each endpoint of from and each node
+// of to.
+func Cut(from []string, to []string) []core.Link {
+	var out []core.Link
+	for _, f := range from {
+		for _, t := range to {
+			out = append(out, core.Link{From: f, To: t}, core.Link{From: t, To: f})
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func failed(op history.Op, err error) history.Op {
+	op.Type, op.Error = history.Fail, err.Error()
+	return op
+}
+
+// outcome is ok on success and info otherwise: a runtime error leaves open
+// whether the fault took effect.
+func outcome(op history.Op, err error) history.Op {
+	if err != nil {
+		op.Type, op.Error = history.Info, err.Error()
+		return op
+	}
+	op.Type = history.OK
+	return op
+}
