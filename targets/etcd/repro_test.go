@@ -72,7 +72,11 @@ func TestReproEtcdLockPause(t *testing.T) {
 		}
 	})
 	t.Run("control", func(t *testing.T) {
-		out := runScenario(t, s.Config(true))
+		// Half the scenario's length keeps the test short; `chaos repro
+		// etcd-lock-pause --control` runs all of it.
+		cfg := s.Config(true)
+		cfg.TimeLimit /= 2
+		out := runScenario(t, cfg)
 		t.Logf("stats %+v\n%s", out.Stats, verdict(t, out))
 		if out.Results.Valid != checkers.Valid {
 			t.Fatalf("control verdict %s, want valid", out.Results.Valid)
