@@ -202,19 +202,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleepCtx waits for d or ctx.
+func sleepCtx(ctx context.Context, d time.Duration) error { return core.RealClock{}.Sleep(ctx, d) }
 
 func failed(op history.Op, err error) history.Op {
 	op.Type, op.Error = history.Fail, err.Error()

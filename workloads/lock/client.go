@@ -201,16 +201,8 @@ func info(op history.Op, msg string) history.Op {
 	return op
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleep waits for d or ctx.
+func sleep(ctx context.Context, d time.Duration) error { return core.RealClock{}.Sleep(ctx, d) }
 
 // Pauses is the board through which the client-pause fault reaches clients
 // inside the harness: a fault arms a pause for one client endpoint, and that
