@@ -2,12 +2,10 @@ package refkv
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -16,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chaostest/chaos/internal/httpnode"
 )
 
 type nodeFlags struct {
@@ -131,23 +131,9 @@ func NodeMain(ctx context.Context, args []string) error {
 		h = Handler(s)
 		logger.Printf("refkv node: holding the data, mode %s", mode)
 	}
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", f.listen, err)
+	if err := httpnode.Serve(ctx, httpnode.Listener{Addr: f.listen, Handler: h}); err != nil {
+		return err
 	}
-	srv := &http.Server{Handler: h}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
 	logger.Printf("refkv node: stopped")
 	return nil
 }

@@ -2,17 +2,14 @@ package refkv
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/httpnode"
 	"github.com/chaostest/chaos/workloads/register"
 )
 
@@ -37,7 +34,7 @@ func Register(r *core.Registry) {
 type Target struct {
 	mode        Mode
 	staleWindow string
-	transport   *http.Transport
+	http        *http.Client
 }
 
 // New builds the target from its parameters.
@@ -54,7 +51,7 @@ func New(p core.Params) (core.Target, error) {
 		return nil, fmt.Errorf("--refkv-stale-window %s: must not be negative", w)
 	}
 	return &Target{mode: mode, staleWindow: w.String(),
-		transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}, nil
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}, nil
 }
 
 // Nodes describes one data node and forwarders.
@@ -77,7 +74,7 @@ func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
 				if err != nil {
 					return err
 				}
-				status, _, err := t.do(ctx, http.MethodGet, "http://"+a+"/health", "")
+				status, _, err := httpnode.Do(ctx, t.http, http.MethodGet, "http://"+a+"/health", "")
 				if err == nil && status != http.StatusOK {
 					err = fmt.Errorf("health: HTTP %d", status)
 				}
@@ -100,23 +97,6 @@ func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientCo
 	return &client{t: t, base: "http://" + a}, nil
 }
 
-func (t *Target) do(ctx context.Context, method, u, body string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := (&http.Client{Transport: t.transport}).Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if err != nil {
-		return resp.StatusCode, "", err
-	}
-	return resp.StatusCode, strings.TrimSpace(string(b)), nil
-}
-
 // client implements the register workload's op contract over HTTP.
 type client struct {
 	t    *Target
@@ -133,23 +113,23 @@ func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
 	var err error
 	switch op.F {
 	case "read":
-		status, body, err = c.t.do(ctx, http.MethodGet, c.base+"/kv/"+key, "")
+		status, body, err = httpnode.Do(ctx, c.t.http, http.MethodGet, c.base+"/kv/"+key, "")
 	case "write":
-		status, body, err = c.t.do(ctx, http.MethodPut, c.base+"/kv/"+key, string(op.Value))
+		status, body, err = httpnode.Do(ctx, c.t.http, http.MethodPut, c.base+"/kv/"+key, string(op.Value))
 	case "cas":
 		var ab [2]int64
 		if derr := op.DecodeValue(&ab); derr != nil {
 			op.Type, op.Error = history.Fail, "bad cas value: "+derr.Error()
 			return op
 		}
-		status, body, err = c.t.do(ctx, http.MethodPost,
+		status, body, err = httpnode.Do(ctx, c.t.http, http.MethodPost,
 			fmt.Sprintf("%s/cas/%s?from=%d&to=%d", c.base, key, ab[0], ab[1]), "")
 	default:
 		op.Type, op.Error = history.Fail, fmt.Sprintf("refkv: unknown operation %q", op.F)
 		return op
 	}
 	switch {
-	case err != nil && isDialError(err):
+	case err != nil && httpnode.IsDialError(err):
 		op.Type, op.Error = history.Fail, err.Error()
 	case err != nil:
 		op.Type, op.Error = history.Info, err.Error()
@@ -174,10 +154,3 @@ func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
 }
 
 func (c *client) Close() error { return nil }
-
-// isDialError reports whether err happened before any byte of the request
-// could reach the node.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chaostest/chaos/checkers/ids"
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/httpnode"
 )
 
 // nodeFlags are the snowflake node's command line.
@@ -97,37 +98,18 @@ func NodeMain(ctx context.Context, args []string) error {
 		}
 		w.Write(strconv.AppendUint(nil, id, 10))
 	})
-	servers := []*http.Server{{Handler: mux}}
-	addrs := []string{f.listen}
+	ls := []httpnode.Listener{{Addr: f.listen, Handler: mux}}
 	if f.control != "" {
 		ctl := clock.Handler()
-		servers = append(servers, &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ls = append(ls, httpnode.Listener{Addr: f.control, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctl.ServeHTTP(w, r)
 			if r.Method != http.MethodGet {
 				logger.Printf("clock offset now %s", clock.Offset())
 			}
 		})})
-		addrs = append(addrs, f.control)
 	}
-	errc := make(chan error, len(servers))
-	for i, s := range servers {
-		ln, err := net.Listen("tcp", addrs[i])
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", addrs[i], err)
-		}
-		go func() { errc <- s.Serve(ln) }()
-	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(sctx)
+	if err := httpnode.Serve(ctx, ls...); err != nil {
+		return err
 	}
 	logger.Printf("snowflake node: stopped")
 	return nil

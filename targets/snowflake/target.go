@@ -2,18 +2,15 @@ package snowflake
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/chaostest/chaos/checkers/ids"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/httpnode"
 	idsworkload "github.com/chaostest/chaos/workloads/ids"
 )
 
@@ -33,10 +30,10 @@ func Register(r *core.Registry) {
 
 // Target starts snowflake nodes and speaks to them over HTTP.
 type Target struct {
-	mode      Mode
-	epoch     string
-	sameIDs   bool
-	transport *http.Transport
+	mode    Mode
+	epoch   string
+	sameIDs bool
+	http    *http.Client
 }
 
 // New builds the target from its parameters.
@@ -54,7 +51,7 @@ func New(p core.Params) (core.Target, error) {
 		return nil, err
 	}
 	return &Target{mode: mode, epoch: epoch, sameIDs: m == "same",
-		transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}, nil
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}, nil
 }
 
 // Nodes gives node i machine id i (or 1 for all when misconfigured on
@@ -81,7 +78,7 @@ func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
 				if err != nil {
 					return err
 				}
-				_, _, err = t.get(ctx, "http://"+a+"/health")
+				_, _, err = httpnode.Do(ctx, t.http, http.MethodGet, "http://"+a+"/health", "")
 				return err
 			},
 		}
@@ -101,23 +98,6 @@ func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientCo
 	return &client{t: t, url: "http://" + a + "/id"}, nil
 }
 
-func (t *Target) get(ctx context.Context, url string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := (&http.Client{Transport: t.transport}).Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if err != nil {
-		return resp.StatusCode, "", err
-	}
-	return resp.StatusCode, strings.TrimSpace(string(b)), nil
-}
-
 type client struct {
 	t   *Target
 	url string
@@ -127,9 +107,9 @@ type client struct {
 // nothing); a connection that could not be made is fail too; anything after
 // the request may have reached the node is info.
 func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
-	status, body, err := c.t.get(ctx, c.url)
+	status, body, err := httpnode.Do(ctx, c.t.http, http.MethodGet, c.url, "")
 	switch {
-	case err != nil && isDialError(err):
+	case err != nil && httpnode.IsDialError(err):
 		op.Type, op.Error = history.Fail, err.Error()
 	case err != nil:
 		op.Type, op.Error = history.Info, err.Error()
@@ -150,10 +130,3 @@ func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
 }
 
 func (c *client) Close() error { return nil }
-
-// isDialError reports whether err happened before any byte of the request
-// could reach the node.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
