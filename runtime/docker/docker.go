@@ -721,20 +721,30 @@ func (r *Runtime) logTail(ctx context.Context, id string, lines int) string {
 	return "  " + strings.ReplaceAll(strings.TrimRight(b.String(), "\n"), "\n", "\n  ")
 }
 
-// Kill sends SIGKILL to the container and waits until it has stopped.
-func (r *Runtime) Kill(ctx context.Context, name string) error {
-	n, err := r.lookup(name)
-	if err != nil {
-		return err
+// lockRunning looks a node up and takes its operation lock, which the
+// caller releases; it fails, without the lock, when the node is not running.
+func (r *Runtime) lockRunning(name string) (n *node, paused bool, err error) {
+	if n, err = r.lookup(name); err != nil {
+		return nil, false, err
 	}
 	n.op.Lock()
-	defer n.op.Unlock()
 	r.mu.Lock()
 	running, paused := n.running, n.paused
 	r.mu.Unlock()
 	if !running {
-		return fmt.Errorf("docker runtime: node %s is not running", name)
+		n.op.Unlock()
+		return nil, false, fmt.Errorf("docker runtime: node %s is not running", name)
 	}
+	return n, paused, nil
+}
+
+// Kill sends SIGKILL to the container and waits until it has stopped.
+func (r *Runtime) Kill(ctx context.Context, name string) error {
+	n, paused, err := r.lockRunning(name)
+	if err != nil {
+		return err
+	}
+	defer n.op.Unlock()
 	if paused {
 		// A frozen cgroup would hold SIGKILL until thawed.
 		_, _ = r.cli.ContainerUnpause(ctx, n.container, client.ContainerUnpauseOptions{})
@@ -806,18 +816,11 @@ func (r *Runtime) stop(ctx context.Context, n *node) error {
 // Pause freezes the container's processes (the cgroup freezer): like
 // SIGSTOP, but nothing in the container can notice or catch it.
 func (r *Runtime) Pause(ctx context.Context, name string) error {
-	n, err := r.lookup(name)
+	n, paused, err := r.lockRunning(name)
 	if err != nil {
 		return err
 	}
-	n.op.Lock()
 	defer n.op.Unlock()
-	r.mu.Lock()
-	running, paused := n.running, n.paused
-	r.mu.Unlock()
-	if !running {
-		return fmt.Errorf("docker runtime: node %s is not running", name)
-	}
 	if paused {
 		return nil
 	}
