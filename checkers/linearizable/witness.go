@@ -343,7 +343,14 @@ func (c *Checker) explainReadMap(ctx context.Context, h *history.File, p *partit
 		w.Stuck = descs[0]
 		w.Competing = descs[1:]
 	}
-	a.Message = fmt.Sprintf("%s: %s; operations: %s", keyDesc, p.rm.reason, strings.Join(descs, "; "))
+	if len(descs) > 0 {
+		a.Message = fmt.Sprintf("%s: %s cannot take effect: %s", keyDesc, descs[0], p.rm.reason)
+		if len(descs) > 1 {
+			a.Message += "; the other operations this rests on: " + strings.Join(descs[1:], "; ")
+		}
+	} else {
+		a.Message = fmt.Sprintf("%s: %s", keyDesc, p.rm.reason)
+	}
 	procs := map[int]bool{}
 	nodes := map[string]bool{}
 	for _, i := range ids {
