@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
@@ -49,7 +50,7 @@ results.json stays as the run left it.`,
 				return err
 			}
 			fmt.Fprintf(env.stdout, "history  %s (%d records, target %s, workload %s, seed %d)\n",
-				filepath.Clean(path), len(hf.Ops), hf.Header.Target, hf.Header.Workload, hf.Header.Seed)
+				term.Line(filepath.Clean(path)), len(hf.Ops), term.Line(hf.Header.Target), term.Line(hf.Header.Workload), hf.Header.Seed)
 			printResults(env, rs)
 			env.code = exitCode(rs.Valid)
 			return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaostest/chaos/catalog"
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 // Exit codes: every checker valid, some checker invalid, anything else.
@@ -75,7 +76,8 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "chaos:", err)
+		// An error may quote a history or a node's log.
+		fmt.Fprintln(stderr, "chaos:", term.Text(err.Error()))
 		var ee exitError
 		if errors.As(err, &ee) {
 			return ee.code
