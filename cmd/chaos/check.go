@@ -25,6 +25,9 @@ results.json stays as the run left it.`,
 		Example: `  chaos check store/snowflake/latest`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--check-timeout %s: must be positive (leave it out for 5m0s)", timeout)
+			}
 			if ext, err := imp.imported(cmd); err != nil || ext {
 				if err != nil {
 					return err

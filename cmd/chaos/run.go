@@ -133,6 +133,11 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 		}
 	})
 	cfg.Command = append([]string{"chaos"}, os.Args[1:]...)
+	// Every flag starts at its default, so a zero here was given as zero:
+	// refuse it before Prepare would replace it with the default.
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	return runMany(env, cfg, f.testCount)
 }
 
