@@ -140,6 +140,9 @@ type Outcome struct {
 	Stats       Stats
 	Interrupted bool
 	Elapsed     time.Duration
+	// Warnings are bookkeeping steps that failed after the verdict was
+	// reached (results.json, the latest link): the verdict stands.
+	Warnings []string
 }
 
 // Prepared is a run whose parts are resolved but not yet started: the
@@ -199,6 +202,9 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 		params[k] = v
 	}
 	cfg.Params = params
+	if err := CheckStore(cfg.Store, ti.Name); err != nil {
+		return nil, err
+	}
 	p := &Prepared{Config: cfg, TargetInfo: ti}
 	if p.Target, err = ti.New(params); err != nil {
 		return nil, fmt.Errorf("target %s: %w", ti.Name, err)
@@ -328,11 +334,12 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 		return out, err
 	}
 	out.Results = res
+	// The verdict is reached: a failure to store it must not lose it.
 	if err := WriteResults(dir, res); err != nil {
-		return out, err
+		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
 	}
 	if err := LinkLatest(cfg.Store, p.TargetInfo.Name, dir); err != nil {
-		return out, err
+		out.Warnings = append(out.Warnings, err.Error())
 	}
 	return out, nil
 }

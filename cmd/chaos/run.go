@@ -174,6 +174,9 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 			}
 			return exitError{exitOther, fmt.Errorf("run failed (seed %d): %w", c.Seed, err)}
 		}
+		for _, w := range out.Warnings {
+			fmt.Fprintf(env.stderr, "chaos: warning: %s\n", term.Text(w))
+		}
 		printOutcome(env, p, out, c.Seed, writeReport(env, out.Dir))
 		verdicts = append(verdicts, out.Results.Valid)
 		if out.Interrupted {

@@ -42,3 +42,21 @@ func TestZeroAndNonsenseFlagsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLatestDirectoryIsRefusedBeforeTheRun: a store whose latest is not the
+// harness's link stops the run before it starts, in one line.
+func TestLatestDirectoryIsRefusedBeforeTheRun(t *testing.T) {
+	store := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(store, "snowflake", "latest"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := chaos(t, "run", "snowflake", "--time-limit", "1s", "--store", store)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != exitOther || len(lines) != 1 || !strings.Contains(stderr, "latest is a directory") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and one line about latest", code, stderr)
+	}
+	entries, _ := os.ReadDir(filepath.Join(store, "snowflake"))
+	if len(entries) != 1 {
+		t.Errorf("the store holds %d entries; a refused run must create no run directory", len(entries))
+	}
+}
