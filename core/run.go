@@ -372,6 +372,11 @@ func (r *run) setup(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil && ctx.Err() != nil {
+		// Every node fails the same way when the run is interrupted: say
+		// that, not what each node was doing at the time.
+		return fmt.Errorf("interrupted while the nodes were starting (%v); nothing ran", context.Cause(ctx))
+	}
 	return errors.Join(errs...)
 }
 

@@ -2,10 +2,12 @@ package core
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chaostest/chaos/checkers"
 )
@@ -69,5 +71,34 @@ func TestVerdictSurvivesBookkeeping(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out.Dir, ResultsFile)); err != nil {
 		t.Errorf("results.json not stored: %v", err)
+	}
+}
+
+// blockingRuntime's nodes never get ready; Start waits for ctx.
+type blockingRuntime struct{ *fakeRuntime }
+
+func (b blockingRuntime) Start(ctx context.Context, n string) error {
+	<-ctx.Done()
+	return errors.New("node " + n + " not ready after 30s")
+}
+
+// TestInterruptedStartUpSaysSo: Ctrl-C during start-up gives an error that
+// says the run was interrupted.
+func TestInterruptedStartUpSaysSo(t *testing.T) {
+	rt := &fakeRuntime{}
+	cfg := fakeConfig(t, rt)
+	cfg.NewRuntime = func() (Runtime, error) { return blockingRuntime{rt}, nil }
+	p, err := Prepare(fakeRegistry(fakeTarget{}, fakeWorkload{}), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err = Execute(ctx, p)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || strings.Contains(err.Error(), "not ready") {
+		t.Fatalf("Execute = %v; want it to say it was interrupted", err)
+	}
+	if !rt.tornDown.Load() {
+		t.Error("not torn down")
 	}
 }

@@ -348,6 +348,7 @@ func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) 
 	if n.spec.Ready == nil {
 		return nil
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, r.startTimeout)
 	defer cancel()
 	addr := func(port string) (string, error) {
@@ -370,6 +371,10 @@ func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) 
 		}
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				// Ctrl-C (or the caller's deadline), not our timeout.
+				return fmt.Errorf("node %s: start-up interrupted before it was ready: %w", n.spec.Name, context.Cause(parent))
+			}
 			return fmt.Errorf("node %s not ready after %s (last probe: %v); see %s", n.spec.Name, r.startTimeout, last, n.logPath)
 		case <-exited:
 		case <-time.After(20 * time.Millisecond):

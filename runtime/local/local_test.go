@@ -136,3 +136,24 @@ func TestStartFailureNamesTheNode(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestInterruptedStartSaysSo: a start cut short by the caller (Ctrl-C) says
+// it was interrupted, not that the node failed to get ready in time.
+func TestInterruptedStartSaysSo(t *testing.T) {
+	rt, err := local.New(local.WithStartTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Teardown(context.Background())
+	never := func(ctx context.Context, addr func(string) (string, error)) error { return context.DeadlineExceeded }
+	specs := []core.NodeSpec{{Name: "n1", Program: "sleep", Args: func(core.NodeEnv) []string { return []string{"60"} }, Ready: never}}
+	if err := rt.Setup(context.Background(), t.TempDir(), specs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(250*time.Millisecond, cancel)
+	err = rt.Start(ctx, "n1")
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || strings.Contains(err.Error(), "not ready after") {
+		t.Fatalf("Start = %v; want an error saying it was interrupted", err)
+	}
+}
