@@ -18,9 +18,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -304,7 +305,7 @@ func (s *System) check() error {
 	if err := checkTemplate(f.Nodes.Command[0], buildVars, nil); err != nil {
 		return s.errAt("nodes.command", "the program %q: %v", f.Nodes.Command[0], err)
 	}
-	for _, k := range sortedKeys(f.Nodes.Env) {
+	for _, k := range slices.Sorted(maps.Keys(f.Nodes.Env)) {
 		if err := checkTemplate(f.Nodes.Env[k], envVars, f.Nodes.Ports); err != nil {
 			return s.errAt("nodes.env."+k, "%q: %v", f.Nodes.Env[k], err)
 		}
@@ -387,7 +388,7 @@ func (s *System) check() error {
 				return s.errAt("client.command", "argument %d %q: %v", i+1, a, err)
 			}
 		}
-		for _, k := range sortedKeys(f.Client.Env) {
+		for _, k := range slices.Sorted(maps.Keys(f.Client.Env)) {
 			if err := checkTemplate(f.Client.Env[k], clientVars, f.Nodes.Ports); err != nil {
 				return s.errAt("client.env."+k, "%q: %v", f.Client.Env[k], err)
 			}
@@ -401,7 +402,7 @@ func (s *System) check() error {
 	if r.Workload == "" {
 		r.Workload = "register"
 	}
-	if !contains(Workloads, r.Workload) {
+	if !slices.Contains(Workloads, r.Workload) {
 		return s.errAt("run.workload", "%q: must be one of %s", r.Workload, strings.Join(Workloads, ", "))
 	}
 	if r.Nodes < 0 || r.Nodes > 1000 {
@@ -427,7 +428,7 @@ func (s *System) check() error {
 		if n == "none" {
 			continue
 		}
-		if !contains(s.Nemeses(), n) {
+		if !slices.Contains(s.Nemeses(), n) {
 			if n == "clock" {
 				return s.clockRefusal("run.nemesis")
 			}
@@ -435,7 +436,7 @@ func (s *System) check() error {
 		}
 	}
 	s.params = map[string]string{}
-	for _, k := range sortedKeys(f.Params) {
+	for _, k := range slices.Sorted(maps.Keys(f.Params)) {
 		switch v := f.Params[k].(type) {
 		case string:
 			s.params[k] = v
@@ -507,22 +508,4 @@ func findFaketime() string {
 		}
 	}
 	return ""
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,7 @@ func TestClockNemesisRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mykv.toml:3: nodes.clock: clock: nodes.clock is \"none\"") {
 		t.Fatalf("clock nemesis on nodes without a clock method: %v", err)
 	}
-	if contains(s.Info(nil).Nemeses, "clock") {
+	if slices.Contains(s.Info(nil).Nemeses, "clock") {
 		t.Fatal("the target offers the clock nemesis")
 	}
 }

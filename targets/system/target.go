@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,7 +129,7 @@ func (s *System) CheckParams(reg *core.Registry) error {
 			known[p.Name] = true
 		}
 	}
-	for _, k := range sortedKeys(s.params) {
+	for _, k := range slices.Sorted(maps.Keys(s.params)) {
 		if !known[k] {
 			return s.errAt("params."+k, "no workload or nemesis takes this parameter (see `chaos list`)")
 		}
@@ -238,7 +240,7 @@ func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
 			program = filepath.Join(s.Dir, program)
 		}
 		var env []string
-		for _, k := range sortedKeys(s.Nodes.Env) {
+		for _, k := range slices.Sorted(maps.Keys(s.Nodes.Env)) {
 			v, err := s.expandStatic([]string{s.Nodes.Env[k]}, ni)
 			if err != nil {
 				return nil, fmt.Errorf("%s: nodes.env.%s: %w", s.Path, k, err)
@@ -287,7 +289,7 @@ func (t *Target) args(ni *nodeInfo, ne core.NodeEnv) []string {
 				}
 				return strings.Join(ps, ","), nil
 			case "peer":
-				if !contains(ni.all, args[0]) {
+				if !slices.Contains(ni.all, args[0]) {
 					return "", fmt.Errorf("no node %q", args[0])
 				}
 				return ne.Peer(args[0], args[1]), nil

@@ -3,6 +3,7 @@ package system
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -125,7 +126,7 @@ func checkTemplate(s string, vars []placeholder, ports []string) error {
 		if len(sg.args) != v.args {
 			return fmt.Errorf("{%s} takes %s", sg.name, usage(*v))
 		}
-		if v.port && !contains(ports, sg.args[len(sg.args)-1]) {
+		if v.port && !slices.Contains(ports, sg.args[len(sg.args)-1]) {
 			return fmt.Errorf("{%s}: port %q is not one of nodes.ports (%s)", strings.Join(append([]string{sg.name}, sg.args...), ":"), sg.args[len(sg.args)-1], strings.Join(ports, ", "))
 		}
 	}

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -197,7 +199,7 @@ func (t *Target) newCommand(workload string, cfg core.ClientConfig, addr string)
 	}
 	env := append(os.Environ(), "CHAOS_NODE="+cfg.Node, "CHAOS_ADDR="+addr, "CHAOS_CLIENT="+cfg.Endpoint,
 		"CHAOS_WORKLOAD="+workload, "PYTHONUNBUFFERED=1")
-	for _, k := range sortedKeys(s.Client.Env) {
+	for _, k := range slices.Sorted(maps.Keys(s.Client.Env)) {
 		v, err := expand(s.Client.Env[k], lookup)
 		if err != nil {
 			return nil, fmt.Errorf("%s: client.env.%s: %w", s.Path, k, err)
