@@ -129,7 +129,8 @@ func (t *httpTransport) call(ctx context.Context, req request) response {
 		return r
 	case resp.StatusCode == http.StatusConflict:
 		return response{Type: "fail", Error: strings.TrimSpace(string(b))}
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed ||
+		resp.StatusCode == http.StatusNotImplemented:
 		return t.infoBroken(fmt.Errorf("node %s answered HTTP %d to POST %s: it does not implement this operation of the contract (see docs/bring-your-own.md)", t.node, resp.StatusCode, hr.URL.Path))
 	}
 	return response{Type: "info", Error: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))}
