@@ -233,21 +233,24 @@ func (t *commandTransport) start() (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	// One goroutine reads stdout to its end and only then waits for the
+	// process: Wait closes the pipe, and must not race the last read.
 	go func() {
+		defer close(p.exited)
 		r := bufio.NewReaderSize(stdout, 64<<10)
 		for {
 			line, err := readLine(r)
 			if err != nil {
 				p.readEr <- err
 				close(p.lines)
+				if err != io.EOF {
+					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				}
+				_ = cmd.Wait()
 				return
 			}
 			p.lines <- line
 		}
-	}()
-	go func() {
-		_ = cmd.Wait()
-		close(p.exited)
 	}()
 	return p, nil
 }
@@ -273,7 +276,19 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 func (p *proc) kill() {
 	_ = p.stdin.Close()
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.exited
+	// Drain what it printed last, so the reader reaches the end.
+	for {
+		select {
+		case _, ok := <-p.lines:
+			if ok {
+				continue
+			}
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			// A child outside its process group holds stdout open.
+		}
+		return
+	}
 }
 
 // exitStatus describes how the process ended, with its last stderr lines.
@@ -348,6 +363,9 @@ func (t *commandTransport) exchange(ctx context.Context, req request, what strin
 		t.proc = nil
 		st := p.exitStatus()
 		p.kill()
+		if what == "init" {
+			return t.infoBroken(fmt.Errorf("client command %s ended before it answered init: %s", t.args[0], st))
+		}
 		return t.infoBroken(fmt.Errorf("client command %s ended before it could take %s: %s", t.args[0], what, st))
 	}
 	select {
