@@ -24,6 +24,7 @@ type runFlags struct {
 	runtime   string
 	testCount int
 	params    map[string]*string
+	system    string
 }
 
 func newRunCmd(env *cliEnv) *cobra.Command {
@@ -41,13 +42,18 @@ The same --seed gives the same operations and the same fault schedule.`,
 		Example: `  chaos run snowflake --mode naive --nemesis clock --time-limit 10s --seed 7
   chaos run snowflake --mode monotonic --nemesis clock,kill --nodes 5`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if f.system != "" {
+				return systemArgs(args)
+			}
 			if len(args) != 1 {
 				return fmt.Errorf("run wants one target (known: %s)", strings.Join(env.reg.TargetNames(), ", "))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f.cfg.Target = args[0]
+			if len(args) > 0 {
+				f.cfg.Target = args[0]
+			}
 			if !cmd.Flags().Changed("seed") {
 				f.cfg.Seed = randomSeed()
 			}
@@ -66,6 +72,7 @@ The same --seed gives the same operations and the same fault schedule.`,
 	fs.IntVar(&f.testCount, "test-count", 1, "number of runs; run i uses seed+i")
 	fs.StringVar(&f.cfg.Workload, "workload", "", "workload (default: the target's first)")
 	fs.StringVar(&f.cfg.Store, "store", f.cfg.Store, "directory that keeps the runs")
+	fs.StringVar(&f.system, "system", "", "a system file (TOML) describing your own nodes, client, workload and nemeses; flags override it (see docs/bring-your-own.md)")
 	fs.StringVar(&f.runtime, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
 	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", f.cfg.OpTimeout, "bound on one operation; past it the outcome is indeterminate (info)")
 	fs.DurationVar(&f.cfg.CheckTimeout, "check-timeout", f.cfg.CheckTimeout, "bound on the checkers; past it the verdict is unknown")
@@ -137,6 +144,13 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 	// refuse it before Prepare would replace it with the default.
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if f.system != "" {
+		done, err := useSystem(env, cmd, f.system, &cfg)
+		if err != nil {
+			return err
+		}
+		defer done()
 	}
 	return runMany(env, cfg, f.testCount)
 }

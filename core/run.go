@@ -674,6 +674,11 @@ func (w *worker) invoke(ctx context.Context, inv history.Op) (done history.Op) {
 		}
 	}()
 	done = c.Invoke(octx, inv)
+	if bc, ok := c.(BrokenClient); ok {
+		if err := bc.Broken(); err != nil {
+			r.fail(fmt.Errorf("client of %s: %w", r.p.TargetInfo.Name, err))
+		}
+	}
 	if !done.Type.Completion() {
 		done.Type = history.Info
 		done.Error = strings.TrimSpace(done.Error + " (client returned no outcome)")
