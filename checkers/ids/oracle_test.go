@@ -125,7 +125,7 @@ func oracleVerdict(h *history.File) (checkers.Validity, map[string]bool) {
 			}
 		}
 		ms := int64(a.id >> 22)
-		ts := oEpoch.Add(time.Duration(ms)*time.Millisecond).Sub(h.Header.Start).Nanoseconds()
+		ts := oEpoch.Add(time.Duration(ms) * time.Millisecond).Sub(h.Header.Start).Nanoseconds()
 		w := off + int64(oTolerance)
 		if ts < a.inv.Time-w || ts > a.done.Time+w {
 			kinds[ids.KindOutOfWindow] = true
