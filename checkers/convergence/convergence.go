@@ -337,8 +337,9 @@ func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	keys := sortedKeys(keySet)
 	det := Details{Nodes: len(nodes), Keys: len(keys), MessagesByKind: map[string]int64{}}
 
-	// Phantom values: seen but never written, or written and failed.
-	for _, key := range keys {
+	// Phantom values: seen but never written, or written and failed. Every
+	// key read counts, also one nobody wrote or holds.
+	for _, key := range sortedKeys(reads) {
 		for _, r := range reads[key] {
 			if w := byValue[key][r.value]; !r.null && (w == nil || w.pair.Outcome() == history.Fail) {
 				res.AddAnomaly(checkers.Anomaly{Kind: "phantom-read",

@@ -44,3 +44,20 @@ func TestFailedWriteInAVersionLogIsFlagged(t *testing.T) {
 		t.Fatalf("witness %+v", a)
 	}
 }
+
+// A read of a key nobody wrote or holds, returning a value, was never
+// judged (only written or held keys were): "valid". Found by the oracle.
+func TestReadOfAKeyNeverWrittenIsAPhantom(t *testing.T) {
+	b := newBuilder("n1")
+	b.write(0, "k", "n1", 1, history.OK, 100, 10)
+	b.read(0, "ghost", "n1", "999", 20)
+	b.fault("heal", 40)
+	b.dump(0, "n1", 100, held{"k", "1", 100, "n1", 11})
+	r := b.check(t)
+	if r.Valid != checkers.Invalid || r.AnomalyCounts["phantom-read"] != 1 {
+		t.Fatalf("want a phantom read: %+v", r)
+	}
+	if a := r.Anomalies[0]; a.Ops[0].Index != 3 {
+		t.Fatalf("witness does not name the read (record 3): %+v", a)
+	}
+}
