@@ -1,9 +1,9 @@
-package main
+package cli
 
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/core"
 )
 
 func newNodeCmd(env *cliEnv) *cobra.Command {
@@ -19,7 +19,7 @@ debugging a target.`,
 			if args[0] == "-h" || args[0] == "--help" {
 				return cmd.Help()
 			}
-			env.code = catalog.RunNode(env.ctx, env.reg, args[0], args[1:])
+			env.code = core.RunNode(env.ctx, env.reg, args[0], args[1:], env.stderr)
 			return nil
 		},
 	}
