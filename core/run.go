@@ -48,6 +48,9 @@ type Config struct {
 	FinalTimeout time.Duration
 	// CheckTimeout bounds the checkers; past it the verdict is unknown.
 	CheckTimeout time.Duration
+	// CheckMemory bounds the heap the checkers' searches may grow to (0:
+	// checkers.DefaultMemoryBudget); past it the verdict is unknown.
+	CheckMemory int64
 	// NewRuntime makes the runtime for a run.
 	NewRuntime func() (Runtime, error)
 	// Clock is the harness's clock; nil means the host's.
@@ -329,7 +332,7 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 		return out, fmt.Errorf("teardown: %w", err)
 	}
 
-	res, _, err := CheckDir(context.WithoutCancel(ctx), dir, p.Workload, cfg.CheckTimeout)
+	res, _, err := CheckDir(checkContext(ctx, *cfg), dir, p.Workload, cfg.CheckTimeout)
 	if err != nil {
 		return out, err
 	}
