@@ -16,6 +16,7 @@ import (
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/term"
 	"github.com/chaostest/chaos/workloads/gen"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	// CheckMemory bounds the heap the checkers' searches may grow to (0:
 	// checkers.DefaultMemoryBudget); past it the verdict is unknown.
 	CheckMemory int64
+	// StopOnAnomaly ends the main phase as soon as a checker that judges
+	// online (checkers.Online) proves an anomaly; heal, final phase,
+	// teardown and the full check run as usual.
+	StopOnAnomaly bool
 	// NewRuntime makes the runtime for a run.
 	NewRuntime func() (Runtime, error)
 	// Clock is the harness's clock; nil means the host's.
@@ -256,6 +261,9 @@ type run struct {
 	dir   string
 	fault atomic.Value // string: the fault in place now
 
+	// online is nil unless the run stops on the first anomaly.
+	online *online
+
 	// The first harness failure ends the run.
 	failOnce sync.Once
 	failErr  error
@@ -289,6 +297,8 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	}
 	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{})}
 	r.fault.Store("")
+	r.online = r.startOnline(ctx, &hdr)
+	defer r.online.close()
 	out = &Outcome{Dir: dir}
 
 	tornDown := false
@@ -389,6 +399,8 @@ func (r *run) record(op history.Op) history.Op {
 	rec, err := r.hist.AppendAt(op, r.now)
 	if err != nil {
 		r.fail(err)
+	} else {
+		r.online.observe(rec)
 	}
 	return rec
 }
@@ -410,6 +422,11 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 		select {
 		case <-mainCtx.Done():
 		case <-r.failed:
+			cancelMain()
+		case name := <-r.online.anomaly():
+			if r.cfg.Progress != nil {
+				fmt.Fprintf(r.cfg.Progress, "stopping on anomaly at %.1fs: %s\n", time.Duration(r.now()).Seconds(), term.Line(r.online.describe(name)))
+			}
 			cancelMain()
 		}
 	}()
