@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
@@ -24,6 +25,9 @@ results.json stays as the run left it.`,
 		Example: `  chaos check store/snowflake/latest`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--check-timeout %s: must be positive (leave it out for 5m0s)", timeout)
+			}
 			if ext, err := imp.imported(cmd); err != nil || ext {
 				if err != nil {
 					return err
@@ -49,7 +53,7 @@ results.json stays as the run left it.`,
 				return err
 			}
 			fmt.Fprintf(env.stdout, "history  %s (%d records, target %s, workload %s, seed %d)\n",
-				filepath.Clean(path), len(hf.Ops), hf.Header.Target, hf.Header.Workload, hf.Header.Seed)
+				term.Line(filepath.Clean(path)), len(hf.Ops), term.Line(hf.Header.Target), term.Line(hf.Header.Workload), hf.Header.Seed)
 			printResults(env, rs)
 			env.code = exitCode(rs.Valid)
 			return nil

@@ -29,6 +29,9 @@ exit 0). ` + "`chaos list`" + ` shows the scenarios.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(store) == "" {
+				return fmt.Errorf("--store %q: must name a directory (leave it out for \"store\")", store)
+			}
 			s, err := env.reg.Scenario(args[0])
 			if err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 // runFlags are the flags of `chaos run`, in Jepsen's spirit.
@@ -139,6 +140,11 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 		}
 	})
 	cfg.Command = append([]string{"chaos"}, os.Args[1:]...)
+	// Every flag starts at its default, so a zero here was given as zero:
+	// refuse it before Prepare would replace it with the default.
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	if f.system != "" {
 		done, err := useSystem(env, cmd, f.system, &cfg)
 		if err != nil {
@@ -182,6 +188,9 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 			}
 			return exitError{exitOther, fmt.Errorf("run failed (seed %d): %w", c.Seed, err)}
 		}
+		for _, w := range out.Warnings {
+			fmt.Fprintf(env.stderr, "chaos: warning: %s\n", term.Text(w))
+		}
 		printOutcome(env, p, out, c.Seed, writeReport(env, out.Dir))
 		verdicts = append(verdicts, out.Results.Valid)
 		if out.Interrupted {
@@ -210,7 +219,7 @@ func exitCode(vs ...checkers.Validity) int {
 func printSummary(env *cliEnv, out *core.Outcome, seed int64) {
 	w := env.stdout
 	s := out.Stats
-	fmt.Fprintf(w, "\nrun      %s\n", out.Dir)
+	fmt.Fprintf(w, "\nrun      %s\n", term.Line(out.Dir))
 	fmt.Fprintf(w, "seed     %d\n", seed)
 	fmt.Fprintf(w, "elapsed  %s\n", out.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "ops      %d invoked: %d ok, %d fail, %d info; %d faults\n", s.Invoked, s.OK, s.Fail, s.Info, s.Faults)
@@ -219,13 +228,15 @@ func printSummary(env *cliEnv, out *core.Outcome, seed int64) {
 
 func printResults(env *cliEnv, rs checkers.Results) {
 	w := env.stdout
+	// Names, summaries and errors come from the history: printed through
+	// term, so no escape sequence in it reaches the terminal.
 	for _, warn := range rs.Warnings {
-		fmt.Fprintf(w, "warning  %s\n", warn)
+		fmt.Fprintf(w, "warning  %s\n", term.Line(warn))
 	}
 	fmt.Fprintln(w)
 	width := len("checker")
 	for _, n := range rs.Names() {
-		width = max(width, len(n))
+		width = max(width, len(term.Line(n)))
 	}
 	fmt.Fprintf(w, "%-*s  %-8s  %s\n", width, "checker", "verdict", "summary")
 	for _, n := range rs.Names() {
@@ -234,7 +245,7 @@ func printResults(env *cliEnv, rs checkers.Results) {
 		if r.Error != "" {
 			line = strings.TrimSpace(line + " (" + r.Error + ")")
 		}
-		fmt.Fprintf(w, "%-*s  %-8s  %s\n", width, n, r.Valid, line)
+		fmt.Fprintf(w, "%-*s  %-8s  %s\n", width, term.Line(n), r.Valid, term.Line(line))
 	}
 	printWitnesses(env, rs, 3)
 	fmt.Fprintf(w, "\nverdict  %s\n", strings.ToUpper(rs.Valid.String()))
