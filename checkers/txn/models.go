@@ -72,7 +72,7 @@ var forbiddenFrom = map[string]Model{
 	IncompatibleOrd: ReadCommitted,
 	GSingle:         SnapshotIsolation, LostUpdate: SnapshotIsolation,
 	G2Item: Serializable, G2: Serializable,
-	G0RT:   StrictSerializable, G1cRT: StrictSerializable, GSingleRT: StrictSerializable, G2ItemRT: StrictSerializable,
+	G0RT: StrictSerializable, G1cRT: StrictSerializable, GSingleRT: StrictSerializable, G2ItemRT: StrictSerializable,
 }
 
 // modelStatus says for each model whether the history satisfies it (Valid),
