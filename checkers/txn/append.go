@@ -165,6 +165,63 @@ func (a *analysis) listAppend() error {
 		}
 		order[k] = vals
 	}
+	// A transaction's appends to one key are installed together and in its
+	// order: the ones any read shows are its first ones, next to each other.
+	seq := map[int32][]int64{}
+	for ti := range a.txns {
+		t := &a.txns[ti]
+		if !t.in() {
+			continue
+		}
+		clear(seq)
+		for _, m := range t.mops {
+			if m.f == mopAppend {
+				seq[m.key] = append(seq[m.key], m.val)
+			}
+		}
+		keys := make([]int32, 0, len(seq))
+		for k := range seq {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+		for _, k := range keys {
+			vals := seq[k]
+			if len(vals) < 2 || bad[k] {
+				continue
+			}
+			prev := ws[idx[kv{k, vals[0]}]].pos
+			for _, v := range vals[1:] {
+				p := ws[idx[kv{k, v}]].pos
+				if (prev < 0 && p >= 0) || (prev >= 0 && p >= 0 && p != prev+1) {
+					bad[k] = true
+					a.anomaly(IncompatibleOrd, fmt.Sprintf("%s appended %v to %s in that order, but %s's order of versions is %v",
+						a.name(int32(ti)), vals, a.keyName(k), a.keyName(k), order[k]), nil, int32(ti))
+					break
+				}
+				prev = p
+			}
+		}
+	}
+	// A read must not show the transaction's own appends as if another had
+	// made them: before the transaction appended them (a read from its own
+	// future), or anywhere but at the end.
+	for i := range reads {
+		r := &reads[i]
+		if !r.ok || bad[r.key] {
+			continue
+		}
+		for _, m := range a.txns[r.txn].mops {
+			if m.f != mopAppend || m.key != r.key {
+				continue
+			}
+			if p := ws[idx[kv{m.key, m.val}]].pos; p >= 0 && int(p) < len(r.ext) {
+				r.ok = false
+				a.anomaly(Internal, fmt.Sprintf("%s read %s = %v, which holds its own append of %d in a place its own appends do not explain",
+					a.name(r.txn), a.keyName(r.key), r.full, m.val), nil, r.txn)
+				break
+			}
+		}
+	}
 	// Intermediate reads: a read that ends at a value its writer went on
 	// to follow with another append to the same key.
 	for i := range reads {
