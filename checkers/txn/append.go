@@ -405,9 +405,9 @@ func (a *analysis) realtime() {
 		if !t.in() {
 			continue
 		}
-		ev = append(ev, event{t.inv.Index, int32(i), true})
+		ev = append(ev, event{int64(t.inv), int32(i), true})
 		if t.status == committed {
-			ev = append(ev, event{t.comp.Index, int32(i), false})
+			ev = append(ev, event{int64(t.comp), int32(i), false})
 		}
 	}
 	sort.Slice(ev, func(i, j int) bool { return ev[i].index < ev[j].index })
@@ -419,10 +419,10 @@ func (a *analysis) realtime() {
 			}
 			continue
 		}
-		invAt := a.txns[e.t].inv.Index
+		invAt := a.txns[e.t].inv
 		keep := frontier[:0]
 		for _, f := range frontier {
-			if a.txns[f].comp.Index > invAt {
+			if a.txns[f].comp > invAt {
 				keep = append(keep, f)
 			}
 		}

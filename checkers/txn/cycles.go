@@ -272,7 +272,7 @@ func (a *analysis) explainCycle(class string, cyc []step) string {
 func (a *analysis) explainEdge(s step) string {
 	from, to := a.name(s.from), a.name(s.e.to)
 	if s.e.kind == rt {
-		ft, tt := a.txns[s.from].comp.Time, a.txns[s.e.to].inv.Time
+		ft, tt := a.compOp(s.from).Time, a.invOp(s.e.to).Time
 		return fmt.Sprintf("%s completed at %s, before %s began at %s", from, secs(ft), to, secs(tt))
 	}
 	k := a.keyName(s.e.key)

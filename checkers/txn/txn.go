@@ -115,9 +115,9 @@ type tx struct {
 	// observed is set for an unsure transaction one of whose writes was
 	// read: it committed.
 	observed bool
-	// inv and comp are the invocation and completion records (comp is the
-	// invocation again when the transaction never completed).
-	inv, comp history.Op
+	// inv and comp are the positions of the invocation and completion
+	// records in the history; comp is -1 when it never completed.
+	inv, comp int32
 	mops      []mop
 }
 
@@ -128,6 +128,7 @@ func (t *tx) in() bool { return t.status == committed || (t.status == unsure && 
 // analysis holds what both workload kinds share.
 type analysis struct {
 	c     *Checker
+	ops   []history.Op
 	dec   *decoder
 	txns  []tx
 	res   *checkers.Result
@@ -192,36 +193,66 @@ func unknown(why string) checkers.Result {
 }
 
 // collect pairs invocations with completions and decodes every transaction.
+// It pairs by position rather than through history.Pairs, so that a history
+// of millions of transactions is not copied.
 func (a *analysis) collect(ops []history.Op) error {
-	pairs, err := history.ClientPairs(ops)
-	if err != nil {
-		return err
+	a.ops = ops
+	open := map[int]int32{} // process -> transaction
+	n := 0
+	for i := range ops {
+		if ops[i].Type == history.Invoke && ops[i].F == F {
+			n++
+		}
 	}
-	a.txns = make([]tx, 0, len(pairs))
-	for _, p := range pairs {
-		if p.Invoke.F != F {
+	a.txns = make([]tx, 0, n)
+	for i := range ops {
+		op := &ops[i]
+		if op.IsNemesis() {
 			continue
 		}
-		t := tx{process: p.Invoke.Process, inv: p.Invoke, comp: p.Complete}
-		src := p.Invoke
-		switch p.Outcome() {
+		if op.Type == history.Invoke {
+			if j, busy := open[op.Process]; busy {
+				return fmt.Errorf("record %d: process %d invokes %q while its transaction (record %d) is still open", op.Index, op.Process, op.F, ops[a.txns[j].inv].Index)
+			}
+			if op.F != F {
+				continue
+			}
+			open[op.Process] = int32(len(a.txns))
+			a.txns = append(a.txns, tx{process: op.Process, inv: int32(i), comp: -1, status: unsure})
+			continue
+		}
+		j, ok := open[op.Process]
+		if !ok {
+			if op.F == F {
+				return fmt.Errorf("record %d: process %d completes a transaction (%s) with no open invocation", op.Index, op.Process, op.Type)
+			}
+			continue
+		}
+		if op.F != F {
+			return fmt.Errorf("record %d: process %d completes %q but invoked a transaction (record %d)", op.Index, op.Process, op.F, ops[a.txns[j].inv].Index)
+		}
+		delete(open, op.Process)
+		t := &a.txns[j]
+		t.comp = int32(i)
+		switch op.Type {
 		case history.OK:
 			t.status = committed
-			src = p.Complete
 		case history.Fail:
 			t.status = aborted
-		default:
-			t.status = unsure
-			if !p.Completed() {
-				t.comp = p.Invoke
-			}
 		}
-		if len(src.Value) == 0 || string(src.Value) == "null" {
-			if t.status == committed {
+	}
+	for ti := range a.txns {
+		t := &a.txns[ti]
+		src := &ops[t.inv]
+		if t.status == committed {
+			src = &ops[t.comp]
+			if len(src.Value) == 0 || string(src.Value) == "null" {
 				return fmt.Errorf("record %d: an ok transaction carries no micro-operations", src.Index)
 			}
-			src = p.Invoke
+		} else if t.comp >= 0 && len(ops[t.comp].Value) > 0 && string(ops[t.comp].Value) != "null" {
+			src = &ops[t.comp]
 		}
+		var err error
 		t.mops, err = a.dec.decode(src.Value, nil)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", src.Index, err)
@@ -235,14 +266,13 @@ func (a *analysis) collect(ops []history.Op) error {
 					t.mops[i].list = nil
 				}
 			}
-		} else {
-			for i, m := range t.mops {
-				if a.c.kind == ListAppend && m.f == mopWrite || a.c.kind == RWRegister && m.f == mopAppend {
-					return fmt.Errorf("record %d: micro-operation %d is not one of %s's (append and r for list-append, w and r for rw-register)", src.Index, i, a.c.kind)
-				}
+			continue
+		}
+		for i, m := range t.mops {
+			if a.c.kind == ListAppend && m.f == mopWrite || a.c.kind == RWRegister && m.f == mopAppend {
+				return fmt.Errorf("record %d: micro-operation %d is not one of %s's (append and r for list-append, w and r for rw-register)", src.Index, i, a.c.kind)
 			}
 		}
-		a.txns = append(a.txns, t)
 	}
 	if len(a.txns) == 0 {
 		return fmt.Errorf("the history holds no %q operation: nothing was shown", F)
@@ -250,9 +280,20 @@ func (a *analysis) collect(ops []history.Op) error {
 	return nil
 }
 
+// invOp and compOp are a transaction's records; compOp is the invocation
+// for one that never completed.
+func (a *analysis) invOp(i int32) *history.Op { return &a.ops[a.txns[i].inv] }
+
+func (a *analysis) compOp(i int32) *history.Op {
+	if c := a.txns[i].comp; c >= 0 {
+		return &a.ops[c]
+	}
+	return a.invOp(i)
+}
+
 // name is how a witness refers to transaction i: T followed by its
 // invocation's record index, which the history and the report show too.
-func (a *analysis) name(i int32) string { return fmt.Sprintf("T%d", a.txns[i].inv.Index) }
+func (a *analysis) name(i int32) string { return fmt.Sprintf("T%d", a.invOp(i).Index) }
 
 func (a *analysis) keyName(k int32) string { return a.dec.names[k] }
 
@@ -265,12 +306,12 @@ func (a *analysis) witnessOps(ts ...int32) ([]history.Op, []int, []string) {
 	seenP := map[int]bool{}
 	for _, i := range ts {
 		t := &a.txns[i]
-		ops = append(ops, t.comp)
+		ops = append(ops, *a.compOp(i))
 		if !seenP[t.process] {
 			seenP[t.process] = true
 			procs = append(procs, t.process)
 		}
-		if n := t.inv.Node; n != "" && !seenN[n] {
+		if n := a.invOp(i).Node; n != "" && !seenN[n] {
 			seenN[n] = true
 			nodes = append(nodes, n)
 		}
