@@ -315,6 +315,7 @@ func (a *analysis) listAppend() error {
 	}
 	a.lostUpdates(rmw)
 	a.realtime()
+	g.finish()
 	return nil
 }
 

@@ -32,6 +32,31 @@ type mop struct {
 type decoder struct {
 	keys  map[string]int32
 	names []string
+	// ints and mops are slabs that read lists and micro-operations are
+	// cut from, so decoding a long history does not allocate per value.
+	ints     []int64
+	mops     []mop
+	scratch  []int64
+	mscratch []mop
+}
+
+// list returns a slice of the slab for l's values, l being scratch.
+func (d *decoder) keep(l []int64) []int64 {
+	if len(l) > cap(d.ints)-len(d.ints) {
+		d.ints = make([]int64, 0, max(1<<16, 2*len(l)))
+	}
+	start := len(d.ints)
+	d.ints = append(d.ints, l...)
+	return d.ints[start:len(d.ints):len(d.ints)]
+}
+
+func (d *decoder) keepMops(m []mop) []mop {
+	if len(m) > cap(d.mops)-len(d.mops) {
+		d.mops = make([]mop, 0, max(1<<14, 2*len(m)))
+	}
+	start := len(d.mops)
+	d.mops = append(d.mops, m...)
+	return d.mops[start:len(d.mops):len(d.mops)]
 }
 
 func newDecoder() *decoder { return &decoder{keys: map[string]int32{}} }
@@ -52,12 +77,18 @@ func (d *decoder) key(s string) int32 {
 // an integer or null (register), or null when the read's result is unknown.
 // A fast hand parser handles our own encoding; anything it cannot read goes
 // through encoding/json, which also gives the error message.
-func (d *decoder) decode(b []byte, out []mop) ([]mop, error) {
-	p := parser{b: b}
-	if res, ok := p.txn(d, out); ok {
-		return res, nil
+func (d *decoder) decode(b []byte) ([]mop, error) {
+	p := parser{b: b, scratch: d.scratch[:0]}
+	res, ok := p.txn(d, d.mscratch[:0])
+	d.scratch = p.scratch
+	if !ok {
+		var err error
+		if res, err = d.decodeSlow(b, d.mscratch[:0]); err != nil {
+			return nil, err
+		}
 	}
-	return d.decodeSlow(b, out)
+	d.mscratch = res
+	return d.keepMops(res), nil
 }
 
 func (d *decoder) decodeSlow(b []byte, out []mop) ([]mop, error) {
@@ -126,8 +157,9 @@ func (d *decoder) decodeSlow(b []byte, out []mop) ([]mop, error) {
 // parser is the fast path of decode. It reports ok=false on anything it
 // does not expect; the slow path then decides.
 type parser struct {
-	b []byte
-	i int
+	b       []byte
+	i       int
+	scratch []int64
 }
 
 func (p *parser) ws() {
@@ -241,7 +273,7 @@ func (p *parser) txn(d *decoder, out []mop) ([]mop, bool) {
 			case p.null():
 			case p.i < len(p.b) && p.b[p.i] == '[':
 				p.i++
-				l := []int64{}
+				l := p.scratch[:0]
 				if !p.eat(']') {
 					for {
 						v, ok := p.int()
@@ -257,7 +289,8 @@ func (p *parser) txn(d *decoder, out []mop) ([]mop, bool) {
 						}
 					}
 				}
-				m.list, m.known = l, true
+				p.scratch = l
+				m.list, m.known = d.keep(l), true
 			default:
 				if m.val, ok = p.int(); !ok {
 					return nil, false

@@ -36,18 +36,50 @@ type edge struct {
 }
 
 // graph is the dependency graph over transactions (indices into the
-// analysis's txns; transactions outside the graph have no edges).
+// analysis's txns; transactions outside the graph have no edges). Edges are
+// gathered flat and then laid out once, by a counting sort on their tails,
+// so a graph of millions of edges costs two allocations, not millions.
 type graph struct {
-	adj [][]edge
+	n       int
+	pending []pendingEdge
+	adj     [][]edge
 }
 
-func newGraph(n int) *graph { return &graph{adj: make([][]edge, n)} }
+type pendingEdge struct {
+	from int32
+	e    edge
+}
+
+func newGraph(n int) *graph { return &graph{n: n} }
 
 func (g *graph) add(from, to int32, kind uint8, key int32, val int64) {
 	if from == to {
 		return
 	}
-	g.adj[from] = append(g.adj[from], edge{to: to, key: key, val: val, kind: kind})
+	g.pending = append(g.pending, pendingEdge{from, edge{to: to, key: key, val: val, kind: kind}})
+}
+
+// finish lays the edges out by tail. Edges of one tail keep the order they
+// were added in, so searches and witnesses are deterministic.
+func (g *graph) finish() {
+	counts := make([]int32, g.n+1)
+	for _, p := range g.pending {
+		counts[p.from+1]++
+	}
+	for i := 1; i <= g.n; i++ {
+		counts[i] += counts[i-1]
+	}
+	flat := make([]edge, len(g.pending))
+	fill := append([]int32(nil), counts[:g.n]...)
+	for _, p := range g.pending {
+		flat[fill[p.from]] = p.e
+		fill[p.from]++
+	}
+	g.pending = nil
+	g.adj = make([][]edge, g.n)
+	for i := range g.n {
+		g.adj[i] = flat[counts[i]:counts[i+1]:counts[i+1]]
+	}
 }
 
 func (g *graph) edgeCount() int {

@@ -253,7 +253,7 @@ func (a *analysis) collect(ops []history.Op) error {
 			src = &ops[t.comp]
 		}
 		var err error
-		t.mops, err = a.dec.decode(src.Value, nil)
+		t.mops, err = a.dec.decode(src.Value)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", src.Index, err)
 		}
