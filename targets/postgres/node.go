@@ -17,13 +17,12 @@ import (
 
 // nodeFlags are the flags of `chaos node postgres`.
 type nodeFlags struct {
-	bin       string
-	listen    string
-	dataDir   string
-	primary   string
-	isolation string
-	sync      string
-	standbys  int
+	bin      string
+	listen   string
+	dataDir  string
+	primary  string
+	sync     string
+	standbys int
 }
 
 func parseNodeFlags(args []string) (nodeFlags, error) {
@@ -34,7 +33,6 @@ func parseNodeFlags(args []string) (nodeFlags, error) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:5432", "address to serve on")
 	fs.StringVar(&f.dataDir, "data-dir", ".", "the node's directory; the cluster lives in its pgdata")
 	fs.StringVar(&f.primary, "primary", "", "address of the primary: this node is a streaming standby of it")
-	fs.StringVar(&f.isolation, "isolation", "serializable", "default transaction isolation")
 	fs.StringVar(&f.sync, "sync", "off", "off: asynchronous standbys; on or remote_apply: a commit waits for one standby")
 	fs.IntVar(&f.standbys, "standbys", 0, "how many standbys follow this primary")
 	if err := fs.Parse(args); err != nil {
@@ -113,7 +111,6 @@ func NodeMain(ctx context.Context, args []string) error {
 		"fsync=off", "full_page_writes=off",
 		"shared_buffers=16MB", "max_wal_size=64MB", "min_wal_size=32MB", "max_connections=100",
 		"wal_level=replica", "max_wal_senders=10", "hot_standby=on", "wal_keep_size=64MB",
-		"default_transaction_isolation=" + strings.ReplaceAll(f.isolation, "-", " "),
 		"log_min_messages=warning", "log_line_prefix=%m [%p] ",
 	}
 	if f.primary == "" && f.sync != "off" && f.standbys > 0 {

@@ -84,7 +84,7 @@ func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
 			Name: name, Kind: Name, Ports: []string{Port},
 			Args: func(env core.NodeEnv) []string {
 				args := []string{"--bin", t.bin, "--listen", env.Listen(Port), "--data-dir", env.DataDir,
-					"--isolation", t.isolation, "--sync", t.sync, "--standbys", strconv.Itoa(len(names) - 1)}
+					"--sync", t.sync, "--standbys", strconv.Itoa(len(names) - 1)}
 				if !isPrimary {
 					args = append(args, "--primary", env.Peer(primary, Port))
 				}
