@@ -57,6 +57,9 @@ that missed.`,
 				cfg.Seed = seed
 			}
 			cfg.Scenario = core.NewScenarioRun(s.Name, control)
+			if err := seedsFit(cfg.Seed, runs, "--runs"); err != nil {
+				return err
+			}
 			cfg.NewRuntime = nr
 			cfg.Store = store
 			cfg.Command = append([]string{"chaos"}, os.Args[1:]...)
