@@ -41,6 +41,9 @@ that missed.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(store) == "" {
+				return fmt.Errorf("--store %q: must name a directory (leave it out for \"store\")", store)
+			}
 			s, err := env.reg.Scenario(args[0])
 			if err != nil {
 				return err
@@ -60,7 +63,7 @@ that missed.`,
 			if err := seedsFit(cfg.Seed, runs, "--runs"); err != nil {
 				return err
 			}
-			cfg.NewRuntime = nr
+			cfg.NewRuntime = env.live.wrap(nr)
 			cfg.Store = store
 			cfg.Command = append([]string{"chaos"}, os.Args[1:]...)
 			expect := s.Expect
