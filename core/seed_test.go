@@ -76,7 +76,7 @@ func plans(t *testing.T, workload string, seed int64) (map[int][]planned, []plan
 	reg.AddTarget(core.TargetInfo{Name: "noisy", Workloads: []string{workload},
 		New: func(core.Params) (core.Target, error) { return noisyTarget{}, nil }})
 	cfg := core.Config{Target: "noisy", Workload: workload, Nodes: 3, Concurrency: 4,
-		TimeLimit: 400 * time.Millisecond, Rate: 2000, Seed: seed, Store: t.TempDir(),
+		TimeLimit: 400 * time.Millisecond, Rate: 2000, Seed: seed, Store: t.TempDir(), CheckTimeout: 2 * time.Second,
 		Nemeses: []string{"kill", "pause", "partition"}, NemesisInterval: 20 * time.Millisecond,
 		NewRuntime: func() (core.Runtime, error) { return noisyRuntime{}, nil }}
 	p, err := core.Prepare(reg, cfg)
