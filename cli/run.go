@@ -131,7 +131,7 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 		return err
 	}
 	cfg := f.cfg
-	cfg.NewRuntime = nr
+	cfg.NewRuntime = env.live.wrap(nr)
 	cfg.Nemeses = splitList(f.nemeses)
 	cfg.Params = core.Params{}
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
