@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -277,17 +278,28 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	start := cfg.Clock.Now()
 	hdr := history.Header{RunID: runID(dir), Target: p.TargetInfo.Name, Workload: cfg.Workload,
 		Nodes: p.Nodes, Nemeses: nemesisNames(p.Nemeses), Seed: cfg.Seed, Start: start, Params: cfg.Params}
+	// Until the history exists the run directory holds nothing worth
+	// keeping: a failure here removes it, so no empty run is left behind.
+	abandon := func(rt Runtime, err error) (*Outcome, error) {
+		if rt != nil {
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			_ = rt.Teardown(tctx)
+			cancel()
+		}
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
 	rt, err := cfg.NewRuntime()
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return abandon(nil, fmt.Errorf("runtime: %w", err))
 	}
 	hdr.Runtime = rt.Name()
 	if err := WriteConfig(dir, cfg, hdr); err != nil {
-		return nil, err
+		return abandon(rt, err)
 	}
 	hw, err := history.Create(HistoryPath(dir), hdr)
 	if err != nil {
-		return nil, err
+		return abandon(rt, err)
 	}
 	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{})}
 	r.fault.Store("")
