@@ -387,7 +387,11 @@ func (r *run) setup(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil && ctx.Err() != nil {
 		// Every node fails the same way when the run is interrupted: say
 		// that, not what each node was doing at the time.
-		return fmt.Errorf("interrupted while the nodes were starting (%v); nothing ran", context.Cause(ctx))
+		why := ""
+		if c := context.Cause(ctx); c != nil && c != ctx.Err() {
+			why = " (" + c.Error() + ")"
+		}
+		return fmt.Errorf("interrupted while the nodes were starting%s; nothing ran", why)
 	}
 	return errors.Join(errs...)
 }
