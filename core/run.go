@@ -58,6 +58,9 @@ type Config struct {
 	ProgressInterval time.Duration
 	// Command is the command line that started the run, stored with it.
 	Command []string
+	// Scenario names the named scenario this run plays (nil: none); it is
+	// stored in config.json with whether the verdict matched.
+	Scenario *ScenarioRun
 }
 
 // DefaultConfig is a short, gentle run: 3 nodes, 5 workers, 10 s, 100 ops/s.
@@ -253,6 +256,8 @@ type run struct {
 	stats Stats
 	dir   string
 	fault atomic.Value // string: the fault in place now
+	// triggers are the event-triggered nemeses (nil: none).
+	triggers *triggers
 
 	// The first harness failure ends the run.
 	failOnce sync.Once
@@ -298,6 +303,7 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	}
 	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{})}
 	r.fault.Store("")
+	r.triggers = newTriggers(p)
 	out = &Outcome{Dir: dir}
 
 	tornDown := false
@@ -349,6 +355,9 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	// The verdict is reached: a failure to store it must not lose it.
 	if err := WriteResults(dir, res); err != nil {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
+	}
+	if err := RecordMatch(dir, cfg.Scenario, res.Valid); err != nil {
+		return out, err
 	}
 	if err := LinkLatest(cfg.Store, p.TargetInfo.Name, dir); err != nil {
 		out.Warnings = append(out.Warnings, err.Error())
@@ -470,7 +479,13 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 }
 
 func (r *run) nemesisLoop(ctx context.Context) {
-	sched := NewSchedule(r.cfg.Seed, r.p.Nemeses, r.p.Nodes, r.cfg.NemesisInterval)
+	trigDone := make(chan struct{})
+	go func() {
+		defer close(trigDone)
+		r.triggerLoop(ctx)
+	}()
+	defer func() { <-trigDone }()
+	sched := NewSchedule(r.cfg.Seed, periodic(r.p.Nemeses), r.p.Nodes, r.cfg.NemesisInterval)
 	// The schedule counts from the start of the main phase: a runtime whose
 	// nodes take long to start (containers) must not get the faults planned
 	// for that time all at once.
@@ -656,7 +671,7 @@ func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
 	if done.Key == "" {
 		done.Key = inv.Key
 	}
-	rec := r.record(done)
+	rec := r.recordCompletion(done)
 	switch rec.Type {
 	case history.OK:
 		atomic.AddInt64(&r.stats.OK, 1)
