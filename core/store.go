@@ -138,9 +138,29 @@ func ReadConfig(dir string) (StoredConfig, error) {
 	return sc, nil
 }
 
-// WriteResults writes results.json.
-func WriteResults(dir string, rs checkers.Results) error {
-	return writeJSON(filepath.Join(dir, ResultsFile), rs)
+// StoredResults is results.json: the checkers' verdicts and, for a run
+// with nemeses, how many faults of each kind were planned, applied, failed.
+type StoredResults struct {
+	checkers.Results
+	Faults []FaultTally `json:"faults,omitempty"`
+}
+
+// WriteResults writes results.json; faults is the run's fault tally.
+func WriteResults(dir string, rs checkers.Results, faults ...FaultTally) error {
+	return writeJSON(filepath.Join(dir, ResultsFile), StoredResults{Results: rs, Faults: faults})
+}
+
+// ReadResults reads a run's results.json.
+func ReadResults(dir string) (StoredResults, error) {
+	var sr StoredResults
+	b, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		return sr, err
+	}
+	if err := json.Unmarshal(b, &sr); err != nil {
+		return sr, fmt.Errorf("%s: %w", filepath.Join(dir, ResultsFile), err)
+	}
+	return sr, nil
 }
 
 // writeJSON writes through a temporary file so that a crash never leaves a

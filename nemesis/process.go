@@ -183,6 +183,12 @@ func (s *marks) set(node string, on bool) {
 	}
 }
 
+func (s *marks) has(node string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[node]
+}
+
 // list returns the marked nodes in name order.
 func (s *marks) list() []string {
 	s.mu.Lock()

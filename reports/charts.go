@@ -481,6 +481,7 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 		title          string
 	}
 	var strobes []strobeRec
+	var maybes []strobeRec
 	var maxAbs int64 = 1
 	any := false
 	for i := range pairs {
@@ -496,6 +497,14 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 		any = true
 		n := p.Invoke.Node
 		t := p.End(a.end)
+		if p.Outcome() != history.OK {
+			// A fault of unknown outcome may not have moved the clock: it
+			// is marked, never drawn as the node's offset.
+			maybes = append(maybes, strobeRec{t0: p.Invoke.Time, t1: t, lo: min(0, off), hi: max(0, off),
+				title: describeFault(completeOrInvoke(p)) + " (outcome unknown: the clock may not have moved)"})
+			maxAbs = max(maxAbs, abs64(off))
+			continue
+		}
 		series[n] = append(series[n], step{t, off})
 		maxAbs = max(maxAbs, abs64(off), v.MaxOffsetNS)
 		if p.Invoke.F == "clock-strobe" {
@@ -546,6 +555,12 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 		y0, y1 := yOf(s.hi), yOf(s.lo)
 		c.Rects = append(c.Rects, mark{X: f1(x0), Y: f1(y0), W: f1(math.Max(x1-x0, 1)), H: f1(math.Max(y1-y0, 2)),
 			Class: "strobe", Title: s.title})
+	}
+	for _, s := range maybes {
+		x0, x1 := a.x(s.t0), a.x(s.t1)
+		y0, y1 := yOf(s.hi), yOf(s.lo)
+		c.Rects = append(c.Rects, mark{X: f1(x0), Y: f1(y0), W: f1(math.Max(x1-x0, 1.5)), H: f1(math.Max(y1-y0, 2)),
+			Class: "clock maybe", Title: s.title})
 	}
 	return c, true
 }

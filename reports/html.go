@@ -52,6 +52,7 @@ table.ops { width: 100%; table-layout: fixed; }
 table.ops td:nth-child(1) { width: 5em; } table.ops td:nth-child(2), table.ops td:nth-child(3) { width: 5em; }
 tr.ok td:nth-child(3) { color: #1e7b34; } tr.fail td:nth-child(3) { color: #b42318; } tr.info td:nth-child(3) { color: #a15c07; }
 .problems { background: #fff4e5; border: 1px solid #f0b429; padding: 8px 14px; border-radius: 4px; }
+.never, .never-applied { color: #a61b1b; font-weight: bold; }
 .anomaly { background: #fff; border: 1px solid #e3c3c0; border-left: 5px solid #b42318; border-radius: 4px; padding: 8px 12px; margin: 10px 0; }
 .anomaly:target { outline: 3px solid #1565c0; }
 .anomaly .label { background: #b42318; color: #fff; border-radius: 3px; padding: 0 6px; margin-right: 6px; }
@@ -108,6 +109,12 @@ rect.dot { opacity: .75; }
 
 <h2>Run</h2>
 <table class="counts"><tr>{{range .Counts}}<th>{{.K}}</th>{{end}}</tr><tr>{{range .Counts}}<td>{{.V}}</td>{{end}}</tr></table>
+{{- if .Faults}}
+<table class="counts faults" id="fault-tally"><tr><th>fault kind</th><th>planned</th><th>applied</th><th>failed</th><th>unknown</th><th>heals</th></tr>
+{{- range .Faults}}<tr data-kind="{{.Kind}}"{{if .Never}} class="never"{{end}}><td>{{.Kind}}</td><td>{{.Planned}}</td><td>{{.Applied}}</td><td>{{.Failed}}</td><td>{{.Unknown}}</td><td>{{.Heal}}</td></tr>{{end}}
+</table>
+{{- range .Faults}}{{if .Never}}<p class="never-applied">No {{.Kind}} fault was applied: this run says nothing about {{.Kind}} faults.</p>{{end}}{{end}}
+{{- end}}
 
 <h2>Timeline</h2>
 <p class="note">One time axis for every plot: seconds since the run started. Shaded bands are fault periods; red dashed lines mark anomalies (click to jump to the explanation). Hover a mark for its details.</p>

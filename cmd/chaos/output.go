@@ -57,6 +57,9 @@ type runJSON struct {
 	Stats       statsJSON              `json:"ops"`
 	Valid       checkers.Validity      `json:"valid"`
 	Checkers    map[string]checkerJSON `json:"checkers"`
+	// Faults are planned, applied and failed per fault kind.
+	Faults   []core.FaultTally `json:"faults,omitempty"`
+	Warnings []string          `json:"warnings,omitempty"`
 }
 
 type statsJSON struct {
@@ -64,7 +67,10 @@ type statsJSON struct {
 	OK      int64 `json:"ok"`
 	Fail    int64 `json:"fail"`
 	Info    int64 `json:"info"`
+	// Faults counts the faults invoked (heals apart), Applied those that
+	// took effect.
 	Faults  int64 `json:"faults"`
+	Applied int64 `json:"faults_applied"`
 }
 
 type checkerJSON struct {
@@ -90,8 +96,8 @@ func printOutcome(env *cliEnv, p *core.Prepared, out *core.Outcome, seed int64, 
 	case env.out.format == "json":
 		j := runJSON{Dir: out.Dir, Report: rp.HTML, JUnit: rp.JUnit, Target: p.TargetInfo.Name, Workload: p.Config.Workload,
 			Seed: seed, ElapsedS: out.Elapsed.Seconds(), Interrupted: out.Interrupted, Valid: out.Results.Valid,
-			Stats:    statsJSON{out.Stats.Invoked, out.Stats.OK, out.Stats.Fail, out.Stats.Info, out.Stats.Faults},
-			Checkers: map[string]checkerJSON{}}
+			Stats:    statsJSON{out.Stats.Invoked, out.Stats.OK, out.Stats.Fail, out.Stats.Info, out.Stats.Faults, out.Stats.Applied},
+			Checkers: map[string]checkerJSON{}, Faults: out.Faults, Warnings: out.Results.Warnings}
 		for name, r := range out.Results.Checkers {
 			j.Checkers[name] = checkerJSON{Valid: r.Valid, Summary: r.Summary, Anomalies: r.AnomalyCounts, Error: r.Error}
 		}

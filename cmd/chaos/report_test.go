@@ -231,7 +231,7 @@ func TestRunWritesReportInEveryOutputMode(t *testing.T) {
 	}
 
 	code, stdout, stderr = chaos(t, "run", "snowflake", "--mode", "monotonic", "--nemesis", "clock", "--time-limit", "1s",
-		"--seed", "7", "--store", store, "-q")
+		"--nemesis-interval", "300ms", "--seed", "7", "--store", store, "-q")
 	if code != exitValid || !strings.HasPrefix(stdout, "VALID "+store) || !strings.HasSuffix(stdout, "report.html\n") || stderr != "" {
 		t.Errorf("--quiet: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}

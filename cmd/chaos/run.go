@@ -199,7 +199,13 @@ func printSummary(env *cliEnv, out *core.Outcome, seed int64) {
 	fmt.Fprintf(w, "\nrun      %s\n", out.Dir)
 	fmt.Fprintf(w, "seed     %d\n", seed)
 	fmt.Fprintf(w, "elapsed  %s\n", out.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "ops      %d invoked: %d ok, %d fail, %d info; %d faults\n", s.Invoked, s.OK, s.Fail, s.Info, s.Faults)
+	fmt.Fprintf(w, "ops      %d invoked: %d ok, %d fail, %d info\n", s.Invoked, s.OK, s.Fail, s.Info)
+	if len(out.Faults) > 0 {
+		fmt.Fprintf(w, "faults   %d invoked, %d applied (heals apart: %d)\n", s.Faults, s.Applied, s.Heals)
+		for _, ft := range out.Faults {
+			fmt.Fprintf(w, "         %s\n", ft)
+		}
+	}
 	printResults(env, out.Results)
 }
 
