@@ -169,6 +169,9 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 	params := Params{}
 	addDefaults(params, ti.Params)
 	addDefaults(params, wi.Params)
+	declared := newParamSet()
+	declared.add("target "+ti.Name, ti.Params)
+	declared.add("workload "+wi.Name, wi.Params)
 	var nis []NemesisInfo
 	for _, name := range cfg.Nemeses {
 		if name == "" || name == "none" {
@@ -182,9 +185,14 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 			return nil, fmt.Errorf("--nemesis %s: target %s supports %s", name, ti.Name, strings.Join(ti.Nemeses, ", "))
 		}
 		addDefaults(params, ni.Params)
+		declared.add("nemesis "+ni.Name, ni.Params)
 		nis = append(nis, ni)
 	}
-	for k, v := range cfg.Params {
+	given, err := declared.resolve(cfg.Params, reg.allParams())
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range given {
 		params[k] = v
 	}
 	cfg.Params = params
@@ -340,7 +348,7 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	if err != nil {
 		return out, err
 	}
-	judgeFaults(&res, out.Faults, cfg.AllowUnappliedFaults)
+	JudgeFaults(&res, out.Faults, cfg.AllowUnappliedFaults)
 	out.Results = res
 	if err := WriteResults(dir, res, out.Faults...); err != nil {
 		return out, err
@@ -530,10 +538,10 @@ func (r *run) faultTally() []FaultTally {
 	return r.tally.list()
 }
 
-// judgeFaults adds a warning for every requested fault kind that was never
+// JudgeFaults adds a warning for every requested fault kind that was never
 // applied and, unless allowed, turns a valid verdict into unknown: a run
 // whose faults never happened says nothing about them.
-func judgeFaults(rs *checkers.Results, ts []FaultTally, allow bool) {
+func JudgeFaults(rs *checkers.Results, ts []FaultTally, allow bool) {
 	un := Unapplied(ts)
 	for _, t := range un {
 		rs.Warnings = append(rs.Warnings, UnappliedWarning(t))

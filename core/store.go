@@ -91,6 +91,9 @@ type StoredConfig struct {
 	Params          Params    `json:"params"`
 	Start           time.Time `json:"start"`
 	Versions        Versions  `json:"versions"`
+	// AllowUnappliedFaults: the run keeps a valid verdict although a
+	// requested fault kind was never applied.
+	AllowUnappliedFaults bool `json:"allow_unapplied_faults,omitempty"`
 }
 
 // Versions records what built the harness.
@@ -121,7 +124,8 @@ func WriteConfig(dir string, cfg *Config, h history.Header) error {
 	sc := StoredConfig{RunID: h.RunID, Command: cfg.Command, Target: h.Target, Workload: h.Workload,
 		Runtime: h.Runtime, Nodes: h.Nodes, Concurrency: cfg.Concurrency, TimeLimit: cfg.TimeLimit.String(),
 		Rate: cfg.Rate, Nemeses: h.Nemeses, NemesisInterval: cfg.NemesisInterval.String(), Seed: cfg.Seed,
-		OpTimeout: cfg.OpTimeout.String(), Params: cfg.Params, Start: h.Start, Versions: BuildVersions()}
+		OpTimeout: cfg.OpTimeout.String(), Params: cfg.Params, Start: h.Start, Versions: BuildVersions(),
+		AllowUnappliedFaults: cfg.AllowUnappliedFaults}
 	return writeJSON(filepath.Join(dir, ConfigFile), sc)
 }
 
@@ -212,6 +216,9 @@ func WorkloadFor(reg *Registry, h *history.Header) (Workload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history header: %w", err)
 	}
+	// A history stored before a parameter was renamed is read with
+	// today's names, by the workload and by its checkers.
+	h.Params = reg.CanonicalParams(h.Params)
 	params := Params{}
 	addDefaults(params, wi.Params)
 	for k, v := range h.Params {

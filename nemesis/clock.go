@@ -56,11 +56,11 @@ var _ core.Nemesis = (*Clock)(nil)
 
 // ClockParams are the clock nemesis's flags.
 var ClockParams = []core.Param{
-	{Name: "clock-bump", Default: "2s", Usage: "how far the clock nemesis moves a node's clock forward"},
-	{Name: "clock-rollback", Default: "2s", Usage: "how far the clock nemesis moves a node's clock back"},
-	{Name: "clock-strobe-delta", Default: "500ms", Usage: "how far a clock strobe swings a node's clock"},
-	{Name: "clock-strobe-period", Default: "20ms", Usage: "how often a clock strobe flips"},
-	{Name: "clock-strobe-duration", Default: "1s", Usage: "how long a clock strobe lasts"},
+	{Name: "clock-bump", Type: core.TypeDuration, Default: "2s", Usage: "how far the clock nemesis moves a node's clock forward"},
+	{Name: "clock-rollback", Type: core.TypeDuration, Default: "2s", Usage: "how far the clock nemesis moves a node's clock back"},
+	{Name: "clock-strobe-delta", Type: core.TypeDuration, Default: "500ms", Usage: "how far a clock strobe swings a node's clock"},
+	{Name: "clock-strobe-period", Type: core.TypeDuration, Default: "20ms", Usage: "how often a clock strobe flips"},
+	{Name: "clock-strobe-duration", Type: core.TypeDuration, Default: "1s", Usage: "how long a clock strobe lasts"},
 }
 
 // NewClock builds the clock nemesis from its params.

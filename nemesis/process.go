@@ -31,7 +31,7 @@ type Kill struct {
 
 // KillParams are the kill nemesis's flags.
 var KillParams = []core.Param{
-	{Name: "kill-restart-delay", Default: "0s", Usage: "how long a restarted node stays down (a delay past a lock TTL changes the outcome)"},
+	{Name: "kill-restart-delay", Type: core.TypeDuration, Default: "0s", Usage: "how long a restarted node stays down (a delay past a lock TTL changes the outcome)"},
 }
 
 // NewKill builds the kill nemesis.

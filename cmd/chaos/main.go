@@ -85,6 +85,13 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return env.code
 }
 
+// version is the module version and VCS commit this binary was built from,
+// and the Go toolchain ("(devel) 3f2a... (go1.26 linux/amd64)").
+func version() string {
+	v := core.BuildVersions()
+	return fmt.Sprintf("%s (%s %s)", v.Chaos, v.Go, v.OS)
+}
+
 // exitError carries a specific exit code with its message.
 type exitError struct {
 	code int
@@ -106,7 +113,9 @@ Exit codes: 0 every checker valid, 1 some checker invalid,
 2 unknown verdict, usage error or harness failure.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("chaos {{.Version}}\n")
 	for _, c := range commands {
 		root.AddCommand(c(env))
 	}

@@ -120,3 +120,43 @@ func printOutcome(env *cliEnv, p *core.Prepared, out *core.Outcome, seed int64, 
 		}
 	}
 }
+
+// checkJSON is the --output json form of `chaos check`.
+type checkJSON struct {
+	History  string                 `json:"history"`
+	Records  int                    `json:"records"`
+	Target   string                 `json:"target,omitempty"`
+	Workload string                 `json:"workload,omitempty"`
+	Seed     int64                  `json:"seed"`
+	Valid    checkers.Validity      `json:"valid"`
+	Checkers map[string]checkerJSON `json:"checkers"`
+	Faults   []core.FaultTally      `json:"faults,omitempty"`
+	Warnings []string               `json:"warnings,omitempty"`
+}
+
+// printCheck prints a verdict of `chaos check` in the chosen mode: the
+// table, one line (-q), or one JSON object (-o json). intro is the table's
+// first line.
+func printCheck(env *cliEnv, j checkJSON, rs checkers.Results, intro string) {
+	j.Valid, j.Warnings, j.Checkers = rs.Valid, rs.Warnings, map[string]checkerJSON{}
+	for name, r := range rs.Checkers {
+		j.Checkers[name] = checkerJSON{Valid: r.Valid, Summary: r.Summary, Anomalies: r.AnomalyCounts, Error: r.Error}
+	}
+	switch {
+	case env.out.format == "json":
+		b, err := json.Marshal(j)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "chaos: encode verdict: %v\n", err)
+			return
+		}
+		fmt.Fprintf(env.stdout, "%s\n", b)
+	case env.out.quiet:
+		fmt.Fprintf(env.stdout, "%s %s\n", strings.ToUpper(rs.Valid.String()), j.History)
+	default:
+		fmt.Fprintln(env.stdout, intro)
+		for _, ft := range j.Faults {
+			fmt.Fprintf(env.stdout, "faults   %s\n", ft)
+		}
+		printResults(env, rs)
+	}
+}
