@@ -492,6 +492,7 @@ func (r *run) applyFault(ctx context.Context, n Nemesis, op history.Op, healing 
 	heal := healing || IsHeal(n, inv)
 	if !heal {
 		atomic.AddInt64(&r.stats.Faults, 1)
+		r.fault.Store(strings.TrimSpace(inv.F+" "+inv.Node) + " (in progress)")
 	}
 	done := safeApply(ctx, r.rt, n, inv)
 	done.Index, done.Process, done.F = 0, history.NemesisProcess, inv.F
