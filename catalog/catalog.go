@@ -5,7 +5,6 @@ package catalog
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/chaostest/chaos/core"
@@ -46,35 +45,19 @@ var registrations = []func(*core.Registry){
 
 // NodeEnv marks a process started by the local runtime to run a node
 // program: a test binary re-executed as a node checks it in TestMain.
-const NodeEnv = "CHAOS_NODE_MAIN"
+const NodeEnv = core.NodeMainEnv
 
 // RunNodeIfRequested runs a node program and exits when this process was
 // started as one (args: node <kind> flags...). Test binaries call it first
 // thing in TestMain so the local runtime can use them as `chaos node`.
 func RunNodeIfRequested() {
-	if os.Getenv(NodeEnv) != "1" {
+	if !core.NodeMainRequested() {
 		return
 	}
-	args := os.Args[1:]
-	if len(args) < 2 || args[0] != "node" {
-		fmt.Fprintln(os.Stderr, "chaos node: want `node <kind> [flags]`")
-		os.Exit(2)
-	}
-	os.Exit(RunNode(context.Background(), New(), args[1], args[2:]))
+	os.Exit(core.RunNodeMain(context.Background(), New(), os.Args[1:], os.Stderr))
 }
 
 // RunNode runs the named node program until it ends or receives SIGTERM.
 func RunNode(ctx context.Context, reg *core.Registry, kind string, args []string) int {
-	ni, err := reg.Node(kind)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chaos node:", err)
-		return 2
-	}
-	ctx, stop := signalContext(ctx)
-	defer stop()
-	if err := ni.Main(ctx, args); err != nil {
-		fmt.Fprintf(os.Stderr, "chaos node %s: %v\n", kind, err)
-		return 1
-	}
-	return 0
+	return core.RunNode(ctx, reg, kind, args, os.Stderr)
 }

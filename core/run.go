@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -89,25 +90,46 @@ func (c *Config) fillDefaults() {
 }
 
 // Validate reports the first thing wrong with the configuration, in terms of
-// the command-line flags.
+// the command-line flags: what is wrong, and what to give instead. Prepare
+// validates after filling in the defaults, so a zero there means "not
+// given"; a command line that starts from DefaultConfig validates before, so
+// that a flag given as zero is refused instead of replaced.
 func (c *Config) Validate() error {
+	d := DefaultConfig()
 	switch {
 	case c.Nodes < 1 || c.Nodes > 1000:
-		return fmt.Errorf("--nodes %d: must be between 1 and 1000", c.Nodes)
+		return fmt.Errorf("--nodes %d: must be between 1 and 1000 (leave it out for %d)", c.Nodes, d.Nodes)
 	case c.Concurrency < 1 || c.Concurrency > 10000:
-		return fmt.Errorf("--concurrency %d: must be between 1 and 10000", c.Concurrency)
+		return fmt.Errorf("--concurrency %d: must be between 1 and 10000 (leave it out for %d)", c.Concurrency, d.Concurrency)
 	case c.TimeLimit <= 0:
-		return fmt.Errorf("--time-limit %s: must be positive", c.TimeLimit)
-	case c.Rate < 0:
-		return fmt.Errorf("--rate %g: must be zero (unlimited) or positive", c.Rate)
+		return fmt.Errorf("--time-limit %s: must be positive (leave it out for %s)", c.TimeLimit, d.TimeLimit)
+	case math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0:
+		return fmt.Errorf("--rate %g: must be zero (as fast as the target answers) or a positive number of operations per second", c.Rate)
+	case c.Rate > 0 && c.Rate < minRate(c.Concurrency):
+		return fmt.Errorf("--rate %g: too small, one operation per worker every %.3g s does not fit the clock; give at least %.3g (or 0 for no limit)",
+			c.Rate, float64(c.Concurrency)/c.Rate, minRate(c.Concurrency))
 	case c.NemesisInterval <= 0:
-		return fmt.Errorf("--nemesis-interval %s: must be positive", c.NemesisInterval)
+		return fmt.Errorf("--nemesis-interval %s: must be positive (leave it out for %s)", c.NemesisInterval, d.NemesisInterval)
 	case c.OpTimeout <= 0:
-		return fmt.Errorf("--op-timeout %s: must be positive", c.OpTimeout)
+		return fmt.Errorf("--op-timeout %s: must be positive (leave it out for %s)", c.OpTimeout, d.OpTimeout)
+	case c.FinalTimeout <= 0:
+		return fmt.Errorf("final timeout %s: must be positive (leave it out for %s)", c.FinalTimeout, d.FinalTimeout)
+	case c.CheckTimeout <= 0:
+		return fmt.Errorf("--check-timeout %s: must be positive (leave it out for %s)", c.CheckTimeout, d.CheckTimeout)
+	case c.ProgressInterval <= 0:
+		return fmt.Errorf("progress interval %s: must be positive", c.ProgressInterval)
+	case strings.TrimSpace(c.Store) == "":
+		return fmt.Errorf("--store %q: must name a directory (leave it out for %q)", c.Store, d.Store)
 	case c.NewRuntime == nil:
 		return errors.New("no runtime: Config.NewRuntime is nil")
 	}
 	return nil
+}
+
+// minRate is the smallest positive rate whose pause between one worker's
+// operations (up to twice the mean, see staggerDelay) fits a time.Duration.
+func minRate(concurrency int) float64 {
+	return 2 * float64(max(concurrency, 1)) * float64(time.Second) / float64(math.MaxInt64) * 1.01
 }
 
 // Stats are the running tallies of a run. Faults counts the faults
@@ -126,6 +148,9 @@ type Outcome struct {
 	Elapsed     time.Duration
 	// Faults tallies, per fault kind, the faults planned, applied, failed.
 	Faults []FaultTally
+	// Warnings are bookkeeping steps that failed after the verdict was
+	// reached (results.json, the latest link): the verdict stands.
+	Warnings []string
 }
 
 // Prepared is a run whose parts are resolved but not yet started: the
@@ -196,6 +221,9 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 		params[k] = v
 	}
 	cfg.Params = params
+	if err := CheckStore(cfg.Store, ti.Name); err != nil {
+		return nil, err
+	}
 	p := &Prepared{Config: cfg, TargetInfo: ti}
 	if p.Target, err = ti.New(params); err != nil {
 		return nil, fmt.Errorf("target %s: %w", ti.Name, err)
@@ -350,11 +378,12 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	}
 	JudgeFaults(&res, out.Faults, cfg.AllowUnappliedFaults)
 	out.Results = res
+	// The verdict is reached: a failure to store it must not lose it.
 	if err := WriteResults(dir, res, out.Faults...); err != nil {
-		return out, err
+		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
 	}
 	if err := LinkLatest(cfg.Store, p.TargetInfo.Name, dir); err != nil {
-		return out, err
+		out.Warnings = append(out.Warnings, err.Error())
 	}
 	return out, nil
 }
@@ -387,6 +416,11 @@ func (r *run) setup(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil && ctx.Err() != nil {
+		// Every node fails the same way when the run is interrupted: say
+		// that, not what each node was doing at the time.
+		return fmt.Errorf("interrupted while the nodes were starting (%v); nothing ran", context.Cause(ctx))
+	}
 	return errors.Join(errs...)
 }
 
@@ -728,6 +762,11 @@ func (w *worker) invoke(ctx context.Context, inv history.Op) (done history.Op) {
 		}
 	}()
 	done = c.Invoke(octx, inv)
+	if bc, ok := c.(BrokenClient); ok {
+		if err := bc.Broken(); err != nil {
+			r.fail(fmt.Errorf("client of %s: %w", r.p.TargetInfo.Name, err))
+		}
+	}
 	if !done.Type.Completion() {
 		done.Type = history.Info
 		done.Error = strings.TrimSpace(done.Error + " (client returned no outcome)")

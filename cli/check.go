@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/term"
+)
+
+func newCheckCmd(env *cliEnv) *cobra.Command {
+	var timeout time.Duration
+	var imp importFlags
+	cmd := &cobra.Command{
+		Use:   "check <run-dir | history.jsonl>",
+		Short: "Judge a stored history again, from the history alone",
+		Long: `check reads a run's history.jsonl, rebuilds the workload's checkers from the
+history's header, and prints the verdict. It writes nothing: the stored
+results.json stays as the run left it. When that results.json says a
+requested fault kind was never applied, a valid verdict is unknown here too.`,
+		Example: `  chaos check store/snowflake/latest
+  chaos check -o json store/snowflake/latest
+  chaos check -q store/snowflake/latest`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--check-timeout %s: must be positive (leave it out for 5m0s)", timeout)
+			}
+			if ext, err := imp.imported(cmd); err != nil || ext {
+				if err != nil {
+					return err
+				}
+				return imp.checkImported(env, args[0], timeout)
+			}
+			if err := env.out.validate(); err != nil {
+				return err
+			}
+			path := args[0]
+			var faults []core.FaultTally
+			if st, err := os.Stat(path); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			} else if st.IsDir() {
+				// The run's own tally of faults, when it has one: a
+				// verdict about faults that never happened is no pass.
+				if sr, err := core.ReadResults(path); err == nil {
+					faults = sr.Faults
+				}
+				path = core.HistoryPath(path)
+			}
+			hf, err := history.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("read history: %w", err)
+			}
+			w, err := core.WorkloadFor(env.reg, &hf.Header)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			rs, err := core.CheckFile(env.ctx, hf, w, timeout)
+			if err != nil {
+				return err
+			}
+			allow := false
+			if sc, err := core.ReadConfig(filepath.Dir(path)); err == nil {
+				allow = sc.AllowUnappliedFaults
+			}
+			core.JudgeFaults(&rs, faults, allow)
+			printCheck(env, checkJSON{History: filepath.Clean(path), Records: len(hf.Ops), Target: hf.Header.Target,
+				Workload: hf.Header.Workload, Seed: hf.Header.Seed, Faults: faults}, rs,
+				fmt.Sprintf("history  %s (%d records, target %s, workload %s, seed %d)",
+					term.Line(filepath.Clean(path)), len(hf.Ops), term.Line(hf.Header.Target), term.Line(hf.Header.Workload), hf.Header.Seed))
+			env.code = exitCode(rs.Valid)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "check-timeout", 5*time.Minute, "bound on the checkers; past it the verdict is unknown")
+	imp.register(cmd)
+	addOutputFlags(cmd.Flags(), &env.out)
+	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}

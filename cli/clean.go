@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chaostest/chaos/runtime/docker"
+)
+
+func newCleanCmd(env *cliEnv) *cobra.Command {
+	var opts docker.CleanOptions
+	cmd := &cobra.Command{
+		Use:   "clean",
+		Short: "Remove the containers and networks that crashed docker runs left behind",
+		Long: `clean removes every container and network of the docker runtime (they carry
+the label ` + docker.LabelManaged + `) whose harness process is gone, for
+example a run killed with SIGKILL. Runs whose harness still lives on this host
+are spared unless --force is given. --images also removes the cached node
+images, which the next docker run builds again.`,
+		Example: `  chaos clean
+  chaos clean --dry-run
+  chaos clean --images`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := docker.Clean(env.ctx, opts)
+			verb := "removed"
+			if opts.DryRun {
+				verb = "would remove"
+			}
+			for _, x := range []struct {
+				what  string
+				names []string
+			}{{"container", rep.Containers}, {"network", rep.Networks}, {"image", rep.Images}} {
+				for _, n := range x.names {
+					fmt.Fprintf(env.stdout, "%s %s %s\n", verb, x.what, n)
+				}
+			}
+			for _, r := range rep.Spared {
+				fmt.Fprintf(env.stdout, "spared run %s: its harness is still running (use --force to remove it anyway)\n", r)
+			}
+			if n := len(rep.Containers) + len(rep.Networks) + len(rep.Images); n == 0 && err == nil {
+				fmt.Fprintln(env.stdout, "nothing to clean")
+			}
+			if err != nil {
+				return fmt.Errorf("clean: %w", err)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&opts.Force, "force", false, "also remove runs whose harness is still alive")
+	fs.BoolVar(&opts.Images, "images", false, "also remove the cached node images ("+strings.Split(docker.ImageRepo, ":")[0]+":*)")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "only print what would be removed")
+	fs.StringVar(&opts.Run, "run", "", "only this run (target/timestamp, as in the run directory)")
+	return cmd
+}
