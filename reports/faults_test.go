@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,3 +88,69 @@ func TestFaultsThatNeverHappenedAreNotDrawnAsApplied(t *testing.T) {
 		t.Errorf("a clock period is drawn as applied")
 	}
 }
+
+// laneFixture: an isolate of n3, a halves cut, a cut of every client from
+// n1, a client pause of c1 and a strobe on n2.
+func laneFixture() *fixture {
+	h := header("mine", "lock", 2, "n1", "n2", "n3", "n4")
+	h.Nemeses = []string{"partition", "clock", "client-pause"}
+	b := newBuilder()
+	for tick := 0; tick < 200; tick++ {
+		s := float64(tick) * 0.05
+		b.invoke(s, tick%2, "acquire", "L", nil, "n1")
+		b.complete(s+0.001, tick%2, history.OK, nil, "")
+	}
+	cut := func(topology string, links ...[2]string) []byte {
+		v := map[string]any{"topology": topology}
+		var ls []map[string]string
+		for _, l := range links {
+			ls = append(ls, map[string]string{"from": l[0], "to": l[1]})
+		}
+		v["cut"] = ls
+		return history.JSON(v)
+	}
+	heal := history.JSON(map[string]string{"topology": "heal"})
+	b.fault(1, 1.01, "partition", "", cut("isolate", [2]string{"n3", "n1"}, [2]string{"n1", "n3"}))
+	b.fault(2, 2.01, "heal", "", heal)
+	b.fault(3, 3.01, "partition", "", cut("halves", [2]string{"n1", "n3"}, [2]string{"n3", "n1"}, [2]string{"n2", "n4"}, [2]string{"n4", "n2"}))
+	b.fault(4, 4.01, "heal", "", heal)
+	b.fault(5, 5.01, "partition", "", cut("clients", [2]string{"c*", "n1"}))
+	b.fault(6, 6.01, "heal", "", heal)
+	b.fault(7, 7.01, "client-pause", "", history.JSON(map[string]string{"client": "c1", "duration": "1s"}))
+	b.fault(8, 8.5, "clock-strobe", "n2", history.JSON(map[string]any{"delta": "500ms", "period": "20ms", "duration": "500ms", "offset": "0s", "max_offset_ns": 500000000}))
+	ops := b.finish()
+	rs := checkers.Results{Valid: checkers.Valid, Checkers: map[string]checkers.Result{"lock": {Valid: checkers.Valid, Summary: "no overlap"}}}
+	return &fixture{hdr: h, cfg: storedConfig(h, 2), ops: ops, results: &rs}
+}
+
+// TestFaultMarksSitOnTheLanesTheyHit: a partition is drawn on the lanes of
+// the nodes it cut (never on a shared network lane), a client pause on the
+// client's lane, a strobe in its node's colour.
+func TestFaultMarksSitOnTheLanesTheyHit(t *testing.T) {
+	_, page, _ := writeReport(t, laneFixture())
+	faults := page[strings.Index(page, `id="chart-faults"`):]
+	faults = faults[:strings.Index(faults, "</svg>")]
+	marks := map[string]int{}
+	for _, m := range regexpAll(`data-lane="([^"]+)" data-kind="([^"]+)"`, faults) {
+		marks[m[1]+"/"+m[2]]++
+	}
+	want := map[string]int{"n1/partition": 3, "n3/partition": 2, "n2/partition": 1, "n4/partition": 1, "clients/partition": 1,
+		"c1/paused": 1, "n2/strobe": 1}
+	for k, n := range want {
+		if marks[k] != n {
+			t.Errorf("%s: %d marks, want %d (all: %v)", k, marks[k], n, marks)
+		}
+	}
+	if marks["network/partition"] != 0 {
+		t.Errorf("a partition is on a shared network lane: %v", marks)
+	}
+	clocks := page[strings.Index(page, `id="chart-clocks"`):]
+	if !strings.Contains(clocks, `class="strobe node1" data-lane="n2" data-kind="strobe"`) {
+		t.Errorf("the strobe on n2 is not in n2's colour (node1)")
+	}
+	if !strings.Contains(faults, "n3 cannot reach n1") {
+		t.Errorf("a partition mark does not say who could not reach whom")
+	}
+}
+
+func regexpAll(expr, s string) [][]string { return regexp.MustCompile(expr).FindAllStringSubmatch(s, -1) }

@@ -74,7 +74,7 @@ rect:target { stroke: #1565c0; stroke-width: 4; }
 rect.shade { opacity: .13; } rect.s-down { fill: #b42318; } rect.s-paused { fill: #555; } rect.s-partition { fill: #6f42c1; }
 rect.s-clock { fill: #1565c0; opacity: .06; } rect.s-strobe { fill: #1565c0; opacity: .18; }
 rect.down { fill: #b42318; } rect.paused { fill: #777; } rect.partition { fill: #6f42c1; } rect.clock { fill: #9cc3f0; }
-rect.strobe { fill: #1565c0; opacity: .6; } rect.action { fill: #333; } rect.maybe { opacity: .45; }
+rect.strobe { fill: #1565c0; opacity: .6; } rect.strobe.node0 { fill: #1565c0; } rect.strobe.node1 { fill: #e36209; } rect.strobe.node2 { fill: #2e7d32; } rect.strobe.node3 { fill: #6f42c1; } rect.strobe.node4 { fill: #b42318; } rect.strobe.node5 { fill: #00838f; } rect.strobe.node6 { fill: #795548; } rect.strobe.node7 { fill: #ad1457; } rect.action { fill: #333; } rect.maybe { opacity: .45; }
 span.key.down { background: #b42318; } span.key.paused { background: #777; } span.key.partition { background: #6f42c1; }
 span.key.clock { background: #9cc3f0; } span.key.strobe { background: #1565c0; } span.key.action { background: #333; }
 line.marker { stroke: #b42318; stroke-dasharray: 3 2; stroke-width: 1.2; }
@@ -181,7 +181,7 @@ rect.dot { opacity: .75; }
 {{- range .YLabels}}<text class="row" x="{{.X}}" y="{{.Y}}">{{.Text}}</text>{{end}}
 {{- range .Lines}}<polyline class="{{.Class}}" points="{{.Points}}"><title>{{.Title}}</title></polyline>{{end}}
 {{- range .Rects}}
-{{if .Href}}<a href="{{.Href}}">{{end}}<rect{{if .ID}} id="{{.ID}}"{{end}} class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}">{{if .Title}}<title>{{.Title}}</title>{{end}}</rect>{{if .Href}}</a>{{end}}
+{{if .Href}}<a href="{{.Href}}">{{end}}<rect{{if .ID}} id="{{.ID}}"{{end}} class="{{.Class}}"{{if .Lane}} data-lane="{{.Lane}}"{{end}}{{if .Kind}} data-kind="{{.Kind}}"{{end}} x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}">{{if .Title}}<title>{{.Title}}</title>{{end}}</rect>{{if .Href}}</a>{{end}}
 {{- end}}
 {{- range .Markers}}<a href="{{.Href}}"><line class="marker" x1="{{.X}}" x2="{{.X}}" y1="{{$.GridTop}}" y2="{{$.GridBot}}"/><text class="marker" x="{{.X}}" y="{{.Y}}" dx="2" dy="8">{{.Label}}</text><title>{{.Title}}</title></a>{{end}}
 </svg>
