@@ -72,6 +72,7 @@ type chart struct {
 type band struct{ X, W, Y, H, Class, Title string }
 type tick struct{ X, Label string }
 type label struct{ X, Y, Text, Class string }
+
 // mark is a rectangle; Lane and Kind become data-lane and data-kind, so a
 // reader (or a test) can tell which lane a fault mark sits on.
 type mark struct{ X, Y, W, H, Class, ID, Title, Href, Lane, Kind string }

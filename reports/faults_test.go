@@ -153,4 +153,6 @@ func TestFaultMarksSitOnTheLanesTheyHit(t *testing.T) {
 	}
 }
 
-func regexpAll(expr, s string) [][]string { return regexp.MustCompile(expr).FindAllStringSubmatch(s, -1) }
+func regexpAll(expr, s string) [][]string {
+	return regexp.MustCompile(expr).FindAllStringSubmatch(s, -1)
+}
