@@ -15,6 +15,7 @@ import (
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
 	var timeout time.Duration
+	var maxRecord, maxHistory int64
 	var imp importFlags
 	cmd := &cobra.Command{
 		Use:   "check <run-dir | history.jsonl>",
@@ -40,6 +41,9 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 			if err := env.out.validate(); err != nil {
 				return err
 			}
+			if maxRecord <= 0 || maxHistory <= 0 {
+				return fmt.Errorf("--max-record-size and --max-history-size must be positive (got %d and %d)", maxRecord, maxHistory)
+			}
 			path := args[0]
 			var faults []core.FaultTally
 			if st, err := os.Stat(path); err != nil {
@@ -52,7 +56,7 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 				}
 				path = core.HistoryPath(path)
 			}
-			hf, err := history.ReadFile(path)
+			hf, err := history.ReadFile(path, history.MaxRecordSize(maxRecord), history.MaxInputSize(maxHistory))
 			if err != nil {
 				return fmt.Errorf("read history: %w", err)
 			}
@@ -78,6 +82,8 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 5*time.Minute, "bound on the checkers; past it the verdict is unknown")
+	cmd.Flags().Int64Var(&maxRecord, "max-record-size", history.DefaultMaxRecordSize, "largest history record (one line) accepted, in bytes")
+	cmd.Flags().Int64Var(&maxHistory, "max-history-size", history.DefaultMaxInputSize, "largest history accepted, in bytes")
 	imp.register(cmd)
 	addOutputFlags(cmd.Flags(), &env.out)
 	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -51,7 +51,7 @@ exit 0). 'chaos list' shows the scenarios.`,
 				return err
 			}
 			cfg := s.Config(control)
-			cfg.NewRuntime = nr
+			cfg.NewRuntime = env.live.wrap(nr)
 			cfg.Store = store
 			cfg.Command = append([]string{"chaos"}, os.Args[1:]...)
 			expect := s.Expect

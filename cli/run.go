@@ -104,7 +104,7 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 		return err
 	}
 	cfg := f.cfg
-	cfg.NewRuntime = nr
+	cfg.NewRuntime = env.live.wrap(nr)
 	cfg.Nemeses = splitList(f.nemeses)
 	if err := f.params.checkAliases(cmd.Flags(), env.stderr); err != nil {
 		return err

@@ -96,6 +96,13 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	var r, other checkers.Result
 	ops := h.Ops
 	start := h.Header.Start
+	if start.IsZero() {
+		return unknown("the history's header has no start time, so no ID's timestamp can be placed on the run's time line")
+	}
+	// Only clock faults that took effect (or may have) widen a node's
+	// window: a fault that failed moved no clock.
+	applied := history.Faults(ops)
+	nextFault := 0
 	counts := map[string]int64{"attempted": 0, "ok": 0, "fail": 0, "info": 0}
 	procs := make([]pending, 0, 64)
 	// Clusters are small: a linear scan beats hashing the node name twice
@@ -131,8 +138,18 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			return unknown(fmt.Sprintf("stopped after %d of %d records: %v", i, len(ops), ctx.Err()))
 		}
 		op := &ops[i]
+		if op.Time < 0 {
+			return unknown(fmt.Sprintf("record %d: time %d ns is before the run's start", op.Index, op.Time))
+		}
 		if op.IsNemesis() {
-			if op.Type == history.Invoke && strings.HasPrefix(op.F, "clock-") {
+			took := false
+			if op.Type == history.Invoke {
+				for nextFault < len(applied) && applied[nextFault].Index < op.Index {
+					nextFault++
+				}
+				took = nextFault < len(applied) && applied[nextFault].Index == op.Index
+			}
+			if took && strings.HasPrefix(op.F, "clock-") {
 				var cr clockRecord
 				if err := op.DecodeValue(&cr); err == nil {
 					ns := node(op.Node)

@@ -328,8 +328,17 @@ func (r *Runtime) startProcess(n *node, cmd *exec.Cmd) error {
 	n.paused = false
 	exited := make(chan struct{})
 	n.exited = exited
+	faketime := n.spec.Clock == core.ClockFaketime
+	if faketime {
+		markFaketime(cmd.Process.Pid)
+	}
 	go func() {
 		err := cmd.Wait()
+		if faketime {
+			// Reaped, so the pid is still ours until now: a SIGKILL
+			// left libfaketime no chance to remove its files.
+			removeFaketimeFiles(cmd.Process.Pid)
+		}
 		if nw, ok := r.links.(nodeWatcher); ok {
 			nw.NodeDown(n.spec.Name)
 		}
