@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -61,6 +62,9 @@ type Config struct {
 	// was never applied. By default such a run is judged unknown: it says
 	// nothing about the faults it asked for.
 	AllowUnappliedFaults bool
+	// Scenario names the named scenario this run plays (nil: none); it is
+	// stored in config.json with whether the verdict matched.
+	Scenario *ScenarioRun
 }
 
 // DefaultConfig is a short, gentle run: 3 nodes, 5 workers, 10 s, 100 ops/s.
@@ -285,6 +289,8 @@ type run struct {
 
 	tallyMu sync.Mutex
 	tally   *tallies
+	// triggers are the event-triggered nemeses (nil: none).
+	triggers *triggers
 
 	// The first harness failure ends the run.
 	failOnce sync.Once
@@ -302,32 +308,47 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	// The runtime may refuse a fault kind; then nothing is written.
-	if err := checkRuntime(rt, p.Nemeses, p.Specs); err != nil {
+	dropRuntime := func(err error) (*Outcome, error) {
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		_ = rt.Teardown(tctx)
 		return nil, err
 	}
+	// The runtime may refuse a fault kind; then nothing is written.
+	if err := checkRuntime(rt, p.Nemeses, p.Specs); err != nil {
+		return dropRuntime(err)
+	}
 	dir, err := NewRunDir(cfg.Store, p.TargetInfo.Name, cfg.Clock.Now())
 	if err != nil {
-		return nil, err
+		return dropRuntime(err)
 	}
 	start := cfg.Clock.Now()
 	hdr := history.Header{RunID: runID(dir), Target: p.TargetInfo.Name, Workload: cfg.Workload,
 		Nodes: p.Nodes, Nemeses: nemesisNames(p.Nemeses), Seed: cfg.Seed, Start: start, Params: cfg.Params,
 		Runtime: rt.Name()}
-	if err := WriteConfig(dir, cfg, hdr); err != nil {
+	// Until the history exists the run directory holds nothing worth
+	// keeping: a failure here removes it, so no empty run is left behind.
+	abandon := func(rt Runtime, err error) (*Outcome, error) {
+		if rt != nil {
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			_ = rt.Teardown(tctx)
+			cancel()
+		}
+		_ = os.RemoveAll(dir)
 		return nil, err
+	}
+	if err := WriteConfig(dir, cfg, hdr); err != nil {
+		return abandon(rt, err)
 	}
 	hw, err := history.Create(HistoryPath(dir), hdr)
 	if err != nil {
-		return nil, err
+		return abandon(rt, err)
 	}
 	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{}),
 		tally: newTallies(p.Nemeses)}
 	r.fault.Store("")
 	r.phase.Store("main phase")
+	r.triggers = newTriggers(p)
 	out = &Outcome{Dir: dir}
 
 	tornDown := false
@@ -381,6 +402,9 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	// The verdict is reached: a failure to store it must not lose it.
 	if err := WriteResults(dir, res, out.Faults...); err != nil {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
+	}
+	if err := RecordMatch(dir, cfg.Scenario, res.Valid); err != nil {
+		return out, err
 	}
 	if err := LinkLatest(cfg.Store, p.TargetInfo.Name, dir); err != nil {
 		out.Warnings = append(out.Warnings, err.Error())
@@ -498,7 +522,13 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 }
 
 func (r *run) nemesisLoop(ctx context.Context) {
-	sched := NewSchedule(r.cfg.Seed, r.p.Nemeses, r.p.Nodes, r.cfg.NemesisInterval)
+	trigDone := make(chan struct{})
+	go func() {
+		defer close(trigDone)
+		r.triggerLoop(ctx)
+	}()
+	defer func() { <-trigDone }()
+	sched := NewSchedule(r.cfg.Seed, periodic(r.p.Nemeses), r.p.Nodes, r.cfg.NemesisInterval)
 	// The schedule counts from the start of the main phase: a runtime whose
 	// nodes take long to start (containers) must not get the faults planned
 	// for that time all at once.
@@ -728,7 +758,7 @@ func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
 	if done.Key == "" {
 		done.Key = inv.Key
 	}
-	rec := r.record(done)
+	rec := r.recordCompletion(done)
 	switch rec.Type {
 	case history.OK:
 		atomic.AddInt64(&r.stats.OK, 1)

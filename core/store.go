@@ -129,6 +129,10 @@ type StoredConfig struct {
 	// AllowUnappliedFaults: the run keeps a valid verdict although a
 	// requested fault kind was never applied.
 	AllowUnappliedFaults bool `json:"allow_unapplied_faults,omitempty"`
+	// Scenario is the named scenario the run plays, if any; "matched" is
+	// added beside it once the verdict is known (RecordMatch).
+	Scenario *ScenarioRun `json:"scenario,omitempty"`
+	Matched  *bool        `json:"matched,omitempty"`
 }
 
 // Versions records what built the harness.
@@ -160,7 +164,7 @@ func WriteConfig(dir string, cfg *Config, h history.Header) error {
 		Runtime: h.Runtime, Nodes: h.Nodes, Concurrency: cfg.Concurrency, TimeLimit: cfg.TimeLimit.String(),
 		Rate: cfg.Rate, Nemeses: h.Nemeses, NemesisInterval: cfg.NemesisInterval.String(), Seed: cfg.Seed,
 		OpTimeout: cfg.OpTimeout.String(), Params: cfg.Params, Start: h.Start, Versions: BuildVersions(),
-		AllowUnappliedFaults: cfg.AllowUnappliedFaults}
+		AllowUnappliedFaults: cfg.AllowUnappliedFaults, Scenario: cfg.Scenario}
 	return writeJSON(filepath.Join(dir, ConfigFile), sc)
 }
 
