@@ -469,6 +469,11 @@ func (r *run) fail(err error) {
 // phases runs main (with faults), heal, and final. interrupted reports that
 // ctx ended (Ctrl-C) before the run finished on its own.
 func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
+	workers := make([]*worker, r.cfg.Concurrency)
+	for i := range workers {
+		workers[i] = r.newWorker(i)
+	}
+	r.openClients(ctx, workers)
 	mainCtx, cancelMain := context.WithTimeout(ctx, r.cfg.TimeLimit)
 	defer cancelMain()
 	go func() {
@@ -482,10 +487,6 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 	// under opCtx, which only an interrupt ends.
 	opCtx := ctx
 
-	workers := make([]*worker, r.cfg.Concurrency)
-	for i := range workers {
-		workers[i] = r.newWorker(i)
-	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
@@ -519,6 +520,23 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 	default:
 	}
 	return ctx.Err() != nil, nil
+}
+
+// openClients opens every worker's client to its own node before the main
+// phase's clock starts, so that a client slow to start (an interpreter on a
+// loaded machine) does not spend the time the faults are given. A client
+// that cannot open is left to the worker's first operation, which records
+// why.
+func (r *run) openClients(ctx context.Context, workers []*worker) {
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = w.client(ctx, w.gc.Node)
+		}()
+	}
+	wg.Wait()
 }
 
 func (r *run) nemesisLoop(ctx context.Context) {
