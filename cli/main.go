@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 // Exit codes: every checker valid, some checker invalid, anything else.
@@ -151,7 +152,8 @@ func run(ctx context.Context, reg *core.Registry, o options) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", o.name, err)
+		// An error may quote a history or a node's log.
+		fmt.Fprintf(stderr, "%s: %s\n", o.name, term.Text(err.Error()))
 		env.live.hint(stderr, o.name)
 		var ee exitError
 		if errors.As(err, &ee) {
@@ -160,6 +162,13 @@ func run(ctx context.Context, reg *core.Registry, o options) int {
 		return exitOther
 	}
 	return env.code
+}
+
+// version is the module version and VCS commit this binary was built from,
+// and the Go toolchain: "(devel) 3f2a... (go1.26 linux/amd64)".
+func version() string {
+	v := core.BuildVersions()
+	return fmt.Sprintf("%s (%s %s)", v.Chaos, v.Go, v.OS)
 }
 
 // exitError carries a specific exit code with its message.
@@ -183,7 +192,9 @@ Exit codes: 0 every checker valid, 1 some checker invalid,
 2 unknown verdict, usage error or harness failure.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	for _, c := range commands {
 		root.AddCommand(c(env))
 	}
