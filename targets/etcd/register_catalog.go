@@ -9,7 +9,7 @@ func Register(r *core.Registry) {
 		Summary:   "etcd v3.7.3 cluster, one embedded member per process: register (kv txns), concurrency.Mutex locks with revision fencing; partition cuts client-member and member-member links (local runtime)",
 		Params:    Params,
 		Workloads: []string{"register", "lock", "lock-set"},
-		Nemeses:   []string{"kill", "pause", "partition"},
+		Nemeses:   []string{"kill", "pause", "partition", "packet"},
 		New:       New,
 	})
 	r.AddScenario(LockPauseScenario())
