@@ -209,7 +209,7 @@ type node struct {
 	started string // the start time that ns belongs to
 	// queues are the NFQUEUE queues of ns that the harness reads for the
 	// shaped links into this node, by number.
-	queues map[uint16]*packetQueue
+	queues  map[uint16]*packetQueue
 	mac     net.HardwareAddr
 	env     []string
 	running bool
