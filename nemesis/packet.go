@@ -32,8 +32,8 @@ var PacketParams = []core.Param{
 	{Name: "packet-targets", Default: "all,one,majority", Usage: "packet nemesis: comma-separated node sets whose links are degraded, picked at random per fault: " + strings.Join(PacketTargets, ", ")},
 }
 
-// Packet degrades the links between nodes (both directions of every link
-// touching the chosen nodes) with one shape, then heals them, in turn.
+// Packet degrades the links of the chosen nodes (both directions of every
+// link to another node and to the clients) with one shape, then heals them, in turn.
 // Every record holds the exact links and the shape. Its heal is the
 // network-wide heal the partition nemesis records too, so checkers and
 // reports read both alike.
@@ -136,6 +136,12 @@ func (n *Packet) Next(rng *rand.Rand, nodes []string) history.Op {
 				v.Shaped = append(v.Shaped, core.Link{From: x, To: y})
 			}
 		}
+	}
+	// The clients' traffic to and from the chosen nodes too, as a
+	// degraded network card would do it: the added latency shows in the
+	// clients' operations.
+	for _, x := range chosen {
+		v.Shaped = append(v.Shaped, core.Link{From: ClientsEndpoint, To: x}, core.Link{From: x, To: ClientsEndpoint})
 	}
 	op := history.Op{F: "packet", Value: history.JSON(v)}
 	if k == 1 {

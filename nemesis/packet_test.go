@@ -35,8 +35,8 @@ func TestPacketPlansAndApplies(t *testing.T) {
 	if v.Shape == nil || *v.Shape != want {
 		t.Fatalf("shape %+v, want %+v", v.Shape, want)
 	}
-	if len(v.Shaped) != 4 {
-		t.Fatalf("one node of three has 4 directed links, got %v", v.Shaped)
+	if len(v.Shaped) != 6 {
+		t.Fatalf("one node of three has 4 directed links to nodes and 2 to the clients, got %v", v.Shaped)
 	}
 	for _, l := range v.Shaped {
 		if l.From != op.Node && l.To != op.Node {
@@ -56,8 +56,8 @@ func TestPacketPlansAndApplies(t *testing.T) {
 	n = newNemesis(t, packetInfo(), core.Params{"packet-targets": "all"})
 	op = n.Next(rng, nodes)
 	v, _ = DecodePartitionValue(&op)
-	if len(v.Shaped) != 6 {
-		t.Fatalf("all: %v, want 6 links", v.Shaped)
+	if len(v.Shaped) != 12 {
+		t.Fatalf("all: %v, want 6 links between nodes and 6 to and from the clients", v.Shaped)
 	}
 }
 
