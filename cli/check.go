@@ -15,6 +15,7 @@ import (
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
 	var timeout time.Duration
+	var maxRecord, maxHistory int64
 	var imp importFlags
 	cmd := &cobra.Command{
 		Use:   "check <run-dir | history.jsonl>",
@@ -34,13 +35,16 @@ results.json stays as the run left it.`,
 				}
 				return imp.checkImported(env, args[0], timeout)
 			}
+			if maxRecord <= 0 || maxHistory <= 0 {
+				return fmt.Errorf("--max-record-size and --max-history-size must be positive (got %d and %d)", maxRecord, maxHistory)
+			}
 			path := args[0]
 			if st, err := os.Stat(path); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			} else if st.IsDir() {
 				path = core.HistoryPath(path)
 			}
-			hf, err := history.ReadFile(path)
+			hf, err := history.ReadFile(path, history.MaxRecordSize(maxRecord), history.MaxInputSize(maxHistory))
 			if err != nil {
 				return fmt.Errorf("read history: %w", err)
 			}
@@ -60,6 +64,8 @@ results.json stays as the run left it.`,
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 5*time.Minute, "bound on the checkers; past it the verdict is unknown")
+	cmd.Flags().Int64Var(&maxRecord, "max-record-size", history.DefaultMaxRecordSize, "largest history record (one line) accepted, in bytes")
+	cmd.Flags().Int64Var(&maxHistory, "max-history-size", history.DefaultMaxInputSize, "largest history accepted, in bytes")
 	imp.register(cmd)
 	return cmd
 }

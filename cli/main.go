@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 // Exit codes: every checker valid, some checker invalid, anything else.
@@ -151,7 +152,8 @@ func run(ctx context.Context, reg *core.Registry, o options) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", o.name, err)
+		// An error may quote a history or a node's log.
+		fmt.Fprintf(stderr, "%s: %s\n", o.name, term.Text(err.Error()))
 		env.live.hint(stderr, o.name)
 		var ee exitError
 		if errors.As(err, &ee) {

@@ -161,8 +161,16 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 	if err := env.out.validate(); err != nil {
 		return err
 	}
+	if err := seedsFit(cfg.Seed, count, countFlag(cfg)); err != nil {
+		return exitError{exitOther, err}
+	}
 	cfg.Progress = env.out.progress(env.stderr)
 	verdicts := make([]checkers.Validity, 0, count)
+	results := make([]runResult, 0, count)
+	lines := env.stdout
+	if env.out.quiet || env.out.format == "json" {
+		lines = env.stderr
+	}
 	for i := 0; i < count; i++ {
 		c := cfg
 		c.Seed = cfg.Seed + int64(i)
@@ -193,13 +201,32 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 		}
 		printOutcome(env, p, out, c.Seed, writeReport(env, out.Dir))
 		verdicts = append(verdicts, out.Results.Valid)
+		rr := judge(i+1, c.Seed, out, cfg.Scenario)
+		results = append(results, rr)
+		if count > 1 || cfg.Scenario != nil {
+			say(lines, "chaos: ", rr.line(count, cfg.Scenario))
+		}
 		if out.Interrupted {
 			fmt.Fprintln(env.stderr, "chaos: interrupted; the verdict above covers the history recorded so far")
 			break
 		}
 	}
+	if count > 1 || cfg.Scenario != nil {
+		say(lines, "", closing(results, cfg.Scenario))
+	}
 	env.code = exitCode(verdicts...)
+	if cfg.Scenario != nil {
+		env.code = scenarioCode(results, cfg.Scenario)
+	}
 	return nil
+}
+
+// countFlag names the flag that set the number of runs, for errors.
+func countFlag(cfg core.Config) string {
+	if cfg.Scenario != nil {
+		return "--runs"
+	}
+	return "--test-count"
 }
 
 // exitCode is 1 when any verdict is invalid, 2 when any is unknown, else 0.

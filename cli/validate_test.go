@@ -35,6 +35,7 @@ func TestZeroAndNonsenseFlagsAreRefused(t *testing.T) {
 		{"check", "--check-timeout", "0s", "nothing"},
 		{"check", "--check-timeout", "-1s", "nothing"},
 		{"repro", "snowflake-clock-rollback", "--store", ""},
+		{"serve", "--store", ""},
 	} {
 		code, _, stderr := chaos(t, args...)
 		if code != exitOther || !strings.Contains(stderr, args[len(args)-2]) && !strings.Contains(stderr, "--store") {

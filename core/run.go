@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -57,6 +58,9 @@ type Config struct {
 	ProgressInterval time.Duration
 	// Command is the command line that started the run, stored with it.
 	Command []string
+	// Scenario names the named scenario this run plays (nil: none); it is
+	// stored in config.json with whether the verdict matched.
+	Scenario *ScenarioRun
 }
 
 // DefaultConfig is a short, gentle run: 3 nodes, 5 workers, 10 s, 100 ops/s.
@@ -252,6 +256,8 @@ type run struct {
 	stats Stats
 	dir   string
 	fault atomic.Value // string: the fault in place now
+	// triggers are the event-triggered nemeses (nil: none).
+	triggers *triggers
 
 	// The first harness failure ends the run.
 	failOnce sync.Once
@@ -272,20 +278,32 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	start := cfg.Clock.Now()
 	hdr := history.Header{RunID: runID(dir), Target: p.TargetInfo.Name, Workload: cfg.Workload,
 		Nodes: p.Nodes, Nemeses: nemesisNames(p.Nemeses), Seed: cfg.Seed, Start: start, Params: cfg.Params}
+	// Until the history exists the run directory holds nothing worth
+	// keeping: a failure here removes it, so no empty run is left behind.
+	abandon := func(rt Runtime, err error) (*Outcome, error) {
+		if rt != nil {
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			_ = rt.Teardown(tctx)
+			cancel()
+		}
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
 	rt, err := cfg.NewRuntime()
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return abandon(nil, fmt.Errorf("runtime: %w", err))
 	}
 	hdr.Runtime = rt.Name()
 	if err := WriteConfig(dir, cfg, hdr); err != nil {
-		return nil, err
+		return abandon(rt, err)
 	}
 	hw, err := history.Create(HistoryPath(dir), hdr)
 	if err != nil {
-		return nil, err
+		return abandon(rt, err)
 	}
 	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{})}
 	r.fault.Store("")
+	r.triggers = newTriggers(p)
 	out = &Outcome{Dir: dir}
 
 	tornDown := false
@@ -337,6 +355,9 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	// The verdict is reached: a failure to store it must not lose it.
 	if err := WriteResults(dir, res); err != nil {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
+	}
+	if err := RecordMatch(dir, cfg.Scenario, res.Valid); err != nil {
+		return out, err
 	}
 	if err := LinkLatest(cfg.Store, p.TargetInfo.Name, dir); err != nil {
 		out.Warnings = append(out.Warnings, err.Error())
@@ -401,6 +422,11 @@ func (r *run) fail(err error) {
 // phases runs main (with faults), heal, and final. interrupted reports that
 // ctx ended (Ctrl-C) before the run finished on its own.
 func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
+	workers := make([]*worker, r.cfg.Concurrency)
+	for i := range workers {
+		workers[i] = r.newWorker(i)
+	}
+	r.openClients(ctx, workers)
 	mainCtx, cancelMain := context.WithTimeout(ctx, r.cfg.TimeLimit)
 	defer cancelMain()
 	go func() {
@@ -414,10 +440,6 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 	// under opCtx, which only an interrupt ends.
 	opCtx := ctx
 
-	workers := make([]*worker, r.cfg.Concurrency)
-	for i := range workers {
-		workers[i] = r.newWorker(i)
-	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
@@ -453,8 +475,31 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 	return ctx.Err() != nil, nil
 }
 
+// openClients opens every worker's client to its own node before the main
+// phase's clock starts, so that a client slow to start (an interpreter on a
+// loaded machine) does not spend the time the faults are given. A client
+// that cannot open is left to the worker's first operation, which records
+// why.
+func (r *run) openClients(ctx context.Context, workers []*worker) {
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = w.client(ctx, w.gc.Node)
+		}()
+	}
+	wg.Wait()
+}
+
 func (r *run) nemesisLoop(ctx context.Context) {
-	sched := NewSchedule(r.cfg.Seed, r.p.Nemeses, r.p.Nodes, r.cfg.NemesisInterval)
+	trigDone := make(chan struct{})
+	go func() {
+		defer close(trigDone)
+		r.triggerLoop(ctx)
+	}()
+	defer func() { <-trigDone }()
+	sched := NewSchedule(r.cfg.Seed, periodic(r.p.Nemeses), r.p.Nodes, r.cfg.NemesisInterval)
 	// The schedule counts from the start of the main phase: a runtime whose
 	// nodes take long to start (containers) must not get the faults planned
 	// for that time all at once.
@@ -640,7 +685,7 @@ func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
 	if done.Key == "" {
 		done.Key = inv.Key
 	}
-	rec := r.record(done)
+	rec := r.recordCompletion(done)
 	switch rec.Type {
 	case history.OK:
 		atomic.AddInt64(&r.stats.OK, 1)

@@ -126,6 +126,10 @@ type StoredConfig struct {
 	Params          Params    `json:"params"`
 	Start           time.Time `json:"start"`
 	Versions        Versions  `json:"versions"`
+	// Scenario is the named scenario the run plays, if any; "matched" is
+	// added beside it once the verdict is known (RecordMatch).
+	Scenario *ScenarioRun `json:"scenario,omitempty"`
+	Matched  *bool        `json:"matched,omitempty"`
 }
 
 // Versions records what built the harness.
@@ -156,7 +160,8 @@ func WriteConfig(dir string, cfg *Config, h history.Header) error {
 	sc := StoredConfig{RunID: h.RunID, Command: cfg.Command, Target: h.Target, Workload: h.Workload,
 		Runtime: h.Runtime, Nodes: h.Nodes, Concurrency: cfg.Concurrency, TimeLimit: cfg.TimeLimit.String(),
 		Rate: cfg.Rate, Nemeses: h.Nemeses, NemesisInterval: cfg.NemesisInterval.String(), Seed: cfg.Seed,
-		OpTimeout: cfg.OpTimeout.String(), Params: cfg.Params, Start: h.Start, Versions: BuildVersions()}
+		OpTimeout: cfg.OpTimeout.String(), Params: cfg.Params, Start: h.Start, Versions: BuildVersions(),
+		Scenario: cfg.Scenario}
 	return writeJSON(filepath.Join(dir, ConfigFile), sc)
 }
 

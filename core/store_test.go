@@ -102,3 +102,22 @@ func TestInterruptedStartUpSaysSo(t *testing.T) {
 		t.Error("not torn down")
 	}
 }
+
+// TestFailedStartLeavesNoEmptyRun: when the runtime cannot be made, the run
+// directory just created is removed again.
+func TestFailedStartLeavesNoEmptyRun(t *testing.T) {
+	rt := &fakeRuntime{}
+	cfg := fakeConfig(t, rt)
+	cfg.NewRuntime = func() (Runtime, error) { return nil, errors.New("no docker here") }
+	p, err := Prepare(fakeRegistry(fakeTarget{}, fakeWorkload{}), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Execute(context.Background(), p); err == nil {
+		t.Fatal("Execute without a runtime succeeded")
+	}
+	entries, _ := os.ReadDir(filepath.Join(cfg.Store, "fake"))
+	if len(entries) != 0 {
+		t.Fatalf("the store keeps %d entries after a run that never started", len(entries))
+	}
+}
