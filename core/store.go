@@ -226,11 +226,16 @@ func writeJSON(path string, v any) error {
 // CheckDir judges the history of a run directory with the workload's
 // checkers, rebuilt from the history header when w is nil.
 func CheckDir(ctx context.Context, dir string, w Workload, timeout time.Duration) (checkers.Results, *history.File, error) {
+	// The timeout bounds the whole check, reading the history included.
+	deadline := time.Now().Add(timeout)
 	hf, err := history.ReadFile(HistoryPath(dir))
 	if err != nil {
 		return checkers.Results{}, nil, err
 	}
 	hf.ArtifactDir = dir
+	if timeout > 0 {
+		timeout = max(time.Until(deadline), time.Millisecond)
+	}
 	rs, err := CheckFile(ctx, hf, w, timeout)
 	return rs, hf, err
 }
