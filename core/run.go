@@ -400,7 +400,8 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	JudgeFaults(&res, out.Faults, cfg.AllowUnappliedFaults)
 	out.Results = res
 	// The verdict is reached: a failure to store it must not lose it.
-	if err := WriteResults(dir, res, out.Faults...); err != nil {
+	if err := WriteStoredResults(dir, StoredResults{Results: res, Faults: out.Faults,
+		Run: &RunTotals{ElapsedS: out.Elapsed.Seconds(), Ops: out.Stats.Invoked}}); err != nil {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
 	}
 	if err := RecordMatch(dir, cfg.Scenario, res.Valid); err != nil {
