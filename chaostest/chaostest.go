@@ -29,7 +29,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/reports"
@@ -77,13 +77,18 @@ type Scenario struct {
 	// Want is the verdict the test expects; the zero value means valid. Set
 	// it to checkers.Invalid in a test that shows a known anomaly.
 	Want checkers.Validity
+	// Registry holds the targets, workloads and nemeses the scenario may
+	// name; nil means builtin.New(), every part of the chaos module. A
+	// test of the etcd or Redis target passes builtin.New(etcd.Register).
+	Registry *core.Registry
 }
 
 // Main runs the test binary as a chaos node program when the local runtime
 // starts it as one, and otherwise runs the tests. Call it from TestMain in
-// every package that runs built-in targets.
-func Main(m *testing.M) {
-	catalog.RunNodeIfRequested()
+// every package that runs built-in targets; extra registers the node
+// programs of targets beyond package builtin (etcd.Register, say).
+func Main(m *testing.M, extra ...func(*core.Registry)) {
+	builtin.RunNodeIfRequested(extra...)
 	os.Exit(m.Run())
 }
 
@@ -104,7 +109,10 @@ func Run(t testing.TB, s Scenario) *Result {
 	if s.Want == checkers.Unknown {
 		s.Want = checkers.Valid
 	}
-	reg := catalog.New()
+	reg := s.Registry
+	if reg == nil {
+		reg = builtin.New()
+	}
 	cfg, err := s.config(t, reg)
 	if err != nil {
 		t.Fatalf("chaostest: %v", err)

@@ -33,10 +33,10 @@ func newListCmd(env *cliEnv) *cobra.Command {
 				printParams(w, x.Params)
 			}
 			fmt.Fprintln(w, "\nRUNTIMES\t\t\t")
-			for _, n := range runtimeNames() {
+			for _, n := range env.runtimeNames() {
 				fmt.Fprintf(w, "  %s\t\t\t\n", n)
 				for _, t := range env.reg.Targets() {
-					fmt.Fprintf(w, "    %s\tnemeses: %s\t\t\n", t.Name, strings.Join(runtimeNemeses(n, t), ","))
+					fmt.Fprintf(w, "    %s\tnemeses: %s\t\t\n", t.Name, strings.Join(env.runtimeNemeses(n, t), ","))
 				}
 			}
 			fmt.Fprintln(w, "\nSCENARIOS (chaos repro <name> [--control])\t\t\t")

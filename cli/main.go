@@ -1,9 +1,10 @@
 // Package cli is the chaos command line: every command, flag and output mode
 // of `chaos`, over a registry the caller fills. cmd/chaos calls it with every
-// built-in target; a user's own main calls it with their targets added:
+// built-in part (catalog.New()); a user's own main calls it with their
+// targets added:
 //
 //	func main() {
-//		reg := catalog.New()   // or core.NewRegistry() plus only what you use
+//		reg := builtin.New() // or catalog.New() for etcd, Redis and Docker too
 //		mykv.Register(reg)
 //		os.Exit(cli.Main(reg, cli.WithName("mykv-chaos")))
 //	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/core"
 )
 
@@ -21,7 +21,7 @@ import (
 const cliEnvVar = "CHAOS_TEST_CLI"
 
 func TestMain(m *testing.M) {
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested()
 	if os.Getenv(cliEnvVar) == "1" {
 		os.Exit(realMain())
 	}

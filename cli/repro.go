@@ -33,7 +33,7 @@ exit 0). ` + "`chaos list`" + ` shows the scenarios.`,
 			if err != nil {
 				return err
 			}
-			nr, err := newRuntime(rt)
+			nr, err := env.newRuntime(rt)
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ exit 0). ` + "`chaos list`" + ` shows the scenarios.`,
 	}
 	cmd.Flags().BoolVar(&control, "control", false, "run the control: the scenario without the anomaly's ingredient")
 	cmd.Flags().StringVar(&store, "store", "store", "directory that keeps the runs")
-	cmd.Flags().StringVar(&rt, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
+	cmd.Flags().StringVar(&rt, "runtime", "local", "where nodes run: "+strings.Join(env.runtimeNames(), ", "))
 	addOutputFlags(cmd.Flags(), &env.out)
 	return cmd
 }

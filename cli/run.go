@@ -65,7 +65,7 @@ The same --seed gives the same operations and the same fault schedule.`,
 	fs.IntVar(&f.testCount, "test-count", 1, "number of runs; run i uses seed+i")
 	fs.StringVar(&f.cfg.Workload, "workload", "", "workload (default: the target's first)")
 	fs.StringVar(&f.cfg.Store, "store", f.cfg.Store, "directory that keeps the runs")
-	fs.StringVar(&f.runtime, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
+	fs.StringVar(&f.runtime, "runtime", "local", "where nodes run: "+strings.Join(env.runtimeNames(), ", "))
 	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", f.cfg.OpTimeout, "bound on one operation; past it the outcome is indeterminate (info)")
 	fs.DurationVar(&f.cfg.CheckTimeout, "check-timeout", f.cfg.CheckTimeout, "bound on the checkers; past it the verdict is unknown")
 	addOutputFlags(fs, &env.out)
@@ -118,7 +118,7 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 	if f.testCount < 1 {
 		return fmt.Errorf("--test-count %d: must be at least 1", f.testCount)
 	}
-	nr, err := newRuntime(f.runtime)
+	nr, err := env.newRuntime(f.runtime)
 	if err != nil {
 		return err
 	}

@@ -154,6 +154,7 @@ type Registry struct {
 	nemeses   map[string]NemesisInfo
 	nodes     map[string]NodeInfo
 	scenarios map[string]ScenarioInfo
+	runtimes  map[string]RuntimeInfo // see runtimes.go
 }
 
 // NewRegistry returns an empty registry.

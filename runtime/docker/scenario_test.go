@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/docker"
+	"github.com/chaostest/chaos/targets/etcd"
+	"github.com/chaostest/chaos/targets/redis"
 )
 
 // dockerScenarios are short runs, one or more per target, with the verdict
@@ -73,7 +75,7 @@ func needDocker(t *testing.T) {
 // the local runtime says", found by running it there too.
 func TestScenariosOnDocker(t *testing.T) {
 	needDocker(t)
-	reg := catalog.New()
+	reg := builtin.New(docker.Register, etcd.Register, redis.Register)
 	timings := &docker.Timings{}
 	for _, sc := range dockerScenarios {
 		t.Run(sc.name, func(t *testing.T) {

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+
+	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/cli"
+)
+
+// cliEnvVar makes the test binary act as the chaos command, so tests can
+// signal a real harness process.
+const cliEnvVar = "CHAOS_TEST_CLI"
+
+func TestMain(m *testing.M) {
+	catalog.RunNodeIfRequested()
+	if os.Getenv(cliEnvVar) == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// chaos runs the binary's command line in-process.
+func chaos(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = cli.Run(context.Background(), catalog.New(), cli.WithArgs(args), cli.WithOutput(&out, &errb))
+	return code, out.String(), errb.String()
+}
