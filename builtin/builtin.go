@@ -3,7 +3,7 @@
 // gossip and refkv targets. Their dependencies are the standard library and
 // porcupine, so a program that uses them, chaostest included, links nothing
 // heavy. The targets and runtimes that need a large client library (etcd,
-// Redis, Docker) are modules of their own, each with a Register function;
+// Redis, PostgreSQL, Docker) are modules of their own, each with a Register function;
 // package catalog adds them all.
 package builtin
 
@@ -21,6 +21,7 @@ import (
 	"github.com/chaostest/chaos/workloads/kv"
 	"github.com/chaostest/chaos/workloads/lock"
 	"github.com/chaostest/chaos/workloads/register"
+	"github.com/chaostest/chaos/workloads/txn"
 )
 
 // Register adds every part of the chaos module to r.
@@ -41,6 +42,7 @@ var registrations = []func(*core.Registry){
 	register.Register,
 	refkv.Register,
 	lock.Register,
+	txn.Register,
 }
 
 // New returns a registry of every part of the chaos module, plus whatever

@@ -1,7 +1,7 @@
 // Package catalog wires every target, workload, nemesis, runtime and node
 // program into one registry: the parts of the chaos module (package
-// builtin) and the modules that need large client libraries (the etcd and
-// Redis targets, the Docker runtime). cmd/chaos uses it; nothing in the
+// builtin) and the modules that need large client libraries (the etcd,
+// Redis and PostgreSQL targets, the Docker runtime). cmd/chaos uses it; nothing in the
 // chaos module imports it, so a user who imports chaostest or cli gets
 // none of those libraries.
 package catalog
@@ -14,6 +14,7 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/docker"
 	"github.com/chaostest/chaos/targets/etcd"
+	"github.com/chaostest/chaos/targets/postgres"
 	"github.com/chaostest/chaos/targets/redis"
 )
 
@@ -25,6 +26,7 @@ var registrations = []func(*core.Registry){
 	docker.Register,
 	etcd.Register,
 	redis.Register,
+	postgres.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node

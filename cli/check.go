@@ -10,10 +10,12 @@ import (
 
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
 	var timeout time.Duration
+	var maxRecord, maxHistory int64
 	var imp importFlags
 	cmd := &cobra.Command{
 		Use:   "check <run-dir | history.jsonl>",
@@ -24,11 +26,17 @@ results.json stays as the run left it.`,
 		Example: `  chaos check store/snowflake/latest`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--check-timeout %s: must be positive (leave it out for 5m0s)", timeout)
+			}
 			if ext, err := imp.imported(cmd); err != nil || ext {
 				if err != nil {
 					return err
 				}
 				return imp.checkImported(env, args[0], timeout)
+			}
+			if maxRecord <= 0 || maxHistory <= 0 {
+				return fmt.Errorf("--max-record-size and --max-history-size must be positive (got %d and %d)", maxRecord, maxHistory)
 			}
 			path := args[0]
 			if st, err := os.Stat(path); err != nil {
@@ -36,7 +44,7 @@ results.json stays as the run left it.`,
 			} else if st.IsDir() {
 				path = core.HistoryPath(path)
 			}
-			hf, err := history.ReadFile(path)
+			hf, err := history.ReadFile(path, history.MaxRecordSize(maxRecord), history.MaxInputSize(maxHistory))
 			if err != nil {
 				return fmt.Errorf("read history: %w", err)
 			}
@@ -49,13 +57,15 @@ results.json stays as the run left it.`,
 				return err
 			}
 			fmt.Fprintf(env.stdout, "history  %s (%d records, target %s, workload %s, seed %d)\n",
-				filepath.Clean(path), len(hf.Ops), hf.Header.Target, hf.Header.Workload, hf.Header.Seed)
+				term.Line(filepath.Clean(path)), len(hf.Ops), term.Line(hf.Header.Target), term.Line(hf.Header.Workload), hf.Header.Seed)
 			printResults(env, rs)
 			env.code = exitCode(rs.Valid)
 			return nil
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 5*time.Minute, "bound on the checkers; past it the verdict is unknown")
+	cmd.Flags().Int64Var(&maxRecord, "max-record-size", history.DefaultMaxRecordSize, "largest history record (one line) accepted, in bytes")
+	cmd.Flags().Int64Var(&maxHistory, "max-history-size", history.DefaultMaxInputSize, "largest history accepted, in bytes")
 	imp.register(cmd)
 	return cmd
 }

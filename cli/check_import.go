@@ -13,6 +13,7 @@ import (
 	"github.com/chaostest/chaos/checkers/linearizable"
 	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/history/jepsen"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 // importFlags are the flags of `chaos check` for histories that another
@@ -93,7 +94,7 @@ func (f *importFlags) checkImported(env *cliEnv, path string, timeout time.Durat
 		defer cancel()
 	}
 	rs := checkers.Run(ctx, hf, []checkers.Checker{linearizable.New(model)})
-	fmt.Fprintf(env.stdout, "history  %s (%d records, %s, model %s)\n", path, len(hf.Ops), f.format, model.Name)
+	fmt.Fprintf(env.stdout, "history  %s (%d records, %s, model %s)\n", term.Line(path), len(hf.Ops), f.format, model.Name)
 	printResults(env, rs)
 	env.code = exitCode(rs.Valid)
 	return nil
@@ -115,13 +116,13 @@ func printWitnesses(env *cliEnv, rs checkers.Results, max int) {
 				fmt.Fprintf(env.stdout, "  ... %d more in results.json and report.html\n", total-int64(max))
 				break
 			}
-			fmt.Fprintf(env.stdout, "\n%s: %s\n", a.Kind, a.Message)
+			fmt.Fprintf(env.stdout, "\n%s: %s\n", term.Line(a.Kind), term.Text(a.Message))
 			if w, ok := a.Data.(*linearizable.Witness); ok {
 				for _, c := range w.Competing {
-					fmt.Fprintf(env.stdout, "  also open: %s\n", c)
+					fmt.Fprintf(env.stdout, "  also open: %s\n", term.Line(c))
 				}
 				if w.Visualization != "" {
-					fmt.Fprintf(env.stdout, "  visualization: %s (%s)\n", w.Visualization, w.VisualizationNote)
+					fmt.Fprintf(env.stdout, "  visualization: %s (%s)\n", term.Line(w.Visualization), term.Line(w.VisualizationNote))
 				}
 			}
 		}

@@ -99,3 +99,18 @@ func TestCheckJepsenTimeoutUnknown(t *testing.T) {
 		}
 	}
 }
+
+// `chaos check /dev/zero` read until the kernel killed it: the reader's
+// bound on one record now refuses it, naming the flag that raises it.
+func TestCheckRefusesEndlessInput(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero on this system")
+	}
+	code, out := runCLI("check", "--max-record-size", "1048576", "/dev/zero")
+	if code != 2 || !strings.Contains(out, "--max-record-size") || !strings.Contains(out, "1 MiB") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	if code, out := runCLI("check", "--max-history-size", "0", "/dev/zero"); code != 2 || !strings.Contains(out, "must be positive") {
+		t.Fatalf("zero bound: exit %d, output:\n%s", code, out)
+	}
+}

@@ -7,19 +7,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/local"
 )
 
 func newCleanCmd(env *cliEnv) *cobra.Command {
 	var opts core.CleanOptions
 	cmd := &cobra.Command{
 		Use:   "clean",
-		Short: "Remove the containers and networks that crashed docker runs left behind",
+		Short: "Remove the containers, networks and host files that crashed runs left behind",
 		Long: `clean asks every runtime that can leave something behind (the docker
 runtime: containers and networks carrying its labels) to remove what runs
-whose harness process is gone left, for example a run killed with SIGKILL.
-Runs whose harness still lives on this host are spared unless --force is
-given. --images also removes the cached node images, which the next docker
-run builds again.`,
+whose harness process is gone left, for example a run killed with SIGKILL. Runs whose harness still lives on this host
+are spared unless --force is given, and clean still exits 0 when all it left
+alone is such a run. --images also removes the cached node images, which the
+next docker run builds again. It also removes the libfaketime shared-memory
+files (/dev/shm/faketime_shm_<pid>, sem.faketime_sem_<pid>) of local nodes
+whose harness was killed, for recorded pids of ours that are gone.`,
 		Example: `  chaos clean
   chaos clean --dry-run
   chaos clean --images`,
@@ -38,11 +41,21 @@ run builds again.`,
 					fmt.Fprintf(env.stdout, "%s %s %s\n", verb, x.what, n)
 				}
 			}
-			for _, r := range rep.Spared {
-				fmt.Fprintf(env.stdout, "spared run %s: its harness is still running (use --force to remove it anyway)\n", r)
+			files, ferr := local.CleanHostFiles(opts.DryRun)
+			for _, f := range files {
+				fmt.Fprintf(env.stdout, "%s host file %s\n", verb, f)
 			}
-			if n := len(rep.Containers) + len(rep.Networks) + len(rep.Images); n == 0 && err == nil {
-				fmt.Fprintln(env.stdout, "nothing to clean")
+			err = errors.Join(err, ferr)
+			// Sparing a live run is what clean is for, not a failure.
+			for _, r := range rep.Spared {
+				fmt.Fprintf(env.stdout, "left alone run %s: its harness is still running (--force removes it anyway)\n", r)
+			}
+			if n := len(rep.Containers) + len(rep.Networks) + len(rep.Images) + len(files); n == 0 && err == nil {
+				if len(rep.Spared) > 0 {
+					fmt.Fprintln(env.stdout, "nothing else to clean")
+				} else {
+					fmt.Fprintln(env.stdout, "nothing to clean")
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("clean: %w", err)

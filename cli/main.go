@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 // Exit codes: every checker valid, some checker invalid, anything else.
@@ -44,6 +45,8 @@ type cliEnv struct {
 	code int
 	// out is how run and repro report (see output.go).
 	out outputOptions
+	// live tracks the runtimes made, for the clean hint (nil under Run).
+	live *liveRuntimes
 }
 
 // commands lists the constructors of the subcommands, one file each.
@@ -68,6 +71,7 @@ type options struct {
 	args    []string
 	stdout  io.Writer
 	stderr  io.Writer
+	live    *liveRuntimes
 }
 
 // WithName sets the program name shown in usage lines and messages
@@ -93,33 +97,53 @@ func WithOutput(stdout, stderr io.Writer) Option {
 // runtime as one of reg's node programs, Main runs that node instead.
 //
 // The first SIGINT or SIGTERM cancels the run, which then heals, stops its
-// nodes and keeps its history; a second one kills the harness at once (its
-// nodes die with it through their parent-death signal).
+// nodes and keeps its history; a second one ends the harness at once (local
+// nodes die with it through their parent-death signal; for a docker run it
+// prints the `chaos clean --run <id>` line that removes what is left).
 func Main(reg *core.Registry, opts ...Option) int {
 	if code, ok := runNodeIfRequested(reg); ok {
 		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	o.live = &liveRuntimes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
 	go func() {
-		<-ctx.Done()
-		stop()
+		<-sigc
+		cancel()
+		<-sigc
+		// The second signal ends the harness now, teardown or not: say
+		// what is left and how to remove it.
+		o.live.hint(o.stderr, o.name)
+		os.Exit(exitOther)
 	}()
-	return Run(ctx, reg, opts...)
+	code := run(ctx, reg, o)
+	return code
 }
 
 // Run is Main without signal handling: it runs the command line under ctx.
 func Run(ctx context.Context, reg *core.Registry, opts ...Option) int {
-	o := options{name: "chaos", args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
 	return run(ctx, reg, o)
 }
 
+func defaultOptions() options {
+	return options{name: "chaos", args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr}
+}
+
 // run runs the command line and returns the process's exit code.
 func run(ctx context.Context, reg *core.Registry, o options) int {
 	args, stdout, stderr := o.args, o.stdout, o.stderr
-	env := &cliEnv{ctx: ctx, reg: reg, stdout: stdout, stderr: stderr}
+	env := &cliEnv{ctx: ctx, reg: reg, stdout: stdout, stderr: stderr, live: o.live}
 	root := newRootCmd(env)
 	root.Use = o.name
 	if o.version != "" {
@@ -129,7 +153,9 @@ func run(ctx context.Context, reg *core.Registry, o options) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", o.name, err)
+		// An error may quote a history or a node's log.
+		fmt.Fprintf(stderr, "%s: %s\n", o.name, term.Text(err.Error()))
+		env.live.hint(stderr, o.name)
 		var ee exitError
 		if errors.As(err, &ee) {
 			return ee.code

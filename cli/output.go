@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/term"
 	"github.com/chaostest/chaos/reports"
 )
 
@@ -79,7 +80,7 @@ type checkerJSON struct {
 func writeReport(env *cliEnv, dir string) reports.Paths {
 	p, err := reports.Write(dir, reports.WithRegistry(env.reg))
 	if err != nil {
-		fmt.Fprintf(env.stderr, "chaos: report: %v\n", err)
+		fmt.Fprintf(env.stderr, "chaos: report: %s\n", term.Text(err.Error()))
 	}
 	return p
 }
@@ -100,13 +101,13 @@ func printOutcome(env *cliEnv, p *core.Prepared, out *core.Outcome, seed int64, 
 			fmt.Fprintf(env.stderr, "chaos: encode summary: %v\n", err)
 			return
 		}
-		fmt.Fprintf(env.stdout, "%s\n", b)
+		fmt.Fprintf(env.stdout, "%s\n", term.JSON(b))
 	case env.out.quiet:
 		where := rp.HTML
 		if where == "" {
 			where = out.Dir
 		}
-		fmt.Fprintf(env.stdout, "%s %s\n", strings.ToUpper(out.Results.Valid.String()), where)
+		fmt.Fprintf(env.stdout, "%s %s\n", strings.ToUpper(out.Results.Valid.String()), term.Line(where))
 	default:
 		printSummary(env, out, seed)
 		if rp.HTML != "" {

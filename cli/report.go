@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chaostest/chaos/internal/term"
 	"github.com/chaostest/chaos/reports"
 )
 
@@ -29,7 +30,7 @@ the report; ` + "`chaos check`" + ` exits with it.`,
 			for _, dir := range args {
 				p, err := reports.Write(dir, reports.WithRegistry(env.reg))
 				if err != nil {
-					fmt.Fprintf(env.stderr, "chaos: report: %v\n", err)
+					fmt.Fprintf(env.stderr, "chaos: report: %s\n", term.Text(err.Error()))
 					failed++
 					continue
 				}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/term"
 )
 
 // runFlags are the flags of `chaos run`, in Jepsen's spirit.
@@ -23,6 +24,7 @@ type runFlags struct {
 	runtime   string
 	testCount int
 	params    map[string]*string
+	system    string
 }
 
 func newRunCmd(env *cliEnv) *cobra.Command {
@@ -40,13 +42,18 @@ The same --seed gives the same operations and the same fault schedule.`,
 		Example: `  chaos run snowflake --mode naive --nemesis clock --time-limit 10s --seed 7
   chaos run snowflake --mode monotonic --nemesis clock,kill --nodes 5`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if f.system != "" {
+				return systemArgs(args)
+			}
 			if len(args) != 1 {
 				return fmt.Errorf("run wants one target (known: %s)", strings.Join(env.reg.TargetNames(), ", "))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f.cfg.Target = args[0]
+			if len(args) > 0 {
+				f.cfg.Target = args[0]
+			}
 			if !cmd.Flags().Changed("seed") {
 				f.cfg.Seed = randomSeed()
 			}
@@ -65,6 +72,7 @@ The same --seed gives the same operations and the same fault schedule.`,
 	fs.IntVar(&f.testCount, "test-count", 1, "number of runs; run i uses seed+i")
 	fs.StringVar(&f.cfg.Workload, "workload", "", "workload (default: the target's first)")
 	fs.StringVar(&f.cfg.Store, "store", f.cfg.Store, "directory that keeps the runs")
+	fs.StringVar(&f.system, "system", "", "a system file (TOML) describing your own nodes, client, workload and nemeses; flags override it (see docs/bring-your-own.md)")
 	fs.StringVar(&f.runtime, "runtime", "local", "where nodes run: "+strings.Join(env.runtimeNames(), ", "))
 	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", f.cfg.OpTimeout, "bound on one operation; past it the outcome is indeterminate (info)")
 	fs.DurationVar(&f.cfg.CheckTimeout, "check-timeout", f.cfg.CheckTimeout, "bound on the checkers; past it the verdict is unknown")
@@ -123,7 +131,7 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 		return err
 	}
 	cfg := f.cfg
-	cfg.NewRuntime = nr
+	cfg.NewRuntime = env.live.wrap(nr)
 	cfg.Nemeses = splitList(f.nemeses)
 	cfg.Params = core.Params{}
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
@@ -132,6 +140,18 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 		}
 	})
 	cfg.Command = append([]string{"chaos"}, os.Args[1:]...)
+	// Every flag starts at its default, so a zero here was given as zero:
+	// refuse it before Prepare would replace it with the default.
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if f.system != "" {
+		done, err := useSystem(env, cmd, f.system, &cfg)
+		if err != nil {
+			return err
+		}
+		defer done()
+	}
 	return runMany(env, cfg, f.testCount)
 }
 
@@ -141,8 +161,16 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 	if err := env.out.validate(); err != nil {
 		return err
 	}
+	if err := seedsFit(cfg.Seed, count, countFlag(cfg)); err != nil {
+		return exitError{exitOther, err}
+	}
 	cfg.Progress = env.out.progress(env.stderr)
 	verdicts := make([]checkers.Validity, 0, count)
+	results := make([]runResult, 0, count)
+	lines := env.stdout
+	if env.out.quiet || env.out.format == "json" {
+		lines = env.stderr
+	}
 	for i := 0; i < count; i++ {
 		c := cfg
 		c.Seed = cfg.Seed + int64(i)
@@ -168,15 +196,37 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 			}
 			return exitError{exitOther, fmt.Errorf("run failed (seed %d): %w", c.Seed, err)}
 		}
+		for _, w := range out.Warnings {
+			fmt.Fprintf(env.stderr, "chaos: warning: %s\n", term.Text(w))
+		}
 		printOutcome(env, p, out, c.Seed, writeReport(env, out.Dir))
 		verdicts = append(verdicts, out.Results.Valid)
+		rr := judge(i+1, c.Seed, out, cfg.Scenario)
+		results = append(results, rr)
+		if count > 1 || cfg.Scenario != nil {
+			say(lines, "chaos: ", rr.line(count, cfg.Scenario))
+		}
 		if out.Interrupted {
 			fmt.Fprintln(env.stderr, "chaos: interrupted; the verdict above covers the history recorded so far")
 			break
 		}
 	}
+	if count > 1 || cfg.Scenario != nil {
+		say(lines, "", closing(results, cfg.Scenario))
+	}
 	env.code = exitCode(verdicts...)
+	if cfg.Scenario != nil {
+		env.code = scenarioCode(results, cfg.Scenario)
+	}
 	return nil
+}
+
+// countFlag names the flag that set the number of runs, for errors.
+func countFlag(cfg core.Config) string {
+	if cfg.Scenario != nil {
+		return "--runs"
+	}
+	return "--test-count"
 }
 
 // exitCode is 1 when any verdict is invalid, 2 when any is unknown, else 0.
@@ -196,7 +246,7 @@ func exitCode(vs ...checkers.Validity) int {
 func printSummary(env *cliEnv, out *core.Outcome, seed int64) {
 	w := env.stdout
 	s := out.Stats
-	fmt.Fprintf(w, "\nrun      %s\n", out.Dir)
+	fmt.Fprintf(w, "\nrun      %s\n", term.Line(out.Dir))
 	fmt.Fprintf(w, "seed     %d\n", seed)
 	fmt.Fprintf(w, "elapsed  %s\n", out.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "ops      %d invoked: %d ok, %d fail, %d info; %d faults\n", s.Invoked, s.OK, s.Fail, s.Info, s.Faults)
@@ -205,13 +255,15 @@ func printSummary(env *cliEnv, out *core.Outcome, seed int64) {
 
 func printResults(env *cliEnv, rs checkers.Results) {
 	w := env.stdout
+	// Names, summaries and errors come from the history: printed through
+	// term, so no escape sequence in it reaches the terminal.
 	for _, warn := range rs.Warnings {
-		fmt.Fprintf(w, "warning  %s\n", warn)
+		fmt.Fprintf(w, "warning  %s\n", term.Line(warn))
 	}
 	fmt.Fprintln(w)
 	width := len("checker")
 	for _, n := range rs.Names() {
-		width = max(width, len(n))
+		width = max(width, len(term.Line(n)))
 	}
 	fmt.Fprintf(w, "%-*s  %-8s  %s\n", width, "checker", "verdict", "summary")
 	for _, n := range rs.Names() {
@@ -220,7 +272,7 @@ func printResults(env *cliEnv, rs checkers.Results) {
 		if r.Error != "" {
 			line = strings.TrimSpace(line + " (" + r.Error + ")")
 		}
-		fmt.Fprintf(w, "%-*s  %-8s  %s\n", width, n, r.Valid, line)
+		fmt.Fprintf(w, "%-*s  %-8s  %s\n", width, term.Line(n), r.Valid, term.Line(line))
 	}
 	printWitnesses(env, rs, 3)
 	fmt.Fprintf(w, "\nverdict  %s\n", strings.ToUpper(rs.Valid.String()))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,9 @@ system returned, so think before serving it to a network.`,
 		Example: `  chaos serve --store store --addr 127.0.0.1:8080`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(store) == "" {
+				return fmt.Errorf("--store %q: must name a directory (leave it out for \"store\")", store)
+			}
 			h, err := reports.Handler(store)
 			if err != nil {
 				return fmt.Errorf("%w (give the directory that `chaos run --store` wrote to)", err)

@@ -33,6 +33,16 @@ type Client interface {
 	Close() error
 }
 
+// BrokenClient is a client that can tell that it cannot go on: after every
+// operation the runner asks it, and a non-nil error ends the run as a
+// harness failure. A client whose other side broke the op contract (a client
+// program that printed garbage or died) says so here, so that a run of
+// operations nobody could perform is never judged as if it were whole.
+type BrokenClient interface {
+	Client
+	Broken() error
+}
+
 // ClientConfig is what a target needs to open a client.
 type ClientConfig struct {
 	// Process is the process id the client acts for.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -56,6 +58,9 @@ type Config struct {
 	ProgressInterval time.Duration
 	// Command is the command line that started the run, stored with it.
 	Command []string
+	// Scenario names the named scenario this run plays (nil: none); it is
+	// stored in config.json with whether the verdict matched.
+	Scenario *ScenarioRun
 }
 
 // DefaultConfig is a short, gentle run: 3 nodes, 5 workers, 10 s, 100 ops/s.
@@ -85,25 +90,46 @@ func (c *Config) fillDefaults() {
 }
 
 // Validate reports the first thing wrong with the configuration, in terms of
-// the command-line flags.
+// the command-line flags: what is wrong, and what to give instead. Prepare
+// validates after filling in the defaults, so a zero there means "not
+// given"; a command line that starts from DefaultConfig validates before, so
+// that a flag given as zero is refused instead of replaced.
 func (c *Config) Validate() error {
+	d := DefaultConfig()
 	switch {
 	case c.Nodes < 1 || c.Nodes > 1000:
-		return fmt.Errorf("--nodes %d: must be between 1 and 1000", c.Nodes)
+		return fmt.Errorf("--nodes %d: must be between 1 and 1000 (leave it out for %d)", c.Nodes, d.Nodes)
 	case c.Concurrency < 1 || c.Concurrency > 10000:
-		return fmt.Errorf("--concurrency %d: must be between 1 and 10000", c.Concurrency)
+		return fmt.Errorf("--concurrency %d: must be between 1 and 10000 (leave it out for %d)", c.Concurrency, d.Concurrency)
 	case c.TimeLimit <= 0:
-		return fmt.Errorf("--time-limit %s: must be positive", c.TimeLimit)
-	case c.Rate < 0:
-		return fmt.Errorf("--rate %g: must be zero (unlimited) or positive", c.Rate)
+		return fmt.Errorf("--time-limit %s: must be positive (leave it out for %s)", c.TimeLimit, d.TimeLimit)
+	case math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0:
+		return fmt.Errorf("--rate %g: must be zero (as fast as the target answers) or a positive number of operations per second", c.Rate)
+	case c.Rate > 0 && c.Rate < minRate(c.Concurrency):
+		return fmt.Errorf("--rate %g: too small, one operation per worker every %.3g s does not fit the clock; give at least %.3g (or 0 for no limit)",
+			c.Rate, float64(c.Concurrency)/c.Rate, minRate(c.Concurrency))
 	case c.NemesisInterval <= 0:
-		return fmt.Errorf("--nemesis-interval %s: must be positive", c.NemesisInterval)
+		return fmt.Errorf("--nemesis-interval %s: must be positive (leave it out for %s)", c.NemesisInterval, d.NemesisInterval)
 	case c.OpTimeout <= 0:
-		return fmt.Errorf("--op-timeout %s: must be positive", c.OpTimeout)
+		return fmt.Errorf("--op-timeout %s: must be positive (leave it out for %s)", c.OpTimeout, d.OpTimeout)
+	case c.FinalTimeout <= 0:
+		return fmt.Errorf("final timeout %s: must be positive (leave it out for %s)", c.FinalTimeout, d.FinalTimeout)
+	case c.CheckTimeout <= 0:
+		return fmt.Errorf("--check-timeout %s: must be positive (leave it out for %s)", c.CheckTimeout, d.CheckTimeout)
+	case c.ProgressInterval <= 0:
+		return fmt.Errorf("progress interval %s: must be positive", c.ProgressInterval)
+	case strings.TrimSpace(c.Store) == "":
+		return fmt.Errorf("--store %q: must name a directory (leave it out for %q)", c.Store, d.Store)
 	case c.NewRuntime == nil:
 		return errors.New("no runtime: Config.NewRuntime is nil")
 	}
 	return nil
+}
+
+// minRate is the smallest positive rate whose pause between one worker's
+// operations (up to twice the mean, see staggerDelay) fits a time.Duration.
+func minRate(concurrency int) float64 {
+	return 2 * float64(max(concurrency, 1)) * float64(time.Second) / float64(math.MaxInt64) * 1.01
 }
 
 // Stats are the running tallies of a run.
@@ -118,6 +144,9 @@ type Outcome struct {
 	Stats       Stats
 	Interrupted bool
 	Elapsed     time.Duration
+	// Warnings are bookkeeping steps that failed after the verdict was
+	// reached (results.json, the latest link): the verdict stands.
+	Warnings []string
 }
 
 // Prepared is a run whose parts are resolved but not yet started: the
@@ -177,6 +206,9 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 		params[k] = v
 	}
 	cfg.Params = params
+	if err := CheckStore(cfg.Store, ti.Name); err != nil {
+		return nil, err
+	}
 	p := &Prepared{Config: cfg, TargetInfo: ti}
 	if p.Target, err = ti.New(params); err != nil {
 		return nil, fmt.Errorf("target %s: %w", ti.Name, err)
@@ -224,6 +256,8 @@ type run struct {
 	stats Stats
 	dir   string
 	fault atomic.Value // string: the fault in place now
+	// triggers are the event-triggered nemeses (nil: none).
+	triggers *triggers
 
 	// The first harness failure ends the run.
 	failOnce sync.Once
@@ -244,20 +278,32 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	start := cfg.Clock.Now()
 	hdr := history.Header{RunID: runID(dir), Target: p.TargetInfo.Name, Workload: cfg.Workload,
 		Nodes: p.Nodes, Nemeses: nemesisNames(p.Nemeses), Seed: cfg.Seed, Start: start, Params: cfg.Params}
+	// Until the history exists the run directory holds nothing worth
+	// keeping: a failure here removes it, so no empty run is left behind.
+	abandon := func(rt Runtime, err error) (*Outcome, error) {
+		if rt != nil {
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			_ = rt.Teardown(tctx)
+			cancel()
+		}
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
 	rt, err := cfg.NewRuntime()
 	if err != nil {
-		return nil, fmt.Errorf("runtime: %w", err)
+		return abandon(nil, fmt.Errorf("runtime: %w", err))
 	}
 	hdr.Runtime = rt.Name()
 	if err := WriteConfig(dir, cfg, hdr); err != nil {
-		return nil, err
+		return abandon(rt, err)
 	}
 	hw, err := history.Create(HistoryPath(dir), hdr)
 	if err != nil {
-		return nil, err
+		return abandon(rt, err)
 	}
 	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{})}
 	r.fault.Store("")
+	r.triggers = newTriggers(p)
 	out = &Outcome{Dir: dir}
 
 	tornDown := false
@@ -306,11 +352,15 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 		return out, err
 	}
 	out.Results = res
+	// The verdict is reached: a failure to store it must not lose it.
 	if err := WriteResults(dir, res); err != nil {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
+	}
+	if err := RecordMatch(dir, cfg.Scenario, res.Valid); err != nil {
 		return out, err
 	}
 	if err := LinkLatest(cfg.Store, p.TargetInfo.Name, dir); err != nil {
-		return out, err
+		out.Warnings = append(out.Warnings, err.Error())
 	}
 	return out, nil
 }
@@ -343,6 +393,11 @@ func (r *run) setup(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil && ctx.Err() != nil {
+		// Every node fails the same way when the run is interrupted: say
+		// that, not what each node was doing at the time.
+		return fmt.Errorf("interrupted while the nodes were starting (%v); nothing ran", context.Cause(ctx))
+	}
 	return errors.Join(errs...)
 }
 
@@ -367,6 +422,11 @@ func (r *run) fail(err error) {
 // phases runs main (with faults), heal, and final. interrupted reports that
 // ctx ended (Ctrl-C) before the run finished on its own.
 func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
+	workers := make([]*worker, r.cfg.Concurrency)
+	for i := range workers {
+		workers[i] = r.newWorker(i)
+	}
+	r.openClients(ctx, workers)
 	mainCtx, cancelMain := context.WithTimeout(ctx, r.cfg.TimeLimit)
 	defer cancelMain()
 	go func() {
@@ -380,10 +440,6 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 	// under opCtx, which only an interrupt ends.
 	opCtx := ctx
 
-	workers := make([]*worker, r.cfg.Concurrency)
-	for i := range workers {
-		workers[i] = r.newWorker(i)
-	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
@@ -419,8 +475,31 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 	return ctx.Err() != nil, nil
 }
 
+// openClients opens every worker's client to its own node before the main
+// phase's clock starts, so that a client slow to start (an interpreter on a
+// loaded machine) does not spend the time the faults are given. A client
+// that cannot open is left to the worker's first operation, which records
+// why.
+func (r *run) openClients(ctx context.Context, workers []*worker) {
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = w.client(ctx, w.gc.Node)
+		}()
+	}
+	wg.Wait()
+}
+
 func (r *run) nemesisLoop(ctx context.Context) {
-	sched := NewSchedule(r.cfg.Seed, r.p.Nemeses, r.p.Nodes, r.cfg.NemesisInterval)
+	trigDone := make(chan struct{})
+	go func() {
+		defer close(trigDone)
+		r.triggerLoop(ctx)
+	}()
+	defer func() { <-trigDone }()
+	sched := NewSchedule(r.cfg.Seed, periodic(r.p.Nemeses), r.p.Nodes, r.cfg.NemesisInterval)
 	// The schedule counts from the start of the main phase: a runtime whose
 	// nodes take long to start (containers) must not get the faults planned
 	// for that time all at once.
@@ -606,7 +685,7 @@ func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
 	if done.Key == "" {
 		done.Key = inv.Key
 	}
-	rec := r.record(done)
+	rec := r.recordCompletion(done)
 	switch rec.Type {
 	case history.OK:
 		atomic.AddInt64(&r.stats.OK, 1)
@@ -640,6 +719,11 @@ func (w *worker) invoke(ctx context.Context, inv history.Op) (done history.Op) {
 		}
 	}()
 	done = c.Invoke(octx, inv)
+	if bc, ok := c.(BrokenClient); ok {
+		if err := bc.Broken(); err != nil {
+			r.fail(fmt.Errorf("client of %s: %w", r.p.TargetInfo.Name, err))
+		}
+	}
 	if !done.Type.Completion() {
 		done.Type = history.Info
 		done.Error = strings.TrimSpace(done.Error + " (client returned no outcome)")

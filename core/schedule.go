@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -91,5 +92,11 @@ func staggerDelay(rng *rand.Rand, concurrency int, rate float64) time.Duration {
 		return 0
 	}
 	mean := float64(concurrency) / rate * float64(time.Second)
-	return time.Duration(rng.Float64() * 2 * mean)
+	d := rng.Float64() * 2 * mean
+	if d >= math.MaxInt64 || d != d {
+		// Config.Validate refuses such rates; never let a conversion
+		// overflow into a negative pause, which would mean no limit.
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(d)
 }

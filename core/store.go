@@ -28,6 +28,41 @@ const (
 // HistoryPath is the history file of a run directory.
 func HistoryPath(dir string) string { return filepath.Join(dir, HistoryFile) }
 
+// CheckStore checks, before a run starts, that the store has the layout the
+// harness keeps: store and store/<target> are directories (or do not exist
+// yet), and store/<target>/latest is the link to the latest run (or does not
+// exist). A run that would execute and then fail its bookkeeping is refused
+// here instead.
+func CheckStore(store, target string) error {
+	for _, d := range []string{store, filepath.Join(store, target)} {
+		st, err := os.Stat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("--store %s: %w", store, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("--store %s: %s is not a directory; give a store directory, or move %s away", store, d, d)
+		}
+	}
+	latest := filepath.Join(store, target, LatestLink)
+	st, err := os.Lstat(latest)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--store %s: %w", store, err)
+	case st.Mode().Type() != fs.ModeSymlink:
+		what := "a regular file"
+		if st.IsDir() {
+			what = "a directory"
+		}
+		return fmt.Errorf("--store %s: %s is %s, not the link the harness keeps to the latest run; move it away or use another --store", store, latest, what)
+	}
+	return nil
+}
+
 // NewRunDir creates store/<target>/<timestamp>/, never reusing a directory.
 func NewRunDir(store, target string, now time.Time) (string, error) {
 	parent := filepath.Join(store, target)
@@ -91,6 +126,10 @@ type StoredConfig struct {
 	Params          Params    `json:"params"`
 	Start           time.Time `json:"start"`
 	Versions        Versions  `json:"versions"`
+	// Scenario is the named scenario the run plays, if any; "matched" is
+	// added beside it once the verdict is known (RecordMatch).
+	Scenario *ScenarioRun `json:"scenario,omitempty"`
+	Matched  *bool        `json:"matched,omitempty"`
 }
 
 // Versions records what built the harness.
@@ -121,7 +160,8 @@ func WriteConfig(dir string, cfg *Config, h history.Header) error {
 	sc := StoredConfig{RunID: h.RunID, Command: cfg.Command, Target: h.Target, Workload: h.Workload,
 		Runtime: h.Runtime, Nodes: h.Nodes, Concurrency: cfg.Concurrency, TimeLimit: cfg.TimeLimit.String(),
 		Rate: cfg.Rate, Nemeses: h.Nemeses, NemesisInterval: cfg.NemesisInterval.String(), Seed: cfg.Seed,
-		OpTimeout: cfg.OpTimeout.String(), Params: cfg.Params, Start: h.Start, Versions: BuildVersions()}
+		OpTimeout: cfg.OpTimeout.String(), Params: cfg.Params, Start: h.Start, Versions: BuildVersions(),
+		Scenario: cfg.Scenario}
 	return writeJSON(filepath.Join(dir, ConfigFile), sc)
 }
 

@@ -136,6 +136,9 @@ func parseOp(line []byte, intern map[string]string) (Op, error) {
 // generalParse decodes any well-formed record and explains what is wrong
 // with the others.
 func generalParse(line []byte) (Op, error) {
+	if err := checkNames(line); err != nil {
+		return Op{}, err
+	}
 	var w wireOp
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()

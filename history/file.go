@@ -172,38 +172,193 @@ type File struct {
 	Warnings []string
 }
 
-// ReadFile reads a history file. A torn last line (a harness killed mid-write)
-// is dropped with a warning; any other malformed line is an error naming the
-// file and line.
-func ReadFile(path string) (*File, error) {
+// Default bounds of the readers; see MaxRecordSize and MaxInputSize.
+const (
+	DefaultMaxRecordSize int64 = 64 << 20
+	DefaultMaxInputSize  int64 = 4 << 30
+)
+
+// ReadOption configures ReadFile and Read.
+type ReadOption func(*readConfig)
+
+type readConfig struct {
+	maxRecord, maxInput int64
+}
+
+// MaxRecordSize bounds one line of the history (default 64 MiB): a history
+// without line breaks, such as /dev/zero, must not take the machine's
+// memory. A bound of 0 or less keeps the default.
+func MaxRecordSize(n int64) ReadOption {
+	return func(c *readConfig) {
+		if n > 0 {
+			c.maxRecord = n
+		}
+	}
+}
+
+// MaxInputSize bounds the whole history (default 4 GiB, about 40 million
+// records). A bound of 0 or less keeps the default.
+func MaxInputSize(n int64) ReadOption {
+	return func(c *readConfig) {
+		if n > 0 {
+			c.maxInput = n
+		}
+	}
+}
+
+// LimitError says a history exceeded one of the readers' bounds.
+type LimitError struct {
+	// What is "record" or "history".
+	What  string
+	Limit int64
+	// Line is the line being read when the bound was reached.
+	Line int
+}
+
+func (e *LimitError) Error() string {
+	if e.What == "record" {
+		return fmt.Sprintf("line %d: a record longer than the %s limit on one record; if the history is genuine, raise it with --max-record-size (chaos check) or history.MaxRecordSize",
+			e.Line, byteSize(e.Limit))
+	}
+	return fmt.Sprintf("line %d: the history is larger than the %s limit on a history; if it is genuine, raise it with --max-history-size (chaos check) or history.MaxInputSize",
+		e.Line, byteSize(e.Limit))
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// ReadFile reads a history file. A torn last line (a harness killed
+// mid-write: the last line has no line break) is dropped with a warning;
+// any other malformed line is an error naming the file and line.
+func ReadFile(path string, opts ...ReadOption) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	hf, err := Read(f)
+	hf, err := Read(f, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return hf, nil
 }
 
+// errInputTooLarge is what boundedReader returns past its bound.
+var errInputTooLarge = errors.New("input too large")
+
+// boundedReader reads at most left bytes and then fails, instead of
+// stopping quietly as io.LimitReader would, if anything follows.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		n, err := b.r.Read(one[:])
+		if n > 0 {
+			return 0, errInputTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// openOp is an invocation awaiting its completion, for the time check.
+type openOp struct{ time, index int64 }
+
+// openTimes remembers each process's open invocation; processes are small
+// numbers, so a slice serves all but unusual ones.
+type openTimes struct {
+	small []openOp // by process+1 (the nemesis is -1); index -1 when none
+	large map[int]openOp
+}
+
+func (o *openTimes) slot(p int) *openOp {
+	if p >= -1 && p < 1<<16 {
+		for p+1 >= len(o.small) {
+			o.small = append(o.small, openOp{index: -1})
+		}
+		return &o.small[p+1]
+	}
+	if o.large == nil {
+		o.large = map[int]openOp{}
+	}
+	return nil
+}
+
+// check records op and refuses a completion earlier than its invocation.
+func (o *openTimes) check(op *Op) error {
+	s := o.slot(op.Process)
+	var prev openOp
+	var found bool
+	if s != nil {
+		prev, found = *s, s.index >= 0
+	} else {
+		prev, found = o.large[op.Process]
+	}
+	var next openOp
+	if op.Type == Invoke {
+		next = openOp{time: op.Time, index: op.Index}
+	} else {
+		next = openOp{index: -1}
+		if found && op.Time < prev.time {
+			return fmt.Errorf("record %d: the %s of %q at %d ns is earlier than its invocation (record %d at %d ns); a history's clock never runs backwards",
+				op.Index, op.Type, op.F, op.Time, prev.index, prev.time)
+		}
+	}
+	switch {
+	case s != nil:
+		*s = next
+	case next.index < 0:
+		delete(o.large, op.Process)
+	default:
+		o.large[op.Process] = next
+	}
+	return nil
+}
+
 // Read parses a history from r; see ReadFile.
-func Read(r io.Reader) (*File, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+func Read(r io.Reader, opts ...ReadOption) (*File, error) {
+	cfg := readConfig{maxRecord: DefaultMaxRecordSize, maxInput: DefaultMaxInputSize}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	br := bufio.NewReaderSize(&boundedReader{r: r, left: cfg.maxInput}, 1<<20)
 	hf := &File{}
 	var ops chunks
 	defer func() { hf.Ops = ops.join() }()
 	intern := map[string]string{}
 	var values arena
+	var open openTimes
 	lineNo := 0
 	sawHeader := false
 	for {
-		line, err := readLine(br)
+		line, err := readLine(br, cfg.maxRecord)
 		if len(line) == 0 && err == io.EOF {
 			break
 		}
-		if err != nil && err != io.EOF {
+		switch {
+		case errors.Is(err, errInputTooLarge):
+			return nil, &LimitError{What: "history", Limit: cfg.maxInput, Line: lineNo + 1}
+		case errors.Is(err, errRecordTooLarge):
+			return nil, &LimitError{What: "record", Limit: cfg.maxRecord, Line: lineNo + 1}
+		case err != nil && err != io.EOF:
 			return nil, fmt.Errorf("read line %d: %w", lineNo+1, err)
 		}
 		lineNo++
@@ -224,6 +379,9 @@ func Read(r io.Reader) (*File, error) {
 				}
 				return nil, fmt.Errorf(`line 1: not a chaos history header (want {"header":{"format":%q,...}})`, Format)
 			}
+			if terr := checkText(trimmed); terr != nil {
+				return nil, fmt.Errorf("line 1: the header's %v; names must be valid UTF-8, or distinct names would merge", terr)
+			}
 			if hl.Header.Format != Format {
 				return nil, fmt.Errorf("line 1: history format %q is not supported (want %q)", hl.Header.Format, Format)
 			}
@@ -236,7 +394,10 @@ func Read(r io.Reader) (*File, error) {
 			op.Value = values.keep(op.Value)
 		}
 		if perr != nil {
-			if !complete || isLastLine(br) {
+			// Only a last line without its line break is torn: the writer
+			// puts a record and its newline in one write. A complete
+			// line that does not parse is a damaged history.
+			if !complete {
 				hf.Warnings = append(hf.Warnings, fmt.Sprintf("line %d: torn last record ignored (the run was probably killed while writing it): %v", lineNo, perr))
 				break
 			}
@@ -244,6 +405,9 @@ func Read(r io.Reader) (*File, error) {
 		}
 		if op.Index != int64(ops.n) {
 			return nil, fmt.Errorf("line %d: record index %d out of sequence (want %d)", lineNo, op.Index, ops.n)
+		}
+		if terr := open.check(&op); terr != nil {
+			return nil, fmt.Errorf("line %d: %w", lineNo, terr)
 		}
 		ops.add(op)
 		if !complete {
@@ -256,17 +420,29 @@ func Read(r io.Reader) (*File, error) {
 	return hf, nil
 }
 
+// errRecordTooLarge is what readLine returns for a line past its bound.
+var errRecordTooLarge = errors.New("record too large")
+
 // readLine returns the next line, valid until the next read. Lines longer
 // than the reader's buffer are assembled in a fresh slice.
-func readLine(br *bufio.Reader) ([]byte, error) {
+func readLine(br *bufio.Reader, limit int64) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if err != bufio.ErrBufferFull {
+		if int64(len(bytes.TrimRight(line, "\r\n"))) > limit {
+			return nil, errRecordTooLarge
+		}
 		return line, err
 	}
 	long := append([]byte(nil), line...)
 	for err == bufio.ErrBufferFull {
+		if int64(len(long)) > limit {
+			return nil, errRecordTooLarge
+		}
 		line, err = br.ReadSlice('\n')
 		long = append(long, line...)
+	}
+	if int64(len(bytes.TrimRight(long, "\r\n"))) > limit {
+		return nil, errRecordTooLarge
 	}
 	return long, err
 }
@@ -316,18 +492,4 @@ func (c *chunks) join() []Op {
 		out = append(out, b...)
 	}
 	return append(out, c.cur...)
-}
-
-// isLastLine reports whether nothing but white space remains in br.
-func isLastLine(br *bufio.Reader) bool {
-	for {
-		c, err := br.ReadByte()
-		if err != nil {
-			return true
-		}
-		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
-			_ = br.UnreadByte()
-			return false
-		}
-	}
 }

@@ -198,6 +198,8 @@ func FuzzParseOp(f *testing.F) {
 	}
 	f.Add([]byte(`{"index":0,"process":"nemesis","type":"ok","f":"x","time":0,"value":{"a":[1,"}"]}}`))
 	f.Add([]byte(`{"index":01,"process":1,"type":"ok","f":"x","time":0}`))
+	f.Add([]byte(`{"index":0,"process":1,"type":"ok","f":"x","time":0,"node":"n` + "\xff" + `"}`))
+	f.Add([]byte(`{"index":0,"process":1,"type":"ok","f":"x","time":0,"key":"\ud800"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		fast, ok := fastParseOp(line, map[string]string{})
 		checkAgree(t, line, fast, ok)

@@ -97,6 +97,9 @@ func run(t *testing.T, nem core.Nemesis, seed uint64, n int) (*recorder, []histo
 
 func TestPlansAreDeterministic(t *testing.T) {
 	for name, info := range infos() {
+		if _, trig := newNemesis(t, info, nil).(core.Triggered); trig {
+			continue // planned from events, see TestAimedRollback
+		}
 		_, a := run(t, newNemesis(t, info, core.Params{"clock-strobe-duration": "1ms", "clock-strobe-period": "1ms"}), 9, 30)
 		_, b := run(t, newNemesis(t, info, core.Params{"clock-strobe-duration": "1ms", "clock-strobe-period": "1ms"}), 9, 30)
 		if !reflect.DeepEqual(a, b) {
@@ -199,5 +202,48 @@ func TestHealFollowsWhatWasApplied(t *testing.T) {
 	nem.Next(rng, nodes) // planned, never applied
 	if heal := nem.HealOps(nodes); len(heal) != 0 {
 		t.Fatalf("heal of a fault that never ran: %v", heal)
+	}
+}
+
+// TestAimedRollback: the rollback strikes the node of the first ok answer
+// that comes After the first one, once per node up to Count, and moves its
+// clock back By; the plan follows the events alone.
+func TestAimedRollback(t *testing.T) {
+	plan := func() []history.Op {
+		nem := newNemesis(t, infos()["aimed-rollback"], core.Params{"aimed-rollback-after": "1s", "aimed-rollback-by": "2s", "aimed-rollback-count": "2"})
+		tn := nem.(core.Triggered)
+		var out []history.Op
+		for i, ev := range []history.Op{
+			{Process: 0, Type: history.OK, Node: "n1", Time: int64(100 * time.Millisecond)},
+			{Process: 1, Type: history.Invoke, Node: "n2", Time: int64(1200 * time.Millisecond)},
+			{Process: 1, Type: history.Fail, Node: "n2", Time: int64(1300 * time.Millisecond)},
+			{Process: 1, Type: history.OK, Node: "n2", Time: int64(1400 * time.Millisecond)},
+			{Process: 0, Type: history.OK, Node: "n2", Time: int64(1500 * time.Millisecond)},
+			{Process: 0, Type: history.OK, Node: "n3", Time: int64(1600 * time.Millisecond)},
+			{Process: 0, Type: history.OK, Node: "n1", Time: int64(1700 * time.Millisecond)},
+		} {
+			ev.Index = int64(i)
+			out = append(out, tn.Trigger(nil, ev, nodes)...)
+		}
+		return out
+	}
+	a := plan()
+	if len(a) != 2 || a[0].Node != "n2" || a[1].Node != "n3" || a[0].F != "clock-rollback" {
+		t.Fatalf("plan %v", a)
+	}
+	if !reflect.DeepEqual(a, plan()) {
+		t.Fatal("the same events planned different faults")
+	}
+	nem := newNemesis(t, infos()["aimed-rollback"], nil)
+	rt := &recorder{}
+	if done := nem.Apply(context.Background(), rt, a[0]); done.Type != history.OK {
+		t.Fatalf("apply: %v", done)
+	}
+	if rt.offsets["n2"] != -2*time.Second {
+		t.Fatalf("n2 offset %s, want -2s", rt.offsets["n2"])
+	}
+	heal := nem.HealOps(nodes)
+	if len(heal) != 1 || heal[0].Node != "n2" || heal[0].F != "clock-reset" {
+		t.Fatalf("heal %v", heal)
 	}
 }

@@ -6,6 +6,8 @@ import "github.com/chaostest/chaos/core"
 func Register(r *core.Registry) {
 	r.AddNemesis(core.NemesisInfo{Name: "clock", Summary: "bump, roll back and strobe one node's clock; reset it (the host clock is never touched)",
 		Params: ClockParams, New: NewClock})
+	r.AddNemesis(core.NemesisInfo{Name: "aimed-rollback", Summary: "once a node has answered ok for a while, roll its clock back past what it just answered with (event-triggered; the record names the answer)",
+		Params: AimedRollbackParams, New: NewAimedRollback})
 	r.AddNemesis(core.NemesisInfo{Name: "kill", Summary: "kill a node with SIGKILL and start it again, at once or after --kill-restart-delay",
 		Params: KillParams, New: NewKill})
 	r.AddNemesis(core.NemesisInfo{Name: "pause", Summary: "freeze a node with SIGSTOP and resume it with SIGCONT",

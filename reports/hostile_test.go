@@ -47,15 +47,16 @@ func hostileFixture(t testing.TB, dir string) string {
 	f.logs = map[string]string{`n2"><script>alert(4)</script>`: scriptValue}
 	f.files = map[string]string{`viz"<i>.html`: "x"}
 	f.write(t, dir)
-	// Append records with raw bytes that are not UTF-8, as a client that
-	// hands back binary data would leave them.
+	// Append records with raw bytes that are not UTF-8 in values and errors,
+	// as a client that hands back binary data would leave them (in a name
+	// they are refused: distinct names would merge).
 	hf, err := os.OpenFile(core.HistoryPath(dir), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := len(b.ops)
 	lines := []string{
-		`{"index":` + itoa(int64(n)) + `,"process":3,"type":"invoke","f":"generate","key":"` + badUTF8 + `","value":"` + badUTF8 + `<script>","time":700000000,"node":"n1"}`,
+		`{"index":` + itoa(int64(n)) + `,"process":3,"type":"invoke","f":"generate","key":"k<script>","value":"` + badUTF8 + `<script>","time":700000000,"node":"n1"}`,
 		`{"index":` + itoa(int64(n+1)) + `,"process":3,"type":"fail","f":"generate","value":["` + "\xc3\x28" + `",1],"error":"` + badUTF8 + `","time":800000000,"node":"n1"}`,
 	}
 	if _, err := hf.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {

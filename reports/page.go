@@ -3,7 +3,7 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -167,7 +167,7 @@ func buildPage(r *Run) *page {
 			for i := range res.Anomalies {
 				n++
 				av, t := anomaly(&res.Anomalies[i], n, invokeOf, witnesses)
-				av.Visual = visualOf(r.Dir, res.Anomalies[i].Data)
+				av.Visual = visualOf(r.fsys, r.Dir, res.Anomalies[i].Data)
 				cv.Anomalies = append(cv.Anomalies, av)
 				if t >= 0 {
 					marks = append(marks, anomalyMark{ID: av.ID, Label: av.Label, T: t, Title: av.Label + ": " + clean(av.Message, maxTitle)})
@@ -304,14 +304,15 @@ func counts(client []history.Pair, faults int) []kv {
 // visualOf finds the drawing a checker named in an anomaly's data (the
 // "visualization" field, as the linearizability checker writes it) and
 // returns its path relative to the run directory, or "" when there is none
-// or it lies outside the run directory.
-func visualOf(dir string, data any) string {
+// or it lies outside the run directory. It looks only inside fsys, the run
+// directory.
+func visualOf(fsys fs.FS, dir string, data any) string {
 	m, ok := data.(map[string]any)
 	if !ok {
 		return ""
 	}
 	v, _ := m["visualization"].(string)
-	if v == "" || dir == "" {
+	if v == "" || dir == "" || fsys == nil {
 		return ""
 	}
 	absDir, err := filepath.Abs(dir)
@@ -331,8 +332,9 @@ func visualOf(dir string, data any) string {
 		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 			continue
 		}
-		if st, err := os.Stat(abs); err == nil && st.Mode().IsRegular() {
-			return filepath.ToSlash(rel)
+		rel = filepath.ToSlash(rel)
+		if st, err := fs.Stat(fsys, rel); err == nil && st.Mode().IsRegular() {
+			return rel
 		}
 	}
 	return ""

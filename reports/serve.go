@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -41,18 +42,31 @@ type RunSummary struct {
 
 // ListRuns lists the runs of a store (store/<target>/<run>/ holding a
 // history.jsonl), newest first. It reads only the small files of each run:
-// config.json, results.json's verdicts, and the history's first line.
+// config.json, results.json's verdicts, and the history's first line, all
+// through an os.Root opened at store.
 func ListRuns(store string) ([]RunSummary, error) {
-	targets, err := os.ReadDir(store)
+	root, err := os.OpenRoot(store)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", store, err)
+	}
+	defer root.Close()
+	return ListRunsFS(root.FS())
+}
+
+// ListRunsFS is ListRuns for a store given as a file system (an os.Root's
+// FS, so that no link leads out of it). Links to targets or runs are not
+// followed: a run is a directory of the store itself.
+func ListRunsFS(store fs.FS) ([]RunSummary, error) {
+	targets, err := fs.ReadDir(store, ".")
+	if err != nil {
+		return nil, err
 	}
 	var out []RunSummary
 	for _, t := range targets {
 		if !t.IsDir() || strings.HasPrefix(t.Name(), ".") {
 			continue
 		}
-		runs, err := os.ReadDir(filepath.Join(store, t.Name()))
+		runs, err := fs.ReadDir(store, t.Name())
 		if err != nil {
 			continue
 		}
@@ -60,9 +74,9 @@ func ListRuns(store string) ([]RunSummary, error) {
 			if !r.IsDir() || strings.HasPrefix(r.Name(), ".") {
 				continue // the "latest" link and temporary files
 			}
-			dir := filepath.Join(store, t.Name(), r.Name())
-			if s, ok := summarize(dir); ok {
-				s.Path = t.Name() + "/" + r.Name()
+			rel := t.Name() + "/" + r.Name()
+			if s, ok := summarize(store, rel); ok {
+				s.Path = rel
 				out = append(out, s)
 			}
 		}
@@ -76,13 +90,13 @@ func ListRuns(store string) ([]RunSummary, error) {
 	return out, nil
 }
 
-func summarize(dir string) (RunSummary, bool) {
-	h, err := readHeader(core.HistoryPath(dir))
+func summarize(store fs.FS, dir string) (RunSummary, bool) {
+	h, err := readHeader(store, path.Join(dir, core.HistoryFile))
 	if err != nil {
 		return RunSummary{}, false
 	}
 	s := RunSummary{Target: h.Target, Workload: h.Workload, Nemeses: h.Nemeses, Seed: h.Seed, Start: h.Start, Verdict: "not judged"}
-	if b, err := os.ReadFile(filepath.Join(dir, core.ResultsFile)); err == nil {
+	if b, err := readSmall(store, path.Join(dir, core.ResultsFile), maxResultsBytes); err == nil {
 		var rs struct {
 			Valid    checkers.Validity `json:"valid"`
 			Checkers map[string]struct {
@@ -102,20 +116,48 @@ func summarize(dir string) (RunSummary, bool) {
 		} else {
 			s.Verdict = "unknown"
 		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		s.Verdict = "unknown"
 	}
-	_, err = os.Stat(filepath.Join(dir, HTMLFile))
+	_, err = fs.Stat(store, path.Join(dir, HTMLFile))
 	s.HasReport = err == nil
 	return s, true
 }
 
+// maxResultsBytes bounds the results.json the index reads for a verdict.
+const maxResultsBytes = 64 << 20
+
+// readSmall reads a regular file of at most limit bytes.
+func readSmall(fsys fs.FS, name string, limit int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
+	}
+	return b, nil
+}
+
 // readHeader reads only the first line of a history.
-func readHeader(p string) (history.Header, error) {
-	f, err := os.Open(p)
+func readHeader(fsys fs.FS, name string) (history.Header, error) {
+	f, err := fsys.Open(name)
 	if err != nil {
 		return history.Header{}, err
 	}
 	defer f.Close()
-	line, err := bufio.NewReaderSize(f, 64<<10).ReadBytes('\n')
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return history.Header{}, errors.New("not a history")
+	}
+	line, err := bufio.NewReaderSize(io.LimitReader(f, 1<<20), 64<<10).ReadBytes('\n')
 	if err != nil && len(line) == 0 {
 		return history.Header{}, err
 	}
@@ -133,22 +175,26 @@ const csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-
 
 // Handler serves a store: the list of runs at /, and each run's files under
 // /runs/<target>/<run>/. A run without report.html gets one rendered on the
-// fly (nothing is written). Files are read through an os.Root, so no path or
-// link leads outside the store. It only reads.
+// fly (nothing is written). Every read, the index and the rendering
+// included, goes through one os.Root opened at store, so no path or link
+// leads outside the store. Every response carries the reports' Content
+// Security Policy (nothing may run or load), and HTML other than a run's
+// report.html (a checker's drawing, which needs its script) is served as a
+// download, never as a page of this origin. It only reads.
 func Handler(store string) (http.Handler, error) {
 	root, err := os.OpenRoot(store)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", store, err)
 	}
-	files := http.StripPrefix("/runs/", http.FileServerFS(root.FS()))
+	fsys := root.FS()
+	files := http.StripPrefix("/runs/", http.FileServerFS(fsys))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		runs, err := ListRuns(store)
+		runs, err := ListRunsFS(fsys)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := indexTemplate.Execute(w, indexPage(store, runs)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -156,26 +202,52 @@ func Handler(store string) (http.Handler, error) {
 	})
 	mux.HandleFunc("GET /runs/", func(w http.ResponseWriter, r *http.Request) {
 		rel := strings.TrimPrefix(path.Clean(r.URL.Path), "/runs/")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if path.Base(rel) == HTMLFile {
-			w.Header().Set("Content-Security-Policy", csp)
-			if _, err := fs.Stat(root.FS(), rel); errors.Is(err, fs.ErrNotExist) {
-				serveRendered(w, store, path.Dir(rel))
+			if _, err := fs.Stat(fsys, rel); errors.Is(err, fs.ErrNotExist) {
+				serveRendered(w, fsys, store, path.Dir(rel))
 				return
 			}
+		} else if activeContent(rel) {
+			w.Header().Set("Content-Disposition", "attachment")
 		}
 		files.ServeHTTP(w, r)
 	})
-	return mux, nil
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secure(w.Header())
+		mux.ServeHTTP(w, r)
+	}), nil
+}
+
+// secure sets the headers every response of the server carries.
+func secure(h http.Header) {
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// activeContent reports whether a browser would run a file as a page:
+// HTML, XHTML and SVG.
+func activeContent(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".html", ".htm", ".xhtml", ".xht", ".svg", ".svgz", ".xml", ".shtml":
+		return true
+	}
+	return false
 }
 
 // serveRendered renders a run's report into the response.
-func serveRendered(w http.ResponseWriter, store, rel string) {
+func serveRendered(w http.ResponseWriter, store fs.FS, storeDir, rel string) {
 	if !fs.ValidPath(rel) || strings.Count(rel, "/") != 1 {
 		http.NotFound(w, nil)
 		return
 	}
-	run, err := Load(filepath.Join(store, filepath.FromSlash(rel)))
+	sub, err := fs.Sub(store, rel)
+	if err != nil {
+		http.NotFound(w, nil)
+		return
+	}
+	run, err := LoadFS(sub, filepath.Join(storeDir, filepath.FromSlash(rel)))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return

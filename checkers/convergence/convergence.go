@@ -20,7 +20,11 @@
 //
 // A write happened if it was acknowledged, or if it was indeterminate and its
 // value is visible anywhere (a read, a dump). Indeterminate writes never seen
-// are neither required nor forbidden. A failed write must never be seen.
+// are neither required nor forbidden. A failed write must never be seen: in
+// a read (phantom-read) or in any node's state or version log
+// (failed-write-visible). The final state is judged by version and value: a
+// node holding an old value under the newest write's version has lost that
+// write.
 package convergence
 
 import (
@@ -333,8 +337,9 @@ func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	keys := sortedKeys(keySet)
 	det := Details{Nodes: len(nodes), Keys: len(keys), MessagesByKind: map[string]int64{}}
 
-	// Phantom values: seen but never written, or written and failed.
-	for _, key := range keys {
+	// Phantom values: seen but never written, or written and failed. Every
+	// key read counts, also one nobody wrote or holds.
+	for _, key := range sortedKeys(reads) {
 		for _, r := range reads[key] {
 			if w := byValue[key][r.value]; !r.null && (w == nil || w.pair.Outcome() == history.Fail) {
 				res.AddAnomaly(checkers.Anomaly{Kind: "phantom-read",
@@ -343,6 +348,10 @@ func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 					Fault: faults.Before(r.pair.Complete.Time, r.pair.Invoke.Node)})
 			}
 		}
+	}
+
+	for _, key := range keys {
+		failedVisible(&res, key, writes[key], dumps, faults)
 	}
 
 	if len(dumps) > 0 {
@@ -495,9 +504,21 @@ func (c Checker) judgeKey(res *checkers.Result, key string, nodes []string, dump
 	var winner *write
 	if final.found {
 		for _, w := range ws {
-			if w.hasVer && w.ver == final.e.version() {
+			if w.hasVer && w.ver == final.e.version() && (winner == nil || !winner.holds(final.e)) {
 				winner = w
 			}
+		}
+		if winner != nil && !winner.holds(final.e) && winner.pair.Outcome() != history.Fail {
+			// The version is the write's, the value is not: whatever the
+			// nodes hold, that write's value is gone.
+			kind := "phantom-value"
+			if winner.pair.Outcome() == history.OK {
+				kind = "lost-write"
+			}
+			res.AddAnomaly(checkers.Anomaly{Kind: kind,
+				Message: fmt.Sprintf("every node holds %s for %s under the version of the %s: the value held is not the value written", describeEntry(final.e), key, winner.describe()),
+				Ops:     append([]history.Op{winner.op()}, dumpOps(present)...), Processes: []int{winner.pair.Invoke.Process}, Nodes: present,
+				Fault: fault, Data: map[string]any{"key": key}})
 		}
 		if winner == nil && !final.e.Deleted {
 			winner = byValue[final.e.Value]
@@ -548,6 +569,49 @@ func (c Checker) judgeKey(res *checkers.Result, key string, nodes []string, dump
 			Message: fmt.Sprintf("%s to %s is newer than what every node holds after the heal (%s), yet it is gone", w.describe(), key, now),
 			Ops:     ops, Processes: []int{w.pair.Invoke.Process}, Nodes: present,
 			Fault: fault, Data: map[string]any{"key": key}})
+	}
+}
+
+// holds reports whether entry e holds what w wrote.
+func (w *write) holds(e entry) bool {
+	if w.deleted || e.Deleted {
+		return w.deleted == e.Deleted
+	}
+	return w.value == e.Value
+}
+
+// failedVisible reports each failed write of key whose value some node took
+// as current (its state or its version log).
+func failedVisible(res *checkers.Result, key string, ws []*write, dumps map[string]*dump, faults *history.FaultIndex) {
+	for _, w := range ws {
+		if w.deleted || w.pair.Outcome() != history.Fail {
+			continue
+		}
+		var seen []string
+		var ops []history.Op
+		for _, n := range sortedKeys(dumps) {
+			d := dumps[n]
+			found := false
+			if e, ok := d.entries[key]; ok && !e.Deleted && e.Value == w.value {
+				found = true
+			}
+			for _, a := range d.Log[key] {
+				if !a.Deleted && a.Value == w.value {
+					found = true
+				}
+			}
+			if found {
+				seen = append(seen, n)
+				ops = append(ops, d.op)
+			}
+		}
+		if len(seen) == 0 {
+			continue
+		}
+		res.AddAnomaly(checkers.Anomaly{Kind: "failed-write-visible",
+			Message: fmt.Sprintf("the %s to %s was refused, yet %s took its value as current", w.describe(), key, strings.Join(seen, ",")),
+			Ops:     append([]history.Op{w.pair.Invoke, w.pair.Complete}, ops...), Processes: []int{w.pair.Invoke.Process}, Nodes: seen,
+			Fault: faults.Before(w.pair.Complete.Time, w.pair.Invoke.Node), Data: map[string]any{"key": key}})
 	}
 }
 

@@ -47,6 +47,7 @@ type Checker struct {
 	vizDir   string
 	vizBytes int64
 	witness  bool
+	readMap  bool
 }
 
 var _ checkers.Checker = (*Checker)(nil)
@@ -85,10 +86,15 @@ func WithMaxVisualizationBytes(n int64) Option { return func(c *Checker) { c.viz
 // failing partitions, and the visualization) on or off; it is on by default.
 func WithWitness(on bool) Option { return func(c *Checker) { c.witness = on } }
 
+// WithReadMapping turns the read-mapping check (exact and O(n log n) for
+// registers whose written values are unique) on or off; it is on by default,
+// and porcupine decides whatever it leaves undecided.
+func WithReadMapping(on bool) Option { return func(c *Checker) { c.readMap = on } }
+
 // New returns a linearizability checker for model.
 func New(model Model, opts ...Option) *Checker {
 	c := &Checker{model: model, name: "linearizable", workers: runtime.GOMAXPROCS(0),
-		vizBytes: DefaultMaxVisualizationBytes, witness: true}
+		vizBytes: DefaultMaxVisualizationBytes, witness: true, readMap: true}
 	for _, o := range opts {
 		o(c)
 	}
@@ -110,11 +116,17 @@ type partition struct {
 	// wanted: one verbose pass costs less than a quick pass followed by a
 	// verbose one over each failing partition.
 	info *porcupine.LinearizationInfo
+	// rm is the read-mapping check's witness when it decided Illegal;
+	// byReadMap says that check decided the partition.
+	rm        *rmWitness
+	byReadMap bool
 }
 
 // Stats are the checker's tallies, in Result.Counts.
 type Stats struct {
 	Ops, OK, Info, Fail, Partitions, Illegal, Undecided int64
+	// ReadMapped counts the partitions the read-mapping check decided.
+	ReadMapped int64
 }
 
 // Check judges h. It reads nothing but h, and writes only visualizations.
@@ -129,11 +141,21 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		return checkers.Result{Valid: checkers.Unknown, Summary: "history cannot be judged for linearizability",
 			Error: err.Error(), Counts: st.counts()}
 	}
+	if st.OK == 0 {
+		// Nothing completed: a valid verdict would say nothing about the
+		// system, so it is not given.
+		return checkers.Result{Valid: checkers.Unknown, Counts: st.counts(),
+			Summary: fmt.Sprintf("nothing to judge: no client operation completed ok (%d operations: %d info, %d fail)", st.Ops, st.Info, st.Fail),
+			Error:   "the history has no completed client operation to judge for linearizability"}
+	}
 	c.search(ctx, parts)
 
 	res := checkers.Result{Valid: checkers.Valid}
 	var illegal, undecided []*partition
 	for _, p := range parts {
+		if p.byReadMap {
+			st.ReadMapped++
+		}
 		switch {
 		case p.result == porcupine.Illegal && !p.abort:
 			illegal = append(illegal, p)
@@ -219,7 +241,8 @@ func plural(n int64, s string) string {
 
 func (st Stats) counts() map[string]int64 {
 	return map[string]int64{"ops": st.Ops, "ok": st.OK, "info": st.Info, "fail": st.Fail,
-		"partitions": st.Partitions, "illegal_partitions": st.Illegal, "undecided_partitions": st.Undecided}
+		"partitions": st.Partitions, "illegal_partitions": st.Illegal, "undecided_partitions": st.Undecided,
+		"read_mapped_partitions": st.ReadMapped}
 }
 
 // build pairs the client operations, drops fails, gives indeterminate ones a
@@ -245,10 +268,16 @@ func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 	if err != nil {
 		return nil, st, err
 	}
-	// Indeterminate operations return after everything else.
-	end := history.EndTime(h.Ops)
+	// Real-time order is record order: a record is written after what it
+	// reports happened (a completion after the response, an invocation
+	// before the request), so "completion record before invocation record"
+	// is a precedence that did happen, whatever the clock says. Two records
+	// with the same time are ordered as recorded, and a history whose times
+	// go backwards is never judged by them. Indeterminate operations return
+	// after everything else.
+	var end int64
 	for i := range h.Ops {
-		end = max(end, h.Ops[i].Time)
+		end = max(end, h.Ops[i].Index)
 	}
 	end++
 	clients := map[int]int{}
@@ -278,7 +307,7 @@ func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 		case history.OK:
 			st.OK++
 			done = &p.Complete
-			ret = p.Complete.Time
+			ret = p.Complete.Index
 		default:
 			st.Info++
 		}
@@ -301,7 +330,7 @@ func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 			keys = append(keys, key)
 		}
 		part.ops = append(part.ops, porcupine.Operation{ClientId: clients[p.Invoke.Process], Input: in,
-			Call: p.Invoke.Time, Output: out, Return: ret, Metadata: p.Invoke.Index})
+			Call: p.Invoke.Index, Output: out, Return: ret, Metadata: p.Invoke.Index})
 		part.pairs = append(part.pairs, p)
 	}
 	sort.Strings(keys)
@@ -347,6 +376,16 @@ func (c *Checker) decide(ctx context.Context, p *partition) {
 	if ctx.Err() != nil {
 		p.result, p.abort = porcupine.Unknown, true
 		return
+	}
+	if c.readMap {
+		switch v, w := readMapping(p.ops); v {
+		case rmOk:
+			p.result, p.byReadMap = porcupine.Ok, true
+			return
+		case rmIllegal:
+			p.result, p.byReadMap, p.rm = porcupine.Illegal, true, w
+			return
+		}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		m, stop := c.boundedModel(ctx, c.model.Porcupine)

@@ -60,7 +60,10 @@ func TestVerdicts(t *testing.T) {
 		want  checkers.Validity
 	}
 	cases := []tc{
-		{"empty", CASRegister(), &hb{}, checkers.Valid},
+		{"empty", CASRegister(), &hb{}, checkers.Unknown},
+		{"nemesis records only", CASRegister(), (&hb{}).fault("kill", "n1").fault("pause", "n2"), checkers.Unknown},
+		{"only failed and indeterminate operations", CASRegister(),
+			(&hb{}).inv(0, "write", "", 1).fail(0, "write", "", 1).inv(1, "read", "", nil).info(1, "read", "", nil), checkers.Unknown},
 		{"single read of nothing", CASRegister(), (&hb{}).inv(0, "read", "", nil).ok(0, "read", "", nil), checkers.Valid},
 		{"single read of a value never written", CASRegister(), (&hb{}).inv(0, "read", "", nil).ok(0, "read", "", 3), checkers.Invalid},
 		{"single write", Register(), (&hb{}).inv(0, "write", "", 1).ok(0, "write", "", 1), checkers.Valid},
@@ -154,7 +157,7 @@ func TestInfoCountedNeverFailed(t *testing.T) {
 func TestWitness(t *testing.T) {
 	h := (&hb{}).inv(0, "write", "x", 1).ok(0, "write", "x", 1).fault("kill", "n2").
 		inv(0, "write", "x", 2).ok(0, "write", "x", 2).inv(1, "read", "x", nil).ok(1, "read", "x", 1)
-	r := check(t, KV(CASRegister()), h.file())
+	r := check(t, KV(CASRegister()), h.file(), WithReadMapping(false))
 	if r.Valid != checkers.Invalid || len(r.Anomalies) != 1 {
 		t.Fatalf("got %+v", r)
 	}
@@ -210,7 +213,7 @@ func hardHistory(n int) *history.File {
 func TestTimeoutIsUnknown(t *testing.T) {
 	h := hardHistory(40)
 	start := time.Now()
-	r := check(t, Register(), h, WithTimeout(50*time.Millisecond))
+	r := check(t, Register(), h, WithTimeout(50*time.Millisecond), WithReadMapping(false))
 	if r.Valid != checkers.Unknown {
 		t.Fatalf("verdict %s (%s), want unknown", r.Valid, r.Summary)
 	}
@@ -225,7 +228,7 @@ func TestTimeoutIsUnknown(t *testing.T) {
 func TestCancelIsUnknown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-	r := New(Register()).Check(ctx, hardHistory(40))
+	r := New(Register(), WithReadMapping(false)).Check(ctx, hardHistory(40))
 	if r.Valid != checkers.Unknown {
 		t.Fatalf("verdict %s, want unknown", r.Valid)
 	}
@@ -264,7 +267,7 @@ func TestVisualizationCapped(t *testing.T) {
 	hf := longStale(3000).file()
 	hf.ArtifactDir = dir
 	const cap = 200 << 10
-	r := check(t, KV(CASRegister()), hf, WithMaxVisualizationBytes(cap))
+	r := check(t, KV(CASRegister()), hf, WithMaxVisualizationBytes(cap), WithReadMapping(false))
 	if r.Valid != checkers.Invalid {
 		t.Fatalf("verdict %s", r.Valid)
 	}
@@ -280,7 +283,7 @@ func TestVisualizationCapped(t *testing.T) {
 		t.Fatalf("note %q does not say it is a window", w.VisualizationNote)
 	}
 	// With room to spare, the whole partition is drawn.
-	r = check(t, KV(CASRegister()), hf, WithMaxVisualizationBytes(64<<20))
+	r = check(t, KV(CASRegister()), hf, WithMaxVisualizationBytes(64<<20), WithReadMapping(false))
 	if w := r.Anomalies[0].Data.(*Witness); w.VisualizationNote != "the whole partition" {
 		t.Fatalf("note %q", w.VisualizationNote)
 	}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -48,6 +51,10 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	}
 	a.Message = fmt.Sprintf("%s: no order of its %d operations is consistent with the %s model and real time",
 		keyDesc, len(p.ops), c.model.Name)
+	if p.rm != nil {
+		a = c.explainReadMap(ctx, h, p, faults, a, &w, keyDesc)
+		return a, w.Visualization
+	}
 	if p.info == nil {
 		return a, ""
 	}
@@ -313,4 +320,132 @@ func size(n int64) string {
 		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%d KB", (n+1023)>>10)
+}
+
+// explainReadMap turns the read-mapping check's proof into the anomaly: the
+// reason in words and the operations it rests on, each with its record.
+func (c *Checker) explainReadMap(ctx context.Context, h *history.File, p *partition, faults *history.FaultIndex, a checkers.Anomaly, w *Witness, keyDesc string) checkers.Anomaly {
+	pm := c.model.Porcupine
+	lines := h.Header.Params[TimeUnitParam] == "line"
+	var ids []int
+	seen := map[int]bool{}
+	for _, i := range p.rm.ops {
+		if i >= 0 && i < len(p.ops) && !seen[i] && len(ids) < maxWitnessOps {
+			seen[i] = true
+			ids = append(ids, i)
+		}
+	}
+	var descs []string
+	for _, i := range ids {
+		descs = append(descs, fmt.Sprintf("%s [%s]", describeOp(pm, p.ops[i]), recordDesc(p.pairs[i], lines)))
+	}
+	if len(descs) > 0 {
+		w.Stuck = descs[0]
+		w.Competing = descs[1:]
+	}
+	if len(descs) > 0 {
+		a.Message = fmt.Sprintf("%s: %s cannot take effect: %s", keyDesc, descs[0], p.rm.reason)
+		if len(descs) > 1 {
+			a.Message += "; the other operations this rests on: " + strings.Join(descs[1:], "; ")
+		}
+	} else {
+		a.Message = fmt.Sprintf("%s: %s", keyDesc, p.rm.reason)
+	}
+	procs := map[int]bool{}
+	nodes := map[string]bool{}
+	for _, i := range ids {
+		pr := p.pairs[i]
+		rec := pr.Invoke
+		if pr.Completed() {
+			rec = pr.Complete
+		}
+		a.Ops = append(a.Ops, rec)
+		procs[rec.Process] = true
+		if rec.Node != "" {
+			nodes[rec.Node] = true
+		}
+	}
+	for pr := range procs {
+		a.Processes = append(a.Processes, pr)
+	}
+	sort.Ints(a.Processes)
+	for n := range nodes {
+		a.Nodes = append(a.Nodes, n)
+	}
+	sort.Strings(a.Nodes)
+	if len(ids) > 0 {
+		sp := p.pairs[ids[0]]
+		at := sp.Invoke.Time
+		if sp.Completed() {
+			at = sp.Complete.Time
+		}
+		a.Fault = faults.Before(at, sp.Invoke.Node)
+	}
+	if path := c.vizPath(h, p.key); path != "" {
+		w.Visualization, w.VisualizationNote = c.visualizeReadMap(ctx, path, p, ids)
+	}
+	return a
+}
+
+// maxReadMapWindow bounds the operations drawn around a read-mapping
+// witness.
+const maxReadMapWindow = 200
+
+// visualizeReadMap draws the witness operations and the operations open
+// while they were, as porcupine sees them from the initial state: the
+// read-mapping proof is local to the witness, so the window fails on its
+// own. The window is bounded in operations, and the file by the cap.
+func (c *Checker) visualizeReadMap(ctx context.Context, path string, p *partition, ids []int) (string, string) {
+	if len(ids) == 0 {
+		return "", ""
+	}
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	in := map[int]bool{}
+	for _, i := range ids {
+		lo, hi = min(lo, p.ops[i].Call), max(hi, min(p.ops[i].Return, p.ops[i].Call+1<<20))
+		in[i] = true
+	}
+	win := slices.Clone(ids)
+	for i, op := range p.ops {
+		if len(win) >= maxReadMapWindow {
+			break
+		}
+		if !in[i] && op.Call <= hi && op.Return >= lo {
+			win = append(win, i)
+		}
+	}
+	sort.Ints(win)
+	for k := len(win); k >= len(ids); k = max(len(ids), k/2) {
+		var sel []int
+		for _, i := range win {
+			if in[i] || len(sel) < k {
+				sel = append(sel, i)
+			}
+		}
+		ops := make([]porcupine.Operation, len(sel))
+		for j, i := range sel {
+			ops[j] = p.ops[i]
+		}
+		bm, stop := c.boundedModel(ctx, c.model.Porcupine)
+		res, info := porcupine.CheckOperationsVerbose(bm, ops, remaining(ctx))
+		if stop() {
+			return "", "no visualization: the check ran out of time"
+		}
+		if res == porcupine.Illegal {
+			var buf bytes.Buffer
+			if err := porcupine.Visualize(c.model.Porcupine, info, &buf); err == nil && int64(buf.Len()) <= c.vizBytes {
+				if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+					return "", "visualization not written: " + err.Error()
+				}
+				if len(sel) == len(p.ops) {
+					return path, "the whole partition"
+				}
+				return path, fmt.Sprintf("window of %d of %d operations: the witness and the operations open around it, from the initial state", len(sel), len(p.ops))
+			}
+		}
+		if k == len(ids) {
+			break
+		}
+	}
+	return "", "no visualization: no window under the cap shows the failure on its own"
 }

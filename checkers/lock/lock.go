@@ -15,7 +15,16 @@
 //   - lost-update: an acknowledged write missing from the final read.
 //   - fencing-violation: a write accepted with a fencing token lower than one
 //     accepted before it.
-//   - write-without-lock: an accepted write by a process that held nothing.
+//   - write-without-lock: an accepted write by a process that held no hold
+//     of that write's lock.
+//   - fence-regression: a grant whose fencing token is lower than that of a
+//     grant of the same lock acknowledged before it was even requested,
+//     whether or not anything was written in between.
+//   - rejected-write-visible: a write the resource refused (fail) whose
+//     element shows in the lock's final read.
+//
+// Holds are tracked per process and lock: a process may hold several locks
+// at once, and a write or release concerns only the lock it names.
 //
 // Only acknowledged (ok) acquires and writes count as evidence; an info
 // acquire may have taken the lock, but nothing can be proven from it, and it
@@ -42,6 +51,8 @@ const (
 	KindLostUpdate    = "lost-update"
 	KindFencing       = "fencing-violation"
 	KindUnguarded     = "write-without-lock"
+	KindFenceBack     = "fence-regression"
+	KindRejected      = "rejected-write-visible"
 	noDeadline        = math.MaxInt64
 	ctxCheckInterval  = 1 << 14
 	maxOverwriterScan = 1 << 16
@@ -86,6 +97,7 @@ type Hold struct {
 	Fence   *int64   `json:"fence,omitempty"`
 	Client  string   `json:"client"`
 
+	acqInv   *history.Op
 	acqOK    *history.Op
 	release  *history.Op
 	deadline int64
@@ -116,6 +128,18 @@ func (h *Hold) describe() string {
 
 func secs(ns int64) string { return fmt.Sprintf("%.3fs", time.Duration(ns).Seconds()) }
 
+// holdKey names what a hold belongs to: a process's tenure of one lock.
+type holdKey struct {
+	process int
+	key     string
+}
+
+// failedWrite is a write the resource refused, with the element it carried.
+type failedWrite struct {
+	inv, done *history.Op
+	add       int64
+}
+
 type write struct {
 	inv, done *history.Op
 	res       WriteResult
@@ -143,8 +167,23 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		}
 	}
 	holds = make([]Hold, 0, granted)
-	open := map[int]int{} // process -> index of its open invocation
-	cur := map[int]int{}  // process -> its hold, until it invokes release
+	open := map[int]int{}    // process -> index of its open invocation
+	cur := map[holdKey]int{} // (process, lock) -> its hold, until it invokes release
+	var failed []failedWrite
+	// maybeAdded lists per lock the elements of writes that may have taken
+	// effect (ok or info): a refused write's element seen in the final read
+	// proves nothing when another write carried the same element.
+	maybeAdded := map[string]map[int64]bool{}
+	mayHaveAdded := func(key string, inv *history.Op) {
+		var a WriteArgs
+		if len(inv.Value) == 0 || json.Unmarshal(inv.Value, &a) != nil {
+			return
+		}
+		if maybeAdded[key] == nil {
+			maybeAdded[key] = map[int64]bool{}
+		}
+		maybeAdded[key][a.Add] = true
+	}
 	// Operations are taken as they complete; the only thing an invocation
 	// decides is the end of a hold, which a release's invocation marks.
 	for i := range h.Ops {
@@ -161,10 +200,11 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			}
 			open[op.Process] = i
 			if op.F == "release" {
-				if j, ok := cur[op.Process]; ok {
+				hk := holdKey{op.Process, op.Key}
+				if j, ok := cur[hk]; ok {
 					holds[j].End = op.Time
 					holds[j].release = op
-					delete(cur, op.Process)
+					delete(cur, hk)
 				}
 			}
 			continue
@@ -178,6 +218,16 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		if f, o := fIndex(op.F), outIndex(op.Type); f >= 0 && o >= 0 {
 			counts[f][o]++
 		}
+		if op.F == "write" && op.Type != history.OK {
+			if op.Type == history.Fail {
+				var a WriteArgs
+				if len(inv.Value) > 0 && json.Unmarshal(inv.Value, &a) == nil {
+					failed = append(failed, failedWrite{inv: inv, done: op, add: a.Add})
+				}
+			} else {
+				mayHaveAdded(inv.Key, inv)
+			}
+		}
 		if op.Type != history.OK {
 			continue
 		}
@@ -188,7 +238,8 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 				undecided = append(undecided, fmt.Sprintf("record %d: acquire's grant is not decodable: %v", op.Index, err))
 				continue
 			}
-			if k, held := cur[op.Process]; held {
+			hk := holdKey{op.Process, inv.Key}
+			if k, held := cur[hk]; held {
 				// Acquiring again without a release ends the old hold.
 				holds[k].End = inv.Time
 			}
@@ -197,12 +248,12 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			}
 			hd := Hold{Process: op.Process, Key: inv.Key, Start: op.Time, End: end,
 				Nodes: g.Nodes, Fence: g.Fence, Client: g.Client,
-				acqOK: op, deadline: noDeadline}
+				acqInv: inv, acqOK: op, deadline: noDeadline}
 			if g.Validity > 0 {
 				hd.deadline = inv.Time + g.Validity
 				hd.Expires = hd.deadline
 			}
-			cur[op.Process] = len(holds)
+			cur[hk] = len(holds)
 			holds = append(holds, hd)
 		case "read":
 			var a ReadArgs
@@ -226,9 +277,13 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 				undecided = append(undecided, fmt.Sprintf("record %d: write's value is not decodable: %v", op.Index, err))
 				continue
 			}
-			if k, held := cur[op.Process]; held {
+			if k, held := cur[holdKey{op.Process, inv.Key}]; held {
 				w.hold = k
 			}
+			if maybeAdded[inv.Key] == nil {
+				maybeAdded[inv.Key] = map[int64]bool{}
+			}
+			maybeAdded[inv.Key][w.res.Add] = true
 			writes = append(writes, w)
 		}
 	}
@@ -236,6 +291,9 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	for _, j := range open {
 		if f := fIndex(h.Ops[j].F); f >= 0 {
 			counts[f][2]++
+		}
+		if h.Ops[j].F == "write" {
+			mayHaveAdded(h.Ops[j].Key, &h.Ops[j])
 		}
 	}
 	for f, name := range fNames {
@@ -260,6 +318,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		idx := byKey[k]
 		sort.SliceStable(idx, func(a, b int) bool { return holds[idx[a]].Start < holds[idx[b]].Start })
 		c.overlaps(&res, holds, idx, fi)
+		c.fenceRegressions(&res, holds, idx, fi)
 	}
 
 	for i := range writes {
@@ -307,6 +366,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		}
 		c.lostUpdates(&res, holds, ws, final, fi)
 	}
+	c.rejectedVisible(&res, failed, finals, maybeAdded, fi)
 	ok := counts[0][0]
 	switch {
 	case len(res.AnomalyCounts) > 0:
@@ -604,4 +664,74 @@ func outIndex(t history.Type) int {
 		return 2
 	}
 	return -1
+}
+
+// fenceRegressions finds grants of one lock whose fencing token is lower
+// than that of a grant acknowledged before they were requested: such a
+// grant is certainly the later one, so its token must be larger. idx is the
+// lock's holds in acknowledgement order.
+func (c *Checker) fenceRegressions(res *checkers.Result, holds []Hold, idx []int, fi *history.FaultIndex) {
+	byInv := make([]int, 0, len(idx))
+	for _, i := range idx {
+		if holds[i].Fence != nil {
+			byInv = append(byInv, i)
+		}
+	}
+	if len(byInv) < 2 {
+		return
+	}
+	sort.SliceStable(byInv, func(a, b int) bool { return holds[byInv[a]].acqInv.Time < holds[byInv[b]].acqInv.Time })
+	k, best := 0, -1 // idx[:k] are acknowledged before the current request; best has the largest token
+	for _, i := range byInv {
+		h := &holds[i]
+		for ; k < len(idx) && holds[idx[k]].Start < h.acqInv.Time; k++ {
+			if f := holds[idx[k]].Fence; f != nil && (best < 0 || *f > *holds[best].Fence) {
+				best = idx[k]
+			}
+		}
+		if best < 0 || *h.Fence >= *holds[best].Fence {
+			continue
+		}
+		if res.Full() {
+			res.Count(KindFenceBack)
+			continue
+		}
+		a := &holds[best]
+		fault := faultBefore(fi, h.Start, a.Nodes, h.Nodes)
+		msg := fmt.Sprintf("fencing token of %s went backwards: %s was granted token %d at %s, and %s, who asked for it only at %s, got the lower token %d",
+			h.Key, a.Client, *a.Fence, secs(a.Start), h.Client, secs(h.acqInv.Time), *h.Fence)
+		if fault != nil {
+			msg += "; last fault before: " + fault.String()
+		}
+		res.AddAnomaly(checkers.Anomaly{Kind: KindFenceBack, Message: msg,
+			Ops:       []history.Op{*a.acqOK, *h.acqInv, *h.acqOK},
+			Processes: []int{a.Process, h.Process}, Nodes: union(a.Nodes, h.Nodes), Fault: fault,
+			Data: map[string]any{"holds": []Hold{*a, *h}}})
+	}
+}
+
+// rejectedVisible reports refused writes whose element is in the final
+// read of their lock's resource, unless a write that may have taken effect
+// carried the same element.
+func (c *Checker) rejectedVisible(res *checkers.Result, failed []failedWrite, finals map[string][]int64, maybeAdded map[string]map[int64]bool, fi *history.FaultIndex) {
+	for _, w := range failed {
+		final, ok := finals[w.inv.Key]
+		if !ok || !contains(final, w.add) || maybeAdded[w.inv.Key][w.add] {
+			continue
+		}
+		if res.Full() {
+			res.Count(KindRejected)
+			continue
+		}
+		msg := fmt.Sprintf("process %d's write of %d to %s was refused (fail at %s), yet %d is in the final read", w.inv.Process, w.add, w.inv.Key, secs(w.done.Time), w.add)
+		if w.done.Error != "" {
+			msg += fmt.Sprintf(" (refused with %q)", w.done.Error)
+		}
+		fault := fi.Before(w.done.Time, "")
+		if fault != nil {
+			msg += "; last fault before: " + fault.String()
+		}
+		res.AddAnomaly(checkers.Anomaly{Kind: KindRejected, Message: msg, Ops: []history.Op{*w.inv, *w.done},
+			Processes: []int{w.inv.Process}, Nodes: nodesOf(w.inv.Node), Fault: fault})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,46 +55,96 @@ func ownedBy(t *testing.T, pid int) int {
 	return len(cs.Items) + len(ns.Items)
 }
 
+// runID waits for the run directory that a harness made in store and
+// returns its run id (target/timestamp).
+func runID(t *testing.T, store, target string) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ents, _ := os.ReadDir(filepath.Join(store, target))
+		for _, e := range ents {
+			if e.IsDir() && e.Name() != "latest" {
+				return target + "/" + e.Name()
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no run directory in %s", store)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // A docker run interrupted with SIGINT removes its containers and network
-// itself; one killed with SIGKILL cannot, and `chaos clean` removes them.
+// itself; `chaos clean` leaves a running harness's run alone and exits 0.
+// One killed with SIGKILL cannot clean up, and `chaos clean --run` removes
+// what it left. One interrupted twice exits before its teardown ends and
+// prints the exact clean line. Each case touches only its own run, so
+// other docker runs on the host are never counted or removed.
 func TestDockerRunsInterruptedKilledAndCleaned(t *testing.T) {
 	needDocker(t)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sigs []syscall.Signal
+	}{
+		{"interrupt", []syscall.Signal{syscall.SIGINT}},
+		{"killed", []syscall.Signal{syscall.SIGKILL}},
+		{"interrupt-twice", []syscall.Signal{syscall.SIGINT, syscall.SIGINT}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := t.TempDir()
 			cmd := exec.Command(os.Args[0], "run", "snowflake", "--runtime", "docker", "--nemesis", "clock",
-				"--time-limit", "60s", "--seed", "1", "--store", t.TempDir())
+				"--time-limit", "120s", "--seed", "1", "--store", store)
 			cmd.Env = append(os.Environ(), cliEnvVar+"=1")
-			var errb strings.Builder
+			var errb syncBuffer
 			cmd.Stderr = &errb
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			pid := cmd.Process.Pid
+			run := runID(t, store, "snowflake")
 			defer func() {
 				_ = cmd.Process.Kill()
-				_, _ = docker.Clean(context.Background(), docker.CleanOptions{})
+				_, _ = docker.Clean(context.Background(), docker.CleanOptions{Run: run, Force: true})
 			}()
-			// 3 containers and the network exist once the run is going.
-			deadline := time.Now().Add(90 * time.Second)
+			// 3 containers and the network exist once the run is going;
+			// a loaded engine may take a while to start them.
+			deadline := time.Now().Add(3 * time.Minute)
 			for ownedBy(t, pid) < 4 || !strings.Contains(errb.String(), "ops") {
 				if time.Now().After(deadline) {
 					t.Fatalf("the run did not get going:\n%s", errb.String())
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
-			_ = cmd.Process.Signal(sig)
+			if tc.name == "interrupt" {
+				code, out, stderr := chaos(t, "clean", "--run", run)
+				if code != 0 || !strings.Contains(out, "left alone run "+run) {
+					t.Fatalf("chaos clean beside a live run: exit %d, want 0 and the run left alone\n%s%s", code, out, stderr)
+				}
+				if n := ownedBy(t, pid); n < 4 {
+					t.Fatalf("chaos clean removed %d things of a live run", 4-n)
+				}
+			}
+			for _, sig := range tc.sigs {
+				_ = cmd.Process.Signal(sig)
+			}
 			_ = cmd.Wait()
 			left := ownedBy(t, pid)
-			if sig == syscall.SIGINT {
+			switch tc.name {
+			case "interrupt":
 				if left != 0 {
 					t.Fatalf("an interrupted run left %d containers and networks:\n%s", left, errb.String())
 				}
 				return
+			case "interrupt-twice":
+				if want := "clean --run " + run; !strings.Contains(errb.String(), want) {
+					t.Fatalf("a twice-interrupted run did not print %q:\n%s", want, errb.String())
+				}
+			case "killed":
+				if left == 0 {
+					t.Fatal("a killed run left nothing: the test did not kill it in time")
+				}
 			}
-			if left == 0 {
-				t.Fatal("a killed run left nothing: the test did not kill it in time")
-			}
-			code, out, stderr := chaos(t, "clean")
+			code, out, stderr := chaos(t, "clean", "--run", run)
 			if code != 0 {
 				t.Fatalf("chaos clean: exit %d\n%s%s", code, out, stderr)
 			}

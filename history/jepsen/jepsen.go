@@ -143,6 +143,7 @@ func ReadEDN(r io.Reader, o Options) (*history.File, error) {
 	p := &ednParser{src: b}
 	open := map[int]int{}
 	var start int64 = -1
+	adjusted := 0
 	add := func(v any) error {
 		m, ok := v.(ednMap)
 		if !ok {
@@ -156,8 +157,14 @@ func ReadEDN(r io.Reader, o Options) (*history.File, error) {
 			start = op.Time
 		}
 		op.Time -= start
+		// Knossos judges by history order, and so does the linearizable
+		// checker (record order). A :time that runs backwards is moved to
+		// just after the record before it, never onto it: times that tie
+		// would read as concurrent to anything judging by time. The header
+		// counts the records moved.
 		if n := len(hf.Ops); n > 0 && op.Time < hf.Ops[n-1].Time {
-			op.Time = hf.Ops[n-1].Time
+			op.Time = hf.Ops[n-1].Time + 1
+			adjusted++
 		}
 		track(open, &op)
 		hf.Ops = append(hf.Ops, op)
@@ -189,8 +196,15 @@ func ReadEDN(r io.Reader, o Options) (*history.File, error) {
 		return nil, fmt.Errorf("%s: no operations found (is it a Jepsen history.edn?)", o.Source)
 	}
 	hf.Header.Start = time.Unix(0, 0).UTC()
+	if adjusted > 0 {
+		hf.Header.Params[TimeAdjustedParam] = strconv.Itoa(adjusted)
+	}
 	return hf, nil
 }
+
+// TimeAdjustedParam is the header parameter that counts the records whose
+// :time ran backwards and was moved to just after the record before them.
+const TimeAdjustedParam = "time-adjusted"
 
 func ednOp(m ednMap, index int64, independent bool, ops []history.Op, open map[int]int) (history.Op, error) {
 	op := history.Op{Index: index, Time: index}

@@ -73,8 +73,8 @@ func Clean(ctx context.Context, opts CleanOptions) (CleanReport, error) {
 		if opts.DryRun {
 			continue
 		}
-		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove container %s: %w", name, err))
+		if err := removeContainer(ctx, cli, c.ID); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
 	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
@@ -89,8 +89,12 @@ func Clean(ctx context.Context, opts CleanOptions) (CleanReport, error) {
 		if opts.DryRun {
 			continue
 		}
-		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+		// Its containers are gone (above), but the engine may not have
+		// released their endpoints yet, and a create sent by a harness
+		// that was killed meanwhile may still complete: removeNetwork
+		// waits for both, within a bound.
+		if err := removeNetwork(ctx, cli, n.ID, n.Name, n.Labels[LabelRun]); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if opts.Images {

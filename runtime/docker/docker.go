@@ -78,6 +78,7 @@ type Runtime struct {
 	loss     map[core.Link]float64
 	aliases  map[[2]string]netip.Addr
 	torn     bool
+	removed  bool // Teardown removed every container and the network
 	opLog    *os.File
 	imgMu    sync.Mutex
 	imageTag map[string]string // image key → tag, per run
@@ -199,11 +200,18 @@ type node struct {
 	op        sync.Mutex
 	container string // container id; empty when none exists
 	pid       int    // the container's main process while it runs
-	mac       net.HardwareAddr
-	env       []string
-	running   bool
-	paused    bool
-	offset    time.Duration
+	// ns is the container's network namespace, held open from the first
+	// rule change after a start until the container stops: the main
+	// process's /proc entry may be gone by the next change (a restart
+	// gives a new pid), the namespace stays while it is held. ns and
+	// started are used under Runtime.mu only.
+	ns      *netns
+	started string // the start time that ns belongs to
+	mac     net.HardwareAddr
+	env     []string
+	running bool
+	paused  bool
+	offset  time.Duration
 }
 
 var nameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
@@ -411,7 +419,8 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 		r.logf("start %s", name)
 	}
 	r.mu.Lock()
-	n.running, n.paused, n.pid = true, false, 0
+	n.running, n.paused = true, false
+	n.forgetNetnsLocked()
 	err = r.applyNetLocked(n)
 	r.mu.Unlock()
 	if err != nil {
@@ -607,27 +616,10 @@ func (r *Runtime) applyNetLocked(n *node) error {
 	if !n.running || n.container == "" {
 		return nil
 	}
-	if n.pid == 0 {
-		// The main process changes with every start; between starts the
-		// one found here stays.
-		ins, err := r.cli.ContainerInspect(context.Background(), n.container, client.ContainerInspectOptions{})
-		if err != nil {
-			return fmt.Errorf("docker runtime: inspect %s: %w", n.spec.Name, err)
-		}
-		st := ins.Container.State
-		if st == nil || st.Pid == 0 {
-			return fmt.Errorf("docker runtime: node %s is not running (%s)", n.spec.Name, describeState(st))
-		}
-		n.pid = st.Pid
-		if ep := ins.Container.NetworkSettings; ep != nil && ep.Networks[r.netName] != nil {
-			n.mac = net.HardwareAddr(ep.Networks[r.netName].MacAddress)
-		}
-	}
-	ns, err := openNetns(n.pid)
+	ns, err := r.netnsLocked(n)
 	if err != nil {
-		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
+		return err
 	}
-	defer ns.Close()
 	var mine []netip.Addr
 	for k, ip := range r.aliases {
 		if k[1] == n.spec.Name {
@@ -646,6 +638,52 @@ func (r *Runtime) applyNetLocked(n *node) error {
 		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
 	}
 	return nil
+}
+
+// netnsLocked returns the handle on the running node's network namespace.
+// The handle is held from the first use after a start until the container
+// stops, and checked against a fresh inspect each time: a container that
+// was restarted (by us, or behind our back) has a new main process and a
+// new namespace, and reading the /proc entry of the old pid would fail or,
+// worse, find a stranger. If the process that the inspect names is gone
+// before its namespace is opened, the inspect is repeated a few times
+// before the node is declared not running.
+func (r *Runtime) netnsLocked(n *node) (*netns, error) {
+	var last error
+	for try := 0; try < 5; try++ {
+		ins, err := r.cli.ContainerInspect(context.Background(), n.container, client.ContainerInspectOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("docker runtime: inspect %s: %w", n.spec.Name, err)
+		}
+		st := ins.Container.State
+		if st == nil || st.Pid == 0 || !st.Running {
+			return nil, fmt.Errorf("docker runtime: node %s is not running (%s)", n.spec.Name, describeState(st))
+		}
+		if n.ns != nil && n.pid == st.Pid && n.started == st.StartedAt {
+			return n.ns, nil
+		}
+		n.forgetNetnsLocked()
+		if ep := ins.Container.NetworkSettings; ep != nil && ep.Networks[r.netName] != nil {
+			n.mac = net.HardwareAddr(ep.Networks[r.netName].MacAddress)
+		}
+		ns, err := openNetns(st.Pid)
+		if err == nil {
+			n.pid, n.started, n.ns = st.Pid, st.StartedAt, ns
+			return ns, nil
+		}
+		last = err
+		time.Sleep(time.Duration(try+1) * 20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, last)
+}
+
+// forgetNetnsLocked drops the namespace handle of a node that stopped.
+func (n *node) forgetNetnsLocked() {
+	if n.ns != nil {
+		n.ns.Close()
+		n.ns = nil
+	}
+	n.pid, n.started = 0, ""
 }
 
 func describeState(st *container.State) string {
@@ -757,7 +795,8 @@ func (r *Runtime) Kill(ctx context.Context, name string) error {
 	r.mu.Lock()
 	n.paused = false
 	if err == nil {
-		n.running, n.pid = false, 0
+		n.running = false
+		n.forgetNetnsLocked()
 	}
 	r.mu.Unlock()
 	return err
@@ -808,7 +847,8 @@ func (r *Runtime) stop(ctx context.Context, n *node) error {
 	}
 	r.logf("stop %s", n.spec.Name)
 	r.mu.Lock()
-	n.running, n.paused, n.pid = false, false, 0
+	n.running, n.paused = false, false
+	n.forgetNetnsLocked()
 	r.mu.Unlock()
 	return nil
 }
@@ -879,8 +919,16 @@ func (r *Runtime) SetClockOffset(ctx context.Context, name string, offset time.D
 		return err
 	}
 	n.offset = offset
-	method, running, paused, file, pid := n.spec.Clock, n.running, n.paused, n.clockFile, n.pid
+	method, running, paused, file := n.spec.Clock, n.running, n.paused, n.clockFile
 	addr, aerr := n.direct(controlPort)
+	var ns *netns
+	if method == core.ClockControl && running && !paused && aerr == nil {
+		// A copy of the handle: the node may stop while the request is
+		// on its way, which closes the node's own.
+		if ns, err = r.netnsLocked(n); err == nil {
+			ns, err = ns.dup()
+		}
+	}
 	r.mu.Unlock()
 	switch method {
 	case core.ClockFaketime:
@@ -892,7 +940,11 @@ func (r *Runtime) SetClockOffset(ctx context.Context, name string, offset time.D
 		if aerr != nil {
 			return aerr
 		}
-		if err := putClock(ctx, pid, addr, offset); err != nil {
+		if err != nil {
+			return fmt.Errorf("docker runtime: node %s: %w", name, err)
+		}
+		defer ns.Close()
+		if err := putClock(ctx, ns, addr, offset); err != nil {
 			return fmt.Errorf("docker runtime: node %s: %w", name, err)
 		}
 		return nil
@@ -1029,19 +1081,27 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 		f := make(client.Filters).Add("label", LabelRun+"="+r.run)
 		if cs, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f}); err == nil {
 			for _, c := range cs.Items {
-				if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("docker runtime: remove container %s: %w", short(c.ID), err))
+				if err := removeContainer(ctx, r.cli, c.ID); err != nil {
+					errs = append(errs, fmt.Errorf("docker runtime: %w", err))
 				}
 				r.logf("removed stray container %s", short(c.ID))
 			}
 		}
 	}
 	if r.netID != "" {
-		if _, err := r.cli.NetworkRemove(ctx, r.netID, client.NetworkRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("docker runtime: remove network %s: %w", r.netName, err))
+		// The engine releases a removed container's endpoint some time
+		// after the removal returns; removeNetwork waits for that.
+		if err := removeNetwork(ctx, r.cli, r.netID, r.netName, r.run); err != nil {
+			errs = append(errs, fmt.Errorf("docker runtime: %w", err))
+		} else {
+			r.logf("removed network %s", r.netName)
+			r.netID = ""
 		}
-		r.logf("removed network %s", r.netName)
-		r.netID = ""
+	}
+	if r.netID == "" && errors.Join(errs...) == nil {
+		r.mu.Lock()
+		r.removed = true
+		r.mu.Unlock()
 	}
 	if r.opLog != nil {
 		errs = append(errs, r.opLog.Close())
@@ -1049,6 +1109,19 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 	}
 	errs = append(errs, r.cli.Close())
 	return errors.Join(errs...)
+}
+
+// Leftover names this run when its containers or network may still exist
+// on the engine: from Setup until a Teardown that removed everything. A
+// harness that exits in between (a second Ctrl-C) prints the `chaos clean
+// --run` line for it.
+func (r *Runtime) Leftover() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.run == "" || r.removed {
+		return ""
+	}
+	return r.run
 }
 
 // remove stops the node's container gracefully, appends its log to the
@@ -1059,12 +1132,13 @@ func (r *Runtime) remove(ctx context.Context, n *node) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, r.saveLog(ctx, n))
-	if _, err := r.cli.ContainerRemove(ctx, n.container, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
-		errs = append(errs, fmt.Errorf("docker runtime: remove %s: %w", n.spec.Name, err))
+	if err := removeContainer(ctx, r.cli, n.container); err != nil {
+		errs = append(errs, fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err))
 	}
 	r.logf("removed %s", n.spec.Name)
 	r.mu.Lock()
-	n.container, n.running, n.paused, n.env, n.pid = "", false, false, nil, 0
+	n.container, n.running, n.paused, n.env = "", false, false, nil
+	n.forgetNetnsLocked()
 	r.mu.Unlock()
 	return errors.Join(errs...)
 }

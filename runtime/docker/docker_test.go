@@ -357,6 +357,49 @@ func TestRuntimeFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("restarted-behind-our-back", func(t *testing.T) {
+		// A restart the runtime did not ask for gives n2 a new main
+		// process and a new namespace: the next rule change must find
+		// them, not the old pid's /proc entry.
+		rt.mu.Lock()
+		id := rt.nodes["n2"].container
+		rt.mu.Unlock()
+		secs := 1
+		if _, err := rt.cli.ContainerRestart(ctx, id, client.ContainerRestartOptions{Timeout: &secs}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Partition(ctx, []core.Link{{From: "n1", To: "n2"}}); err != nil {
+			t.Fatalf("partition after the restart: %v", err)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for peer("n3", "n2") != nil || reach("c0", "n2") != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("restarted n2 not reachable from n3 and c0: %v / %v", peer("n3", "n2"), reach("c0", "n2"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err := peer("n1", "n2"); err == nil {
+			t.Error("n1 reaches the restarted n2 across the cut")
+		}
+		if err := rt.Heal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := peer("n1", "n2"); err != nil {
+			t.Errorf("healed: n1 cannot reach n2: %v", err)
+		}
+	})
+
+	// The network goes even while containers are attached to it (a
+	// create sent by a killed harness completes late): their endpoints
+	// are released first. Teardown then finds nothing to remove and
+	// still succeeds.
+	rt.mu.Lock()
+	netID, netName := rt.netID, rt.netName
+	rt.mu.Unlock()
+	if err := removeNetwork(ctx, rt.cli, netID, netName, rt.run); err != nil {
+		t.Fatalf("remove a network with live endpoints: %v", err)
+	}
+
 	run := rt.run
 	if err := rt.Teardown(context.Background()); err != nil {
 		t.Fatal(err)

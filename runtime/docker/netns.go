@@ -214,6 +214,16 @@ func notHostNetns(f *os.File) error {
 
 func (n *netns) Close() error { return n.f.Close() }
 
+// dup returns a second handle on the same namespace, which the caller
+// closes.
+func (n *netns) dup() (*netns, error) {
+	fd, err := unix.FcntlInt(n.f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("duplicate network namespace handle: %w", err)
+	}
+	return &netns{f: os.NewFile(uintptr(fd), n.f.Name())}, nil
+}
+
 func (n *netns) fd() int { return int(n.f.Fd()) }
 
 // setRules replaces this runtime's table in the namespace, in one netlink
@@ -358,17 +368,13 @@ func linkIndex(c *netlink.Conn, ifname string) (int, error) {
 	return 0, fmt.Errorf("find interface %s: no answer", ifname)
 }
 
-// dialIn connects to addr from inside the network namespace of process pid,
-// so the harness reaches a port that a node binds on its own loopback (the
-// clock control port) without it being reachable from the network.
-func dialIn(ctx context.Context, pid int, addr string) (net.Conn, error) {
-	target, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-	if err != nil {
-		return nil, fmt.Errorf("open network namespace of pid %d: %w", pid, err)
-	}
-	defer target.Close()
+// dialIn connects to addr from inside the network namespace ns, so the
+// harness reaches a port that a node binds on its own loopback (the clock
+// control port) without it being reachable from the network.
+func dialIn(ctx context.Context, ns *netns, addr string) (net.Conn, error) {
+	target := ns.f
 	if err := notHostNetns(target); err != nil {
-		return nil, fmt.Errorf("pid %d: %w", pid, err)
+		return nil, err
 	}
 	type result struct {
 		c   net.Conn
@@ -389,7 +395,7 @@ func dialIn(ctx context.Context, pid int, addr string) (net.Conn, error) {
 		defer own.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 			goruntime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("enter network namespace of pid %d: %w", pid, err)}
+			ch <- result{nil, fmt.Errorf("enter network namespace %s: %w", target.Name(), err)}
 			return
 		}
 		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
@@ -403,10 +409,10 @@ func dialIn(ctx context.Context, pid int, addr string) (net.Conn, error) {
 }
 
 // putClock sets the clock offset of the node whose control port is addr
-// inside the namespace of pid, with the protocol of core.NodeClock.
-func putClock(ctx context.Context, pid int, addr string, d time.Duration) error {
+// inside the namespace ns, with the protocol of core.NodeClock.
+func putClock(ctx context.Context, ns *netns, addr string, d time.Duration) error {
 	tr := &http.Transport{DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialIn(ctx, pid, addr) }}
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialIn(ctx, ns, addr) }}
 	defer tr.CloseIdleConnections()
 	u := "http://" + addr + "/clock?offset=" + url.QueryEscape(d.String())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, nil)

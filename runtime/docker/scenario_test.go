@@ -3,10 +3,12 @@ package docker_test
 import (
 	"context"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/client"
 
 	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
@@ -77,6 +79,7 @@ func TestScenariosOnDocker(t *testing.T) {
 	needDocker(t)
 	reg := builtin.New(docker.Register, etcd.Register, redis.Register)
 	timings := &docker.Timings{}
+	var runs []string
 	for _, sc := range dockerScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			cfg := sc.cfg
@@ -95,6 +98,7 @@ func TestScenariosOnDocker(t *testing.T) {
 				want = runOn(t, reg, cfg, "local", nil).Results.Valid
 			}
 			out := runOn(t, reg, cfg, "docker", timings)
+			runs = append(runs, runOf(out.Dir))
 			if got := out.Results.Valid; got != want {
 				t.Errorf("docker verdict %s, local verdict %s:\n%s", got, want, describe(out))
 			}
@@ -113,9 +117,46 @@ func TestScenariosOnDocker(t *testing.T) {
 	for _, d := range timings.Starts {
 		t.Logf("container start to ready: %s", d)
 	}
-	if out, err := exec.Command("docker", "ps", "-a", "--filter", "label="+docker.LabelManaged, "-q").Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
-		t.Errorf("containers left after the scenarios: %s", out)
+	// Only this test's own runs count: other docker runs may be going on
+	// the same engine.
+	for _, run := range runs {
+		if left := leftoversOf(t, run); len(left) > 0 {
+			t.Errorf("run %s left %v", run, left)
+		}
 	}
+}
+
+// leftoversOf lists the containers and networks labelled with run.
+func leftoversOf(t *testing.T, run string) []string {
+	t.Helper()
+	ctx := context.Background()
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	f := make(client.Filters).Add("label", docker.LabelRun+"="+run)
+	var out []string
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs.Items {
+		out = append(out, "container "+strings.Join(c.Names, ","))
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ns.Items {
+		out = append(out, "network "+n.Name)
+	}
+	return out
+}
+
+// runOf is the run id the runtime labels a run directory's things with.
+func runOf(dir string) string {
+	return filepath.Base(filepath.Dir(dir)) + "/" + filepath.Base(dir)
 }
 
 func runOn(t *testing.T, reg *core.Registry, cfg core.Config, runtime string, timings *docker.Timings) *core.Outcome {

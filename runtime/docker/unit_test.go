@@ -273,7 +273,12 @@ func TestHostNamespaceRefused(t *testing.T) {
 	if _, err := openNetns(os.Getpid()); err == nil {
 		t.Fatal("openNetns accepted the harness's own namespace")
 	}
-	if _, err := dialIn(context.Background(), os.Getpid(), "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "host") {
+	self, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	if _, err := dialIn(context.Background(), &netns{f: self}, "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "host") {
 		t.Fatalf("dialIn into the harness's own namespace: %v", err)
 	}
 }

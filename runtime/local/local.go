@@ -49,6 +49,9 @@ type Runtime struct {
 	dir   string
 	nodes map[string]*node
 	torn  bool
+	// ports are the node ports this runtime reserved; Teardown releases
+	// them.
+	ports []int
 }
 
 var _ core.Runtime = (*Runtime)(nil)
@@ -159,11 +162,12 @@ func (r *Runtime) Setup(ctx context.Context, dir string, specs []core.NodeSpec) 
 			return fmt.Errorf("local runtime: %w", err)
 		}
 		for _, p := range s.Ports {
-			port, err := freePort(r.host)
+			port, err := reserved.reserve(r.host)
 			if err != nil {
 				return fmt.Errorf("local runtime: allocate port %s for %s: %w", p, s.Name, err)
 			}
 			n.ports[p] = port
+			r.ports = append(r.ports, port)
 		}
 		if s.Clock == core.ClockFaketime {
 			n.clockFn = filepath.Join(n.dataDir, "faketime")
@@ -174,15 +178,6 @@ func (r *Runtime) Setup(ctx context.Context, dir string, specs []core.NodeSpec) 
 		r.nodes[s.Name] = n
 	}
 	return nil
-}
-
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (r *Runtime) node(name string) (*node, error) {
@@ -333,8 +328,17 @@ func (r *Runtime) startProcess(n *node, cmd *exec.Cmd) error {
 	n.paused = false
 	exited := make(chan struct{})
 	n.exited = exited
+	faketime := n.spec.Clock == core.ClockFaketime
+	if faketime {
+		markFaketime(cmd.Process.Pid)
+	}
 	go func() {
 		err := cmd.Wait()
+		if faketime {
+			// Reaped, so the pid is still ours until now: a SIGKILL
+			// left libfaketime no chance to remove its files.
+			removeFaketimeFiles(cmd.Process.Pid)
+		}
 		if nw, ok := r.links.(nodeWatcher); ok {
 			nw.NodeDown(n.spec.Name)
 		}
@@ -348,6 +352,7 @@ func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) 
 	if n.spec.Ready == nil {
 		return nil
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, r.startTimeout)
 	defer cancel()
 	addr := func(port string) (string, error) {
@@ -370,6 +375,10 @@ func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) 
 		}
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				// Ctrl-C (or the caller's deadline), not our timeout.
+				return fmt.Errorf("node %s: start-up interrupted before it was ready: %w", n.spec.Name, context.Cause(parent))
+			}
 			return fmt.Errorf("node %s not ready after %s (last probe: %v); see %s", n.spec.Name, r.startTimeout, last, n.logPath)
 		case <-exited:
 		case <-time.After(20 * time.Millisecond):
@@ -626,6 +635,10 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 	if r.links != nil {
 		errs = append(errs, r.links.Close())
 	}
+	r.mu.Lock()
+	reserved.release(r.ports)
+	r.ports = nil
+	r.mu.Unlock()
 	r.closeSpawner.Do(func() { close(r.spawn) })
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -134,5 +135,61 @@ func TestStartFailureNamesTheNode(t *testing.T) {
 	err := rt.Start(ctx, "n1")
 	if err == nil || !strings.Contains(err.Error(), "n1") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestInterruptedStartSaysSo: a start cut short by the caller (Ctrl-C) says
+// it was interrupted, not that the node failed to get ready in time.
+func TestInterruptedStartSaysSo(t *testing.T) {
+	rt, err := local.New(local.WithStartTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Teardown(context.Background())
+	never := func(ctx context.Context, addr func(string) (string, error)) error { return context.DeadlineExceeded }
+	specs := []core.NodeSpec{{Name: "n1", Program: "sleep", Args: func(core.NodeEnv) []string { return []string{"60"} }, Ready: never}}
+	if err := rt.Setup(context.Background(), t.TempDir(), specs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(250*time.Millisecond, cancel)
+	err = rt.Start(ctx, "n1")
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || strings.Contains(err.Error(), "not ready after") {
+		t.Fatalf("Start = %v; want an error saying it was interrupted", err)
+	}
+}
+
+// TestSetupGivesUniquePorts: hundreds of nodes get pairwise distinct ports
+// (the kernel's port 0 hands the same port back now and then once it is
+// closed), also across two runtimes of one process.
+func TestSetupGivesUniquePorts(t *testing.T) {
+	ctx := context.Background()
+	seen := map[string]string{}
+	for r := 0; r < 2; r++ {
+		rt, err := local.New(local.WithLinkLayer(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt.Teardown(ctx)
+		var specs []core.NodeSpec
+		for i := 1; i <= 300; i++ {
+			specs = append(specs, core.NodeSpec{Name: fmt.Sprintf("n%d", i), Program: "true", Ports: []string{"api", "peer"}})
+		}
+		if err := rt.Setup(ctx, t.TempDir(), specs); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range specs {
+			for _, p := range s.Ports {
+				a, err := rt.Addr("", s.Name, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				who := fmt.Sprintf("runtime %d %s/%s", r, s.Name, p)
+				if prev, dup := seen[a]; dup {
+					t.Fatalf("%s and %s were both given %s", prev, who, a)
+				}
+				seen[a] = who
+			}
+		}
 	}
 }

@@ -227,7 +227,7 @@ func newLockClient(cli *clientv3.Client, t *Target, workload string, cfg core.Cl
 	if fenced {
 		return &fencedSetClient{l: l, cli: cli, endpoint: cfg.Endpoint}
 	}
-	return lock.NewClient(l, workload, cfg.Endpoint, lock.WithResources(t.sets))
+	return lock.NewClient(l, workload, cfg.Endpoint, lock.WithResources(t.sets), lock.WithPauses(t.pauses))
 }
 
 // fencedSetClient is lock-set done the way etcd advises: the set is kept in

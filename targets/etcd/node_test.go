@@ -120,3 +120,14 @@ func FuzzParseRoutes(f *testing.F) {
 		}
 	})
 }
+
+func TestWALSegmentSize(t *testing.T) {
+	base := []string{"--name", "n1", "--data-dir", "d", "--listen-client", "127.0.0.1:1", "--listen-peer", "127.0.0.1:2", "--members", "n1"}
+	f, err := parseNodeFlags(base)
+	if err != nil || f.walSegment != DefaultWALSegmentBytes {
+		t.Fatalf("default WAL segment = %d, %v; want %d", f.walSegment, err, DefaultWALSegmentBytes)
+	}
+	if _, err := parseNodeFlags(append(base, "--wal-segment-bytes", "100")); err == nil {
+		t.Fatal("a 100-byte WAL segment accepted")
+	}
+}

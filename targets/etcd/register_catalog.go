@@ -1,6 +1,9 @@
 package etcd
 
-import "github.com/chaostest/chaos/core"
+import (
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/workloads/lock"
+)
 
 // Register adds the etcd target and its node program to r.
 func Register(r *core.Registry) {
@@ -9,8 +12,10 @@ func Register(r *core.Registry) {
 		Summary:   "etcd v3.7.3 cluster, one embedded member per process: register (kv txns), concurrency.Mutex locks with revision fencing; partition cuts client-member and member-member links (local runtime)",
 		Params:    Params,
 		Workloads: []string{"register", "lock", "lock-set"},
-		Nemeses:   []string{"kill", "pause", "partition"},
-		New:       New,
+		Nemeses:   []string{"kill", "pause", "partition", "holder-pause"},
+		// The pause board is the one package workloads/lock registered,
+		// looked up when a run is built.
+		New: func(p core.Params) (core.Target, error) { return NewWithPauses(p, lock.PausesOf(r)) },
 	})
 	r.AddScenario(LockPauseScenario())
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one etcd member (embedded go.etcd.io/etcd/server/v3)", Main: NodeMain})

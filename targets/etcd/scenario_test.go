@@ -26,6 +26,9 @@ func runScenario(t *testing.T, cfg core.Config) *core.Outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The members' temporary files go to a directory of this test's own, so
+	// other programs on a shared machine cannot pass for leftovers.
+	t.Setenv("TMPDIR", t.TempDir())
 	tmpBefore := tmpEntries(t)
 	out, err := core.Execute(context.Background(), p)
 	if err != nil {

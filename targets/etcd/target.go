@@ -71,6 +71,8 @@ type Target struct {
 	// sets are lock-set's harness-held resources, shared by every client of
 	// this run.
 	sets *lock.Resources
+	// pauses lets the holder-pause fault stop this run's lock clients.
+	pauses *lock.Pauses
 
 	mu     sync.Mutex
 	joined map[string]bool // members that have been ready once
@@ -79,12 +81,16 @@ type Target struct {
 var _ core.Target = (*Target)(nil)
 
 // New builds the target from its params.
-func New(p core.Params) (core.Target, error) {
+func New(p core.Params) (core.Target, error) { return NewWithPauses(p, nil) }
+
+// NewWithPauses builds the target with a pause board through which the
+// holder-pause fault stops lock clients (nil: none can be stopped).
+func NewWithPauses(p core.Params, pauses *lock.Pauses) (core.Target, error) {
 	o, err := ParseOptions(p)
 	if err != nil {
 		return nil, err
 	}
-	return &Target{opts: o, sets: lock.NewResources(false), joined: map[string]bool{}}, nil
+	return &Target{opts: o, sets: lock.NewResources(false), pauses: pauses, joined: map[string]bool{}}, nil
 }
 
 // Nodes describes one etcd member per name, each `chaos node etcd`.

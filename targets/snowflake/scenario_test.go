@@ -79,3 +79,51 @@ func TestSameMachineIDsCollideEvenInMonotonicMode(t *testing.T) {
 		t.Fatalf("verdict %s %v: nodes sharing a machine id must collide", r.Valid, r.AnomalyCounts)
 	}
 }
+
+// The named reproduction shows duplicates on its one seed, the witness
+// naming the aimed rollback and the ID that fired it; its control (monotonic
+// nodes, the same fault) shows none.
+func TestReproSnowflakeClockRollback(t *testing.T) {
+	t.Parallel()
+	s, err := builtin.New().Scenario("snowflake-clock-rollback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, control := range []bool{false, true} {
+		cfg := s.Config(control)
+		cfg.Store = t.TempDir()
+		cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+		p, err := core.Prepare(builtin.New(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := core.Execute(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := out.Results.Checkers["ids"]
+		t.Logf("control %t: %s %v", control, r.Summary, r.AnomalyCounts)
+		if control {
+			if out.Results.Valid != checkers.Valid {
+				t.Fatalf("control verdict %s: %s", out.Results.Valid, r.Summary)
+			}
+			continue
+		}
+		if r.Valid != checkers.Invalid || r.AnomalyCounts[idcheck.KindDuplicate] == 0 {
+			t.Fatalf("verdict %s, anomalies %v: want duplicates", r.Valid, r.AnomalyCounts)
+		}
+		var dup *checkers.Anomaly
+		for i := range r.Anomalies {
+			if r.Anomalies[i].Kind == idcheck.KindDuplicate {
+				dup = &r.Anomalies[i]
+				break
+			}
+		}
+		if dup == nil || dup.Fault == nil || dup.Fault.F != "clock-rollback" {
+			t.Fatalf("duplicate witness without the rollback before it: %+v", dup)
+		}
+		if _, ok := core.TriggerOf(dup.Fault); !ok {
+			t.Fatalf("the rollback %v does not name the event that fired it", dup.Fault)
+		}
+	}
+}

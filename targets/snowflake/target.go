@@ -24,7 +24,8 @@ var Params = []core.Param{
 // Register adds the snowflake target and its node program to r.
 func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: "snowflake", Summary: "our 64-bit ID service (41-bit ms timestamp, 10-bit machine, 12-bit sequence)",
-		Params: Params, Workloads: []string{"ids"}, Nemeses: []string{"clock", "kill", "pause"}, New: New})
+		Params: Params, Workloads: []string{"ids"}, Nemeses: []string{"clock", "kill", "pause", "aimed-rollback"}, New: New})
+	r.AddScenario(RollbackScenario())
 	r.AddNode(core.NodeInfo{Name: "snowflake", Summary: "snowflake ID service node", Main: NodeMain})
 }
 

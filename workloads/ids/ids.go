@@ -29,7 +29,35 @@ type Workload struct{}
 // Register adds the workload to r.
 func Register(r *core.Registry) {
 	r.AddWorkload(core.WorkloadInfo{Name: "ids", Summary: "ask for unique 64-bit IDs; check uniqueness, per-node order and timestamps",
-		Params: Params, New: func(core.Params) (core.Workload, error) { return Workload{}, nil }})
+		Params: Params, New: func(p core.Params) (core.Workload, error) {
+			// The checker's parameters are checked before the run, not after.
+			if _, _, err := checkerParams(p); err != nil {
+				return nil, err
+			}
+			return Workload{}, nil
+		}})
+}
+
+// checkerParams reads the epoch and the tolerance of the ids checker.
+func checkerParams(p core.Params) (time.Time, time.Duration, error) {
+	epoch := idcheck.DefaultEpoch
+	if s := p.String(EpochParam, ""); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return time.Time{}, 0, fmt.Errorf("--%s %q: want an RFC 3339 time such as 2020-01-01T00:00:00Z", EpochParam, s)
+		}
+		epoch = t
+	}
+	tol, err := p.Duration("id-time-tolerance", 500*time.Millisecond)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	if tol < 0 {
+		// A negative tolerance narrows every request's window below what
+		// was measured, and blames correct IDs.
+		return time.Time{}, 0, fmt.Errorf("--id-time-tolerance %s: must be zero or positive (leave it out for 500ms)", tol)
+	}
+	return epoch, tol, nil
 }
 
 // Generator asks for IDs forever; the runner's rate and time limit bound it.
@@ -40,16 +68,7 @@ func (Workload) Final([]string) []history.Op { return nil }
 
 // Checkers rebuilds the ids checker from the history's parameters.
 func (Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
-	p := core.Params(h.Params)
-	epoch := idcheck.DefaultEpoch
-	if s := p.String(EpochParam, ""); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			return nil, fmt.Errorf("--%s %q: want an RFC 3339 time such as 2020-01-01T00:00:00Z", EpochParam, s)
-		}
-		epoch = t
-	}
-	tol, err := p.Duration("id-time-tolerance", 500*time.Millisecond)
+	epoch, tol, err := checkerParams(core.Params(h.Params))
 	if err != nil {
 		return nil, err
 	}

@@ -206,6 +206,11 @@ func Register(r *core.Registry) {
 		New: func(p core.Params) (core.Nemesis, error) {
 			return NewPauseNemesis(board, p)
 		}})
+	r.AddNemesis(core.NemesisInfo{Name: "holder-pause", Params: HolderPauseParams,
+		Summary: "when an acquire completes ok, stop that holder (the client and its links to every node) for twice the lock's TTL; triggered by the acquire, which its record names",
+		New: func(p core.Params) (core.Nemesis, error) {
+			return NewHolderPause(board, p)
+		}})
 	r.AddWorkload(core.WorkloadInfo{Name: "lock", Params: Params,
 		Summary: "acquire and release one lock over and over; checked for overlapping holds",
 		New: func(p core.Params) (core.Workload, error) {
