@@ -116,6 +116,7 @@ func Main(reg *core.Registry, opts ...Option) int {
 	defer signal.Stop(sigc)
 	go func() {
 		<-sigc
+		fmt.Fprintf(o.stderr, "%s: interrupted: stopping the run and cleaning up (interrupt again to quit at once)\n", o.name)
 		cancel()
 		<-sigc
 		// The second signal ends the harness now, teardown or not: say
@@ -138,6 +139,23 @@ func Run(ctx context.Context, reg *core.Registry, opts ...Option) int {
 
 func defaultOptions() options {
 	return options{name: "chaos", args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr}
+}
+
+// Command returns the root command over reg without running it, for a
+// program that adds commands of its own or walks the command tree (its
+// help, say). Exit codes are Run's to choose; Command's RunE errors only.
+func Command(ctx context.Context, reg *core.Registry, opts ...Option) *cobra.Command {
+	o := options{name: "chaos", args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	env := &cliEnv{ctx: ctx, reg: reg, stdout: o.stdout, stderr: o.stderr, live: o.live}
+	root := newRootCmd(env)
+	root.Use = o.name
+	if o.version != "" {
+		root.Version = o.version
+	}
+	return root
 }
 
 // run runs the command line and returns the process's exit code.
@@ -165,6 +183,13 @@ func run(ctx context.Context, reg *core.Registry, o options) int {
 	return env.code
 }
 
+// version is the module version and VCS commit this binary was built from,
+// and the Go toolchain: "(devel) 3f2a... (go1.26 linux/amd64)".
+func version() string {
+	v := core.BuildVersions()
+	return fmt.Sprintf("%s (%s %s)", v.Chaos, v.Go, v.OS)
+}
+
 // exitError carries a specific exit code with its message.
 type exitError struct {
 	code int
@@ -186,7 +211,9 @@ Exit codes: 0 every checker valid, 1 some checker invalid,
 2 unknown verdict, usage error or harness failure.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	for _, c := range commands {
 		root.AddCommand(c(env))
 	}

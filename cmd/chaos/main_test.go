@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -48,4 +49,18 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// The binary lists every part of the catalog: the nested modules' targets,
+// scenarios and runtimes beside builtin's.
+func TestListShowsTheWholeCatalog(t *testing.T) {
+	code, out, _ := chaos(t, "list")
+	for _, want := range []string{"snowflake", "etcd", "redis", "postgres", "local", "docker", "redlock-clock-jump", "etcd-lock-pause"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q", want)
+		}
+	}
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 }

@@ -9,7 +9,7 @@ import (
 // Register adds the docker runtime (`--runtime docker`) to r.
 func Register(r *core.Registry) {
 	r.AddRuntime(core.RuntimeInfo{Name: "docker",
-		Summary: "each node in its own container (images built FROM scratch), partitions with nftables",
+		Summary: "each node in its own container (images built FROM scratch); partitions with nftables",
 		New:     func(ctx context.Context) (core.Runtime, error) { return New(ctx) },
 		Nemeses: Nemeses,
 		Clean: func(ctx context.Context, o core.CleanOptions) (core.CleanReport, error) {

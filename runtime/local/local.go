@@ -576,7 +576,13 @@ func (r *Runtime) Partition(ctx context.Context, cut []core.Link) error {
 	return r.links.Partition(ctx, cut)
 }
 
-// ShapeLinks degrades links (latency, jitter, loss) without cutting them; a
+// PacketFaults are the packet nemesis's faults this runtime makes, through
+// its link proxy: a stream proxy delays, paces and holds back data, but
+// TCP has repaired duplicates, reordering and corruption before a proxy
+// sees the bytes.
+const PacketFaults = "delay, jitter, loss (as a retransmission delay), rate; not duplicate, reorder, corrupt"
+
+// ShapeLinks degrades links (latency, jitter, loss, rate) without cutting them; a
 // zero shape restores them. Heal removes every shape. It needs a link layer
 // that can shape, such as the default linkproxy.
 func (r *Runtime) ShapeLinks(ctx context.Context, links []core.Link, s linkproxy.Shape) error {
@@ -657,4 +663,13 @@ func spawner(reqs <-chan spawnReq) {
 	for req := range reqs {
 		req.err <- req.cmd.Start()
 	}
+}
+
+// SupportsNemesis refuses, before any node starts, the partition nemesis
+// when the runtime has no link layer to cut links with.
+func (r *Runtime) SupportsNemesis(n core.Nemesis, _ []core.NodeSpec) error {
+	if n.Name() == "partition" && r.links == nil {
+		return errors.New("this local runtime has no link layer (made with WithLinkLayer(nil)); use the default linkproxy layer or the docker runtime")
+	}
+	return nil
 }

@@ -9,6 +9,6 @@ import (
 // Register adds the local runtime (`--runtime local`, the default) to r.
 func Register(r *core.Registry) {
 	r.AddRuntime(core.RuntimeInfo{Name: "local",
-		Summary: "each node a child process on 127.0.0.1 ports, faults through loopback proxies",
+		Summary: "each node a child process on 127.0.0.1; partitions through loopback proxies (default)",
 		New:     func(context.Context) (core.Runtime, error) { return New() }})
 }

@@ -162,13 +162,13 @@ func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: "redis", Params: Params,
 		Summary:   "real redis-server nodes; Redlock over all of them or the single-instance lock, with a harness-owned resource and optional fencing",
 		Workloads: []string{"lock-set", "lock"},
-		Nemeses:   []string{"kill", "pause", "clock", "partition", "client-pause", "redis-script"},
+		Nemeses:   []string{"kill", "pause", "clock", "partition", "packet", "client-pause", "redis-script"},
 		New: func(p core.Params) (core.Target, error) {
 			return New(p, lock.PausesOf(r))
 		}})
 	r.AddNemesis(core.NemesisInfo{Name: "redis-script",
 		Summary: "a fixed fault script of a named Redis scenario (partitions, clock jumps, restarts, promotion, client pauses)",
-		Params:  []core.Param{{Name: scriptParam, Default: scenarios[0].name, Usage: "script to play: " + strings.Join(scriptNames(), ", ")}},
+		Params:  []core.Param{{Name: scriptParam, Type: core.TypeChoice, Choices: scriptNames(), Default: scenarios[0].name, Usage: "script to play: " + strings.Join(scriptNames(), ", ")}},
 		New: func(p core.Params) (core.Nemesis, error) {
 			name := p.String(scriptParam, scenarios[0].name)
 			steps, err := scriptSteps(name)
