@@ -130,7 +130,7 @@ func TestStandbysUnderFaults(t *testing.T) {
 // acknowledged is lost.
 func TestAsyncFailover(t *testing.T) {
 	needPostgres(t)
-	reg := catalog.New()
+	reg := builtin.New(postgres.Register)
 	sc, err := reg.Scenario("postgres-async-failover")
 	if err != nil {
 		t.Fatal(err)
