@@ -20,7 +20,7 @@ var flagLine = regexp.MustCompile(`^\s+(?:-\w, )?--([a-z0-9-]+)(?: (\S+))?\s{2,}
 
 // placeholders are the value types a help page may show; a choice shows its
 // values (a|b|c), a list ends in ",...".
-var placeholders = regexp.MustCompile(`^(string|int|int64|uint|float|duration|strings|[a-z0-9-]+(\|[a-z0-9/-]+)+)(,\.\.\.)?$`)
+var placeholders = regexp.MustCompile(`^(string|int|int64|uint|float|duration|size|strings|[a-z0-9-]+(\|[a-z0-9/-]+)+)(,\.\.\.)?$`)
 
 // TestEveryHelpShowsTypedFlags runs every command's --help: each flag line
 // parses as name, type, usage; no usage's backticks turn into a placeholder.
