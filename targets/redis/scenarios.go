@@ -11,10 +11,12 @@ import (
 )
 
 // A scenario's clients are c0 and c1 (Kleppmann's clients 1 and 2) and its
-// nodes n1..n5 (his A..E). Timings are fixed: c0 takes the lock first, the
-// faults follow, c1 tries while c0 still holds it by the lock's own
-// promise. Faults come from a script (the redis-script nemesis), so the seed
-// changes nothing that matters; every seed gives the same verdict.
+// nodes n1..n5 (his A..E). c0 takes the lock first; the fault that matters
+// strikes when c0's acquire completes ok (the script's steps are
+// event-triggered, and each record names the acquire), and c1 tries while c0
+// still holds it by the lock's own promise. Faults come from a script (the
+// redis-script nemesis), so the seed changes nothing that matters; every seed
+// gives the same verdict.
 
 // scenario is one named reproduction.
 type scenario struct {
@@ -29,10 +31,15 @@ var (
 	abc = []string{"n1", "n2", "n3"}
 	// c0 cannot reach D and E; c1 cannot reach A and B.
 	redlockSplit = append(Cut([]string{"c0"}, []string{"n4", "n5"}), Cut([]string{"c1"}, []string{"n1", "n2"})...)
+	// c0Granted holds a step back until c0's acquire completes ok: the
+	// fault lands on the lock c0 has just been granted, however long a busy
+	// machine took to grant it.
+	c0Granted = &Event{Client: "c0"}
 )
 
 // redlockParams: c0 takes A, B, C from 0.3s (done by about 1s on a quiet
-// machine) and holds 4s of its 5s lease; the fault comes at 2s; c1 tries
+// machine) and holds 4s of its 5s lease; the fault comes as soon as c0 is
+// granted; c1 tries
 // from 2.5s for about 2s, inside c0's hold, so a node that takes a second to
 // come back (a container) is still caught. The per-node timeout of 150ms is
 // still small against the TTL and leaves room for a loaded machine.
@@ -52,7 +59,7 @@ var scenarios = []scenario{
 		script: func(control bool) []Step {
 			steps := []Step{{F: "partition", Cut: redlockSplit}}
 			if !control {
-				steps = append(steps, Step{After: 2 * time.Second, F: "clock-jump", Node: "n3", Offset: 30 * time.Second})
+				steps = append(steps, Step{On: c0Granted, F: "clock-jump", Node: "n3", Offset: 30 * time.Second})
 			}
 			return steps
 		},
@@ -70,7 +77,7 @@ var scenarios = []scenario{
 				delay = 5500 * time.Millisecond
 			}
 			return []Step{{F: "partition", Cut: redlockSplit},
-				{After: 2 * time.Second, F: "restart", Node: "n3", Delay: delay}}
+				{On: c0Granted, F: "restart", Node: "n3", Delay: delay}}
 		},
 	},
 	{
@@ -105,7 +112,7 @@ var scenarios = []scenario{
 				steps = append(steps, Step{F: "partition", Cut: Cut([]string{"n1"}, []string{"n2"})})
 			}
 			return append(steps,
-				Step{After: 1500 * time.Millisecond, F: "kill", Node: "n1"},
+				Step{On: c0Granted, F: "kill", Node: "n1", Replica: "n2"},
 				Step{F: "promote", Node: "n2"})
 		},
 	},
