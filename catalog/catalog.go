@@ -11,6 +11,7 @@ import (
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/targets/etcd"
 	"github.com/chaostest/chaos/targets/gossip"
+	"github.com/chaostest/chaos/targets/postgres"
 	"github.com/chaostest/chaos/targets/redis"
 	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
@@ -18,6 +19,7 @@ import (
 	"github.com/chaostest/chaos/workloads/kv"
 	"github.com/chaostest/chaos/workloads/lock"
 	"github.com/chaostest/chaos/workloads/register"
+	"github.com/chaostest/chaos/workloads/txn"
 )
 
 // New returns a registry of everything this build knows.
@@ -41,6 +43,8 @@ var registrations = []func(*core.Registry){
 	refkv.Register,
 	lock.Register,
 	redis.Register,
+	txn.Register,
+	postgres.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node

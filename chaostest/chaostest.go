@@ -77,6 +77,10 @@ type Scenario struct {
 	// Want is the verdict the test expects; the zero value means valid. Set
 	// it to checkers.Invalid in a test that shows a known anomaly.
 	Want checkers.Validity
+	// AllowUnappliedFaults lets the test pass when a fault kind of Nemeses
+	// was never applied (every one failed, or none fell in the time limit).
+	// By default such a test fails: its faults never happened.
+	AllowUnappliedFaults bool
 }
 
 // Main runs the test binary as a chaos node program when the local runtime
@@ -116,7 +120,8 @@ func Run(t testing.TB, s Scenario) *Result {
 		return nil
 	}
 	// The store is made only for a run that will happen.
-	if p.Config.Store, err = storeFor(t); err != nil {
+	var temp bool
+	if p.Config.Store, temp, err = storeFor(t); err != nil {
 		t.Fatalf("chaostest: %v", err)
 		return nil
 	}
@@ -129,6 +134,9 @@ func Run(t testing.TB, s Scenario) *Result {
 		return nil
 	}
 	res := &Result{Outcome: out}
+	for _, ft := range out.Faults {
+		t.Logf("chaostest: faults %s", ft)
+	}
 	rp, rerr := reports.Write(out.Dir, reports.WithRegistry(reg))
 	if rerr != nil {
 		t.Logf("chaostest: report: %v", rerr)
@@ -144,13 +152,29 @@ func Run(t testing.TB, s Scenario) *Result {
 			strings.ToUpper(out.Results.Valid.String()), s.Want, summary(out.Results), where, regexp.QuoteMeta(t.Name()), cfg.Seed)
 		return nil
 	}
-	t.Logf("chaostest: %s, %d ops (%d ok, %d fail, %d info), %d faults; report %s",
-		out.Results.Valid, out.Stats.Invoked, out.Stats.OK, out.Stats.Fail, out.Stats.Info, out.Stats.Faults, res.Report)
+	if un := core.Unapplied(out.Faults); len(un) > 0 && !s.AllowUnappliedFaults {
+		var lines []string
+		for _, ft := range un {
+			lines = append(lines, core.UnappliedWarning(ft))
+		}
+		t.Fatalf("chaostest: %s\nreport: %s\n(set Scenario.AllowUnappliedFaults when that is expected)", strings.Join(lines, "\n"), res.Report)
+		return nil
+	}
+	report := res.Report
+	if temp {
+		// The temporary store goes when the test passes: name no path in it.
+		report = "removed with the temporary store (set " + StoreEnv + " to keep it)"
+	}
+	t.Logf("chaostest: %s, %d ops (%d ok, %d fail, %d info), %d faults (%d applied); report %s",
+		out.Results.Valid, out.Stats.Invoked, out.Stats.OK, out.Stats.Fail, out.Stats.Info, out.Stats.Faults, out.Stats.Applied, report)
 	return res
 }
 
 func summary(rs checkers.Results) string {
 	var b strings.Builder
+	for _, w := range rs.Warnings {
+		fmt.Fprintf(&b, "  warning: %s\n", w)
+	}
 	for _, n := range rs.Names() {
 		r := rs.Checkers[n]
 		fmt.Fprintf(&b, "  %s: %s: %s", n, r.Valid, r.Summary)
@@ -175,7 +199,8 @@ func (s Scenario) config(t testing.TB, reg *core.Registry) (core.Config, error) 
 	cfg := core.Config{Target: s.Target, Workload: s.Workload, Nodes: s.NodeCount, Concurrency: s.Concurrency,
 		TimeLimit: s.TimeLimit, Rate: s.Rate, Nemeses: s.Nemeses, NemesisInterval: s.NemesisInterval,
 		Seed: s.Seed, Params: core.Params{}, Command: []string{"go", "test", "-run", "^" + t.Name() + "$"},
-		NewRuntime: func() (core.Runtime, error) { return local.New() }}
+		AllowUnappliedFaults: s.AllowUnappliedFaults,
+		NewRuntime:           func() (core.Runtime, error) { return local.New() }}
 	for k, v := range s.Params {
 		cfg.Params[k] = v
 	}
@@ -229,13 +254,13 @@ func (u userTarget) NewClient(ctx context.Context, _ string, cfg core.ClientConf
 
 // storeFor picks where runs go: $CHAOS_STORE, or a temporary directory kept
 // only when the test fails.
-func storeFor(t testing.TB) (string, error) {
+func storeFor(t testing.TB) (dir string, temp bool, err error) {
 	if s := os.Getenv(StoreEnv); s != "" {
-		return s, nil
+		return s, false, nil
 	}
-	dir, err := os.MkdirTemp("", "chaostest-")
+	dir, err = os.MkdirTemp("", "chaostest-")
 	if err != nil {
-		return "", fmt.Errorf("create a store: %w", err)
+		return "", false, fmt.Errorf("create a store: %w", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -244,5 +269,5 @@ func storeFor(t testing.TB) (string, error) {
 		}
 		_ = os.RemoveAll(dir)
 	})
-	return filepath.Clean(dir), nil
+	return filepath.Clean(dir), true, nil
 }

@@ -181,3 +181,60 @@ func TestYourProcessesUnderFaults(t *testing.T) {
 		t.Error("no fault was injected into the processes")
 	}
 }
+
+// sleepers are "your system" as plain processes with the given clock method.
+func sleepers(clock core.ClockMethod) func([]string, core.Params) ([]core.NodeSpec, error) {
+	return func(names []string, _ core.Params) ([]core.NodeSpec, error) {
+		var specs []core.NodeSpec
+		for _, n := range names {
+			specs = append(specs, core.NodeSpec{Name: n, Program: "sleep", Clock: clock,
+				Args: func(core.NodeEnv) []string { return []string{"600"} }})
+		}
+		return specs, nil
+	}
+}
+
+// TestFaultTheNodesCannotTakeIsRefused: clock faults on processes whose
+// clock cannot move are refused before anything starts, in one line that
+// says what would make them possible.
+func TestFaultTheNodesCannotTakeIsRefused(t *testing.T) {
+	store := t.TempDir()
+	t.Setenv(chaostest.StoreEnv, store)
+	rec := &recorder{TB: t}
+	res := chaostest.Run(rec, chaostest.Scenario{Workload: "ids", Client: cluster(true), Nodes: sleepers(core.ClockNone),
+		Nemeses: []string{"clock"}, TimeLimit: time.Second})
+	if res != nil || !rec.failed {
+		t.Fatalf("clock faults on nodes without a clock method were accepted: %+v", res)
+	}
+	if strings.Contains(rec.msg, "\n") || !strings.Contains(rec.msg, "--nemesis clock refused before the run") ||
+		!strings.Contains(rec.msg, "core.ClockControl") {
+		t.Errorf("refusal is not one line with the remedy: %q", rec.msg)
+	}
+	if ents, _ := os.ReadDir(store); len(ents) != 0 {
+		t.Errorf("the refused run wrote %d entries to the store", len(ents))
+	}
+}
+
+// TestFaultsThatAllFailAreNotGreen: the nodes claim a control port for
+// their clock but have none, so every clock fault fails; the test must not
+// pass unless the scenario says that is expected.
+func TestFaultsThatAllFailAreNotGreen(t *testing.T) {
+	t.Setenv(chaostest.StoreEnv, t.TempDir())
+	s := chaostest.Scenario{Workload: "ids", Client: cluster(true), Nodes: sleepers(core.ClockControl),
+		Nemeses: []string{"clock"}, TimeLimit: 1500 * time.Millisecond, NemesisInterval: 200 * time.Millisecond}
+	rec := &recorder{TB: t}
+	if res := chaostest.Run(rec, s); res != nil || !rec.failed {
+		t.Fatal("a run whose clock faults all failed passed")
+	}
+	if !strings.Contains(rec.msg, "NO CLOCK FAULT WAS APPLIED") {
+		t.Errorf("the failure does not say the faults never happened:\n%s", rec.msg)
+	}
+	s.AllowUnappliedFaults = true
+	res := chaostest.Run(t, s)
+	if res == nil {
+		return
+	}
+	if len(res.Faults) != 1 || res.Faults[0].Kind != "clock" || res.Faults[0].Planned == 0 || res.Faults[0].Applied != 0 {
+		t.Errorf("tally %+v", res.Faults)
+	}
+}

@@ -22,9 +22,12 @@ func newCheckCmd(env *cliEnv) *cobra.Command {
 		Short: "Judge a stored history again, from the history alone",
 		Long: `check reads a run's history.jsonl, rebuilds the workload's checkers from the
 history's header, and prints the verdict. It writes nothing: the stored
-results.json stays as the run left it.`,
-		Example: `  chaos check store/snowflake/latest`,
-		Args:    cobra.ExactArgs(1),
+results.json stays as the run left it. When that results.json says a
+requested fault kind was never applied, a valid verdict is unknown here too.`,
+		Example: `  chaos check store/snowflake/latest
+  chaos check -o json store/snowflake/latest
+  chaos check -q store/snowflake/latest`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if timeout <= 0 {
 				return fmt.Errorf("--check-timeout %s: must be positive (leave it out for 5m0s)", timeout)
@@ -35,13 +38,22 @@ results.json stays as the run left it.`,
 				}
 				return imp.checkImported(env, args[0], timeout)
 			}
+			if err := env.out.validate(); err != nil {
+				return err
+			}
 			if maxRecord <= 0 || maxHistory <= 0 {
 				return fmt.Errorf("--max-record-size and --max-history-size must be positive (got %d and %d)", maxRecord, maxHistory)
 			}
 			path := args[0]
+			var faults []core.FaultTally
 			if st, err := os.Stat(path); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			} else if st.IsDir() {
+				// The run's own tally of faults, when it has one: a
+				// verdict about faults that never happened is no pass.
+				if sr, err := core.ReadResults(path); err == nil {
+					faults = sr.Faults
+				}
 				path = core.HistoryPath(path)
 			}
 			hf, err := history.ReadFile(path, history.MaxRecordSize(maxRecord), history.MaxInputSize(maxHistory))
@@ -56,9 +68,15 @@ results.json stays as the run left it.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.stdout, "history  %s (%d records, target %s, workload %s, seed %d)\n",
-				term.Line(filepath.Clean(path)), len(hf.Ops), term.Line(hf.Header.Target), term.Line(hf.Header.Workload), hf.Header.Seed)
-			printResults(env, rs)
+			allow := false
+			if sc, err := core.ReadConfig(filepath.Dir(path)); err == nil {
+				allow = sc.AllowUnappliedFaults
+			}
+			core.JudgeFaults(&rs, faults, allow)
+			printCheck(env, checkJSON{History: filepath.Clean(path), Records: len(hf.Ops), Target: hf.Header.Target,
+				Workload: hf.Header.Workload, Seed: hf.Header.Seed, Faults: faults}, rs,
+				fmt.Sprintf("history  %s (%d records, target %s, workload %s, seed %d)",
+					term.Line(filepath.Clean(path)), len(hf.Ops), term.Line(hf.Header.Target), term.Line(hf.Header.Workload), hf.Header.Seed))
 			env.code = exitCode(rs.Valid)
 			return nil
 		},
@@ -67,5 +85,9 @@ results.json stays as the run left it.`,
 	cmd.Flags().Int64Var(&maxRecord, "max-record-size", history.DefaultMaxRecordSize, "largest history record (one line) accepted, in bytes")
 	cmd.Flags().Int64Var(&maxHistory, "max-history-size", history.DefaultMaxInputSize, "largest history accepted, in bytes")
 	imp.register(cmd)
+	addOutputFlags(cmd.Flags(), &env.out)
+	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
 }

@@ -94,8 +94,8 @@ func (f *importFlags) checkImported(env *cliEnv, path string, timeout time.Durat
 		defer cancel()
 	}
 	rs := checkers.Run(ctx, hf, []checkers.Checker{linearizable.New(model)})
-	fmt.Fprintf(env.stdout, "history  %s (%d records, %s, model %s)\n", term.Line(path), len(hf.Ops), f.format, model.Name)
-	printResults(env, rs)
+	printCheck(env, checkJSON{History: path, Records: len(hf.Ops)}, rs,
+		fmt.Sprintf("history  %s (%d records, %s, model %s)", term.Line(path), len(hf.Ops), f.format, model.Name))
 	env.code = exitCode(rs.Valid)
 	return nil
 }

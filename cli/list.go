@@ -2,55 +2,205 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/chaostest/chaos/core"
 )
 
+// listWidth is the width `chaos list` keeps to.
+const listWidth = 100
+
 func newListCmd(env *cliEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
+		Use:   "list [name]",
 		Short: "List targets, workloads, nemeses, runtimes and named scenarios",
-		Args:  cobra.NoArgs,
+		Long: `list shows what chaos can run, one line each. With a name (a target,
+workload, nemesis or scenario) it shows that part in full: its flags with
+their types and defaults, and for a target its workloads and the nemeses
+each runtime offers.`,
+		Example: "  chaos list\n  chaos list snowflake\n  chaos list clock",
+		Args:    cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return listNames(env.reg), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TARGETS\tworkloads\tnemeses (local runtime)\t")
-			for _, t := range env.reg.Targets() {
-				fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", t.Name, strings.Join(t.Workloads, ","), strings.Join(t.Nemeses, ","), t.Summary)
-				printParams(w, t.Params)
+			if len(args) == 1 {
+				return listOne(env, args[0])
 			}
-			fmt.Fprintln(w, "\nWORKLOADS\t\t\t")
-			for _, x := range env.reg.Workloads() {
-				fmt.Fprintf(w, "  %s\t\t\t%s\n", x.Name, x.Summary)
-				printParams(w, x.Params)
-			}
-			fmt.Fprintln(w, "\nNEMESES\t\t\t")
-			for _, x := range env.reg.Nemeses() {
-				fmt.Fprintf(w, "  %s\t\t\t%s\n", x.Name, x.Summary)
-				printParams(w, x.Params)
-			}
-			fmt.Fprintln(w, "\nRUNTIMES\t\t\t")
-			for _, n := range runtimeNames() {
-				fmt.Fprintf(w, "  %s\t\t\t\n", n)
-				for _, t := range env.reg.Targets() {
-					fmt.Fprintf(w, "    %s\tnemeses: %s\t\t\n", t.Name, strings.Join(runtimeNemeses(n, t), ","))
-				}
-			}
-			fmt.Fprintln(w, "\nSCENARIOS (chaos repro <name> [--control])\t\t\t")
-			for _, s := range env.reg.Scenarios() {
-				fmt.Fprintf(w, "  %s\t\t\t%s\n", s.Name, s.Summary)
-				fmt.Fprintf(w, "  \t\t\texpect: %s; control: %s\n", s.Expect, s.ControlExpect)
-			}
-			return w.Flush()
+			listAll(env.stdout, env.reg)
+			return nil
 		},
 	}
 }
 
-func printParams(w *tabwriter.Writer, ps []core.Param) {
-	for _, p := range ps {
-		fmt.Fprintf(w, "    --%s\t%s\t\t%s\n", p.Name, p.Default, p.Usage)
+// listNames is every name `chaos list <name>` knows.
+func listNames(reg *core.Registry) []string {
+	var out []string
+	for _, t := range reg.Targets() {
+		out = append(out, t.Name+"\ttarget: "+t.Summary)
 	}
+	for _, w := range reg.Workloads() {
+		out = append(out, w.Name+"\tworkload: "+w.Summary)
+	}
+	for _, n := range reg.Nemeses() {
+		out = append(out, n.Name+"\tnemesis: "+n.Summary)
+	}
+	for _, s := range reg.Scenarios() {
+		out = append(out, s.Name+"\tscenario: "+s.Summary)
+	}
+	return out
+}
+
+func listAll(w io.Writer, reg *core.Registry) {
+	type row struct{ name, text string }
+	section := func(title string, rows []row) {
+		fmt.Fprintf(w, "%s\n", title)
+		width := 0
+		for _, r := range rows {
+			width = max(width, len(r.name))
+		}
+		for _, r := range rows {
+			lead := fmt.Sprintf("  %-*s  ", width, r.name)
+			fmt.Fprintf(w, "%s%s\n", lead, clip(r.text, listWidth-len(lead)))
+		}
+		fmt.Fprintln(w)
+	}
+	var rows []row
+	for _, t := range reg.Targets() {
+		rows = append(rows, row{t.Name, t.Summary})
+	}
+	section("TARGETS (chaos list <target>: workloads, nemeses, flags)", rows)
+	rows = nil
+	for _, x := range reg.Workloads() {
+		rows = append(rows, row{x.Name, x.Summary})
+	}
+	section("WORKLOADS", rows)
+	rows = nil
+	for _, x := range reg.Nemeses() {
+		rows = append(rows, row{x.Name, x.Summary})
+	}
+	section("NEMESES", rows)
+	rows = nil
+	for _, n := range runtimeNames() {
+		rows = append(rows, row{n, runtimeSummary(n)})
+	}
+	section("RUNTIMES (--runtime)", rows)
+	rows = nil
+	for _, s := range reg.Scenarios() {
+		rows = append(rows, row{s.Name, s.Summary})
+	}
+	section("SCENARIOS (chaos repro <name> [--control])", rows)
+}
+
+func runtimeSummary(name string) string {
+	switch name {
+	case "local":
+		return "each node a child process on 127.0.0.1; partitions through loopback proxies (default)"
+	case "docker":
+		return "each node in its own container (images built FROM scratch); partitions with nftables"
+	}
+	return ""
+}
+
+// listOne shows every part named name in full.
+func listOne(env *cliEnv, name string) error {
+	w := env.stdout
+	found := false
+	if t, err := env.reg.Target(name); err == nil {
+		found = true
+		fmt.Fprintf(w, "target %s\n", t.Name)
+		para(w, "  ", t.Summary)
+		fmt.Fprintf(w, "  workloads: %s (default %s)\n", strings.Join(t.Workloads, ", "), first(t.Workloads))
+		for _, rt := range runtimeNames() {
+			para(w, "  ", fmt.Sprintf("nemeses on %s: %s", rt, strings.Join(runtimeNemeses(rt, t), ", ")))
+		}
+		fmt.Fprintf(w, "\n  flags (chaos run %s --help shows them with the run's own):\n", t.Name)
+		printParams(w, env.reg.ParamsFor(t.Name))
+	}
+	if x, err := env.reg.Workload(name); err == nil {
+		found = true
+		fmt.Fprintf(w, "workload %s\n", x.Name)
+		para(w, "  ", x.Summary)
+		printParams(w, owned(x.Params, "workload "+x.Name))
+	}
+	if x, err := env.reg.Nemesis(name); err == nil {
+		found = true
+		fmt.Fprintf(w, "nemesis %s\n", x.Name)
+		para(w, "  ", x.Summary)
+		printParams(w, owned(x.Params, "nemesis "+x.Name))
+	}
+	if s, err := env.reg.Scenario(name); err == nil {
+		found = true
+		fmt.Fprintf(w, "scenario %s (chaos repro %s [--control])\n", s.Name, s.Name)
+		para(w, "  ", s.Summary)
+		para(w, "  ", "expect: "+s.Expect)
+		para(w, "  ", "control: "+s.ControlExpect)
+	}
+	if !found {
+		return fmt.Errorf("%q is no target, workload, nemesis or scenario (see 'chaos list')", name)
+	}
+	return nil
+}
+
+func first(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return xs[0]
+}
+
+func owned(ps []core.Param, owner string) []core.OwnedParam {
+	out := make([]core.OwnedParam, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, core.OwnedParam{Param: p, Owners: []string{owner}})
+	}
+	return out
+}
+
+// printParams prints each flag on its own line (name, type, default), its
+// usage wrapped beneath it.
+func printParams(w io.Writer, ps []core.OwnedParam) {
+	for _, p := range ps {
+		line := fmt.Sprintf("    --%s %s", p.Name, p.Placeholder())
+		if p.Default != "" {
+			line += fmt.Sprintf(" (default %s)", p.Default)
+		}
+		if len(p.Aliases) > 0 {
+			line += " (was --" + strings.Join(p.Aliases, ", --") + ")"
+		}
+		fmt.Fprintln(w, clip(line, listWidth))
+		para(w, "        ", p.Usage+" ["+strings.Join(p.Owners, ", ")+"]")
+	}
+}
+
+// para prints text wrapped at listWidth, each line led by indent.
+func para(w io.Writer, indent, text string) {
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if len(line) > len(indent) && len(line)+1+len(word) > listWidth {
+			fmt.Fprintln(w, line)
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	if len(line) > len(indent) {
+		fmt.Fprintln(w, line)
+	}
+}
+
+// clip shortens s to n bytes, marking the cut with "...".
+func clip(s string, n int) string {
+	if len(s) <= n || n < 4 {
+		return s
+	}
+	return s[:n-3] + "..."
 }

@@ -164,6 +164,13 @@ func run(ctx context.Context, reg *core.Registry, o options) int {
 	return env.code
 }
 
+// version is the module version and VCS commit this binary was built from,
+// and the Go toolchain: "(devel) 3f2a... (go1.26 linux/amd64)".
+func version() string {
+	v := core.BuildVersions()
+	return fmt.Sprintf("%s (%s %s)", v.Chaos, v.Go, v.OS)
+}
+
 // exitError carries a specific exit code with its message.
 type exitError struct {
 	code int
@@ -185,7 +192,9 @@ Exit codes: 0 every checker valid, 1 some checker invalid,
 2 unknown verdict, usage error or harness failure.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	for _, c := range commands {
 		root.AddCommand(c(env))
 	}

@@ -46,6 +46,10 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		"bad flag":         {"run", "snowflake", "--bogus"},
 		"bad duration":     {"run", "snowflake", "--time-limit", "soon"},
 		"bad mode":         {"run", "snowflake", "--mode", "sloppy", "--store", dir},
+		"bad choice":       {"run", "snowflake", "--snowflake-mode", "sloppy", "--store", dir},
+		"bad typed param":  {"run", "snowflake", "--kill-restart-delay", "soon", "--store", dir},
+		"foreign param":    {"run", "snowflake", "--redis-fencing", "--store", dir},
+		"old and new name": {"run", "snowflake", "--mode", "naive", "--snowflake-mode", "naive", "--store", dir},
 		"unknown nemesis":  {"run", "snowflake", "--nemesis", "meteor", "--store", dir},
 		"negative nodes":   {"run", "snowflake", "--nodes", "-1"},
 		"bad runtime":      {"run", "snowflake", "--runtime", "cloud"},
@@ -68,7 +72,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 
 func TestRunThenCheckGiveTheSameVerdict(t *testing.T) {
 	store := t.TempDir()
-	code, stdout, stderr := chaos(t, "run", "snowflake", "--mode", "naive", "--nemesis", "clock", "--clock-rollback", "1s",
+	code, stdout, stderr := chaos(t, "run", "snowflake", "--snowflake-mode", "naive", "--nemesis", "clock", "--clock-rollback", "1s",
 		"--time-limit", "3s", "--nemesis-interval", "700ms", "--rate", "400", "--seed", "7", "--store", store)
 	if code != exitInvalid {
 		t.Fatalf("naive run exit %d, want 1\n%s\n%s", code, stdout, stderr)
@@ -96,7 +100,7 @@ func TestRunThenCheckGiveTheSameVerdict(t *testing.T) {
 		t.Fatalf("results.json: %s", before)
 	}
 	sc, err := core.ReadConfig(latest)
-	if err != nil || sc.Seed != 7 || sc.Params["mode"] != "naive" {
+	if err != nil || sc.Seed != 7 || sc.Params["snowflake-mode"] != "naive" {
 		t.Fatalf("config.json: %+v %v", sc, err)
 	}
 	code, out, _ := chaos(t, "check", latest)
@@ -111,7 +115,7 @@ func TestRunThenCheckGiveTheSameVerdict(t *testing.T) {
 
 func TestListShowsEverything(t *testing.T) {
 	code, out, _ := chaos(t, "list")
-	for _, want := range []string{"snowflake", "ids", "clock", "kill", "pause", "--mode", "local"} {
+	for _, want := range []string{"snowflake", "ids", "clock", "kill", "pause", "local", "docker", "redlock-clock-jump"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list lacks %q", want)
 		}
@@ -124,7 +128,7 @@ func TestListShowsEverything(t *testing.T) {
 // startHarness starts the test binary as `chaos run` in its own process.
 func startHarness(t *testing.T, store string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "run", "snowflake", "--mode", "monotonic", "--nemesis", "clock,kill",
+	cmd := exec.Command(os.Args[0], "run", "snowflake", "--snowflake-mode", "monotonic", "--nemesis", "clock,kill",
 		"--nemesis-interval", "300ms", "--time-limit", "60s", "--rate", "500", "--seed", "3", "--store", store)
 	cmd.Env = append(os.Environ(), cliEnvVar+"=1")
 	var errb bytes.Buffer

@@ -58,6 +58,9 @@ type runJSON struct {
 	Stats       statsJSON              `json:"ops"`
 	Valid       checkers.Validity      `json:"valid"`
 	Checkers    map[string]checkerJSON `json:"checkers"`
+	// Faults are planned, applied and failed per fault kind.
+	Faults   []core.FaultTally `json:"faults,omitempty"`
+	Warnings []string          `json:"warnings,omitempty"`
 }
 
 type statsJSON struct {
@@ -65,7 +68,10 @@ type statsJSON struct {
 	OK      int64 `json:"ok"`
 	Fail    int64 `json:"fail"`
 	Info    int64 `json:"info"`
+	// Faults counts the faults invoked (heals apart), Applied those that
+	// took effect.
 	Faults  int64 `json:"faults"`
+	Applied int64 `json:"faults_applied"`
 }
 
 type checkerJSON struct {
@@ -91,8 +97,8 @@ func printOutcome(env *cliEnv, p *core.Prepared, out *core.Outcome, seed int64, 
 	case env.out.format == "json":
 		j := runJSON{Dir: out.Dir, Report: rp.HTML, JUnit: rp.JUnit, Target: p.TargetInfo.Name, Workload: p.Config.Workload,
 			Seed: seed, ElapsedS: out.Elapsed.Seconds(), Interrupted: out.Interrupted, Valid: out.Results.Valid,
-			Stats:    statsJSON{out.Stats.Invoked, out.Stats.OK, out.Stats.Fail, out.Stats.Info, out.Stats.Faults},
-			Checkers: map[string]checkerJSON{}}
+			Stats:    statsJSON{out.Stats.Invoked, out.Stats.OK, out.Stats.Fail, out.Stats.Info, out.Stats.Faults, out.Stats.Applied},
+			Checkers: map[string]checkerJSON{}, Faults: out.Faults, Warnings: out.Results.Warnings}
 		for name, r := range out.Results.Checkers {
 			j.Checkers[name] = checkerJSON{Valid: r.Valid, Summary: r.Summary, Anomalies: r.AnomalyCounts, Error: r.Error}
 		}
@@ -113,5 +119,45 @@ func printOutcome(env *cliEnv, p *core.Prepared, out *core.Outcome, seed int64, 
 		if rp.HTML != "" {
 			fmt.Fprintf(env.stdout, "report   %s\n", rp.HTML)
 		}
+	}
+}
+
+// checkJSON is the --output json form of `chaos check`.
+type checkJSON struct {
+	History  string                 `json:"history"`
+	Records  int                    `json:"records"`
+	Target   string                 `json:"target,omitempty"`
+	Workload string                 `json:"workload,omitempty"`
+	Seed     int64                  `json:"seed"`
+	Valid    checkers.Validity      `json:"valid"`
+	Checkers map[string]checkerJSON `json:"checkers"`
+	Faults   []core.FaultTally      `json:"faults,omitempty"`
+	Warnings []string               `json:"warnings,omitempty"`
+}
+
+// printCheck prints a verdict of `chaos check` in the chosen mode: the
+// table, one line (-q), or one JSON object (-o json). intro is the table's
+// first line.
+func printCheck(env *cliEnv, j checkJSON, rs checkers.Results, intro string) {
+	j.Valid, j.Warnings, j.Checkers = rs.Valid, rs.Warnings, map[string]checkerJSON{}
+	for name, r := range rs.Checkers {
+		j.Checkers[name] = checkerJSON{Valid: r.Valid, Summary: r.Summary, Anomalies: r.AnomalyCounts, Error: r.Error}
+	}
+	switch {
+	case env.out.format == "json":
+		b, err := json.Marshal(j)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "chaos: encode verdict: %v\n", err)
+			return
+		}
+		fmt.Fprintf(env.stdout, "%s\n", b)
+	case env.out.quiet:
+		fmt.Fprintf(env.stdout, "%s %s\n", strings.ToUpper(rs.Valid.String()), j.History)
+	default:
+		fmt.Fprintln(env.stdout, intro)
+		for _, ft := range j.Faults {
+			fmt.Fprintf(env.stdout, "faults   %s\n", ft)
+		}
+		printResults(env, rs)
 	}
 }

@@ -202,7 +202,7 @@ func TestServeCommand(t *testing.T) {
 
 func TestRunWritesReportInEveryOutputMode(t *testing.T) {
 	store := t.TempDir()
-	code, stdout, stderr := chaos(t, "run", "snowflake", "--mode", "naive", "--nemesis", "clock", "--time-limit", "2s",
+	code, stdout, stderr := chaos(t, "run", "snowflake", "--snowflake-mode", "naive", "--nemesis", "clock", "--time-limit", "2s",
 		"--nemesis-interval", "500ms", "--rate", "300", "--seed", "7", "--store", store, "--output", "json")
 	if code != exitInvalid {
 		t.Fatalf("naive run exit %d, want 1\n%s\n%s", code, stdout, stderr)
@@ -230,8 +230,8 @@ func TestRunWritesReportInEveryOutputMode(t *testing.T) {
 		t.Error(err)
 	}
 
-	code, stdout, stderr = chaos(t, "run", "snowflake", "--mode", "monotonic", "--nemesis", "clock", "--time-limit", "1s",
-		"--seed", "7", "--store", store, "-q")
+	code, stdout, stderr = chaos(t, "run", "snowflake", "--snowflake-mode", "monotonic", "--nemesis", "clock", "--time-limit", "2s",
+		"--nemesis-interval", "300ms", "--seed", "7", "--store", store, "-q")
 	if code != exitValid || !strings.HasPrefix(stdout, "VALID "+store) || !strings.HasSuffix(stdout, "report.html\n") || stderr != "" {
 		t.Errorf("--quiet: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}

@@ -21,7 +21,7 @@ func newReproCmd(env *cliEnv) *cobra.Command {
 		Long: `repro runs a named scenario: a fixed, seeded run that reproduces one known
 anomaly (it should exit 1 with a witness). With --control it runs the same
 scenario without the ingredient that makes the anomaly possible (it should
-exit 0). ` + "`chaos list`" + ` shows the scenarios.
+exit 0). 'chaos list' shows the scenarios.
 
 --runs K plays it K times with seeds N, N+1, ... (--seed N, default the
 scenario's own). Each run prints whether its verdict matched what the
@@ -39,6 +39,16 @@ that missed.`,
 				return fmt.Errorf("repro wants one scenario (known: %s)", strings.Join(names, ", "))
 			}
 			return nil
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []string
+			for _, s := range env.reg.Scenarios() {
+				out = append(out, s.Name+"\t"+s.Summary)
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(store) == "" {

@@ -5,12 +5,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
@@ -23,12 +21,12 @@ type runFlags struct {
 	nemeses   string
 	runtime   string
 	testCount int
-	params    map[string]*string
+	params    paramFlags
 	system    string
 }
 
 func newRunCmd(env *cliEnv) *cobra.Command {
-	f := &runFlags{cfg: core.DefaultConfig(), params: map[string]*string{}}
+	f := &runFlags{cfg: core.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "run <target> [flags]",
 		Short: "Run a chaos test against a target and judge its history",
@@ -38,9 +36,22 @@ every --nemesis-interval, heals everything, runs the final phase, and judges
 the history. Everything is kept in --store/<target>/<time>/ (history.jsonl,
 results.json, config.json, node logs), with a "latest" link per target.
 
-The same --seed gives the same operations and the same fault schedule.`,
-		Example: `  chaos run snowflake --mode naive --nemesis clock --time-limit 10s --seed 7
-  chaos run snowflake --mode monotonic --nemesis clock,kill --nodes 5`,
+The same --seed gives the same operations and the same fault schedule.
+` + "`chaos run <target> --help`" + ` lists only the flags of that target, its
+workloads and the nemeses it supports.`,
+		Example: `  chaos run snowflake --snowflake-mode naive --nemesis clock --time-limit 10s --seed 7
+  chaos run snowflake --snowflake-mode monotonic --nemesis clock,kill --nodes 5
+  chaos run snowflake --help`,
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []string
+			for _, t := range env.reg.Targets() {
+				out = append(out, t.Name+"\t"+t.Summary)
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.system != "" {
 				return systemArgs(args)
@@ -66,7 +77,7 @@ The same --seed gives the same operations and the same fault schedule.`,
 	fs.IntVar(&f.cfg.Concurrency, "concurrency", f.cfg.Concurrency, "number of concurrent workers")
 	fs.DurationVar(&f.cfg.TimeLimit, "time-limit", f.cfg.TimeLimit, "length of the main phase, the one with faults")
 	fs.Float64Var(&f.cfg.Rate, "rate", f.cfg.Rate, "operations per second over all workers (0: as fast as the target answers)")
-	fs.StringVar(&f.nemeses, "nemesis", "none", "comma-separated fault kinds, or none (see `chaos list`)")
+	fs.StringVar(&f.nemeses, "nemesis", "none", "comma-separated fault kinds, or none (see 'chaos list')")
 	fs.DurationVar(&f.cfg.NemesisInterval, "nemesis-interval", f.cfg.NemesisInterval, "time between faults")
 	fs.Int64Var(&f.cfg.Seed, "seed", 0, "seed of every random choice (random when absent; always printed and stored)")
 	fs.IntVar(&f.testCount, "test-count", 1, "number of runs; run i uses seed+i")
@@ -77,49 +88,11 @@ The same --seed gives the same operations and the same fault schedule.`,
 	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", f.cfg.OpTimeout, "bound on one operation; past it the outcome is indeterminate (info)")
 	fs.DurationVar(&f.cfg.CheckTimeout, "check-timeout", f.cfg.CheckTimeout, "bound on the checkers; past it the verdict is unknown")
 	addOutputFlags(fs, &env.out)
-	addParamFlags(fs, env.reg, f.params)
+	f.params = addParamFlags(fs, env.reg)
+	scopeHelp(cmd, env.reg, f.params)
+	completeParamValues(cmd, f.params)
+	completeRunFlags(cmd, env)
 	return cmd
-}
-
-// addParamFlags turns every registered target, workload and nemesis
-// parameter into a string flag; only flags the user sets reach the run, so
-// each part keeps its own defaults.
-func addParamFlags(fs *pflag.FlagSet, reg *core.Registry, dst map[string]*string) {
-	type owned struct {
-		p      core.Param
-		owners []string
-	}
-	all := map[string]*owned{}
-	add := func(owner string, ps []core.Param) {
-		for _, p := range ps {
-			if o, ok := all[p.Name]; ok {
-				o.owners = append(o.owners, owner)
-				continue
-			}
-			all[p.Name] = &owned{p: p, owners: []string{owner}}
-		}
-	}
-	for _, t := range reg.Targets() {
-		add("target "+t.Name, t.Params)
-	}
-	for _, w := range reg.Workloads() {
-		add("workload "+w.Name, w.Params)
-	}
-	for _, n := range reg.Nemeses() {
-		add("nemesis "+n.Name, n.Params)
-	}
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if fs.Lookup(n) != nil {
-			continue
-		}
-		o := all[n]
-		dst[n] = fs.String(n, o.p.Default, fmt.Sprintf("%s [%s]", o.p.Usage, strings.Join(o.owners, ", ")))
-	}
 }
 
 func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
@@ -133,12 +106,10 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 	cfg := f.cfg
 	cfg.NewRuntime = env.live.wrap(nr)
 	cfg.Nemeses = splitList(f.nemeses)
-	cfg.Params = core.Params{}
-	cmd.Flags().Visit(func(fl *pflag.Flag) {
-		if _, ok := f.params[fl.Name]; ok {
-			cfg.Params[fl.Name] = fl.Value.String()
-		}
-	})
+	if err := f.params.checkAliases(cmd.Flags(), env.stderr); err != nil {
+		return err
+	}
+	cfg.Params = f.params.params()
 	cfg.Command = append([]string{"chaos"}, os.Args[1:]...)
 	// Every flag starts at its default, so a zero here was given as zero:
 	// refuse it before Prepare would replace it with the default.
@@ -259,7 +230,13 @@ func printSummary(env *cliEnv, out *core.Outcome, seed int64) {
 	fmt.Fprintf(w, "\nrun      %s\n", term.Line(out.Dir))
 	fmt.Fprintf(w, "seed     %d\n", seed)
 	fmt.Fprintf(w, "elapsed  %s\n", out.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "ops      %d invoked: %d ok, %d fail, %d info; %d faults\n", s.Invoked, s.OK, s.Fail, s.Info, s.Faults)
+	fmt.Fprintf(w, "ops      %d invoked: %d ok, %d fail, %d info\n", s.Invoked, s.OK, s.Fail, s.Info)
+	if len(out.Faults) > 0 {
+		fmt.Fprintf(w, "faults   %d invoked, %d applied (heals apart: %d)\n", s.Faults, s.Applied, s.Heals)
+		for _, ft := range out.Faults {
+			fmt.Fprintf(w, "         %s\n", ft)
+		}
+	}
 	printResults(env, out.Results)
 }
 

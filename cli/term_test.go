@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/reports"
 )
 
 // TestCheckPrintsNoEscapeSequences: node names and values of a crafted
@@ -36,5 +42,26 @@ func TestCheckPrintsNoEscapeSequences(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks the quoted %s:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestJSONSummaryEscapesWhatJSONLeavesRaw: --output json keeps its meaning
+// but carries no C1 control or bidi override raw (encoding/json escapes
+// only C0).
+func TestJSONSummaryEscapesWhatJSONLeavesRaw(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdout: &out, stderr: &errb, out: outputOptions{format: "json"}}
+	summary := "a\u009b2Jb\u202ec\x7f"
+	o := &core.Outcome{Dir: "d", Results: checkers.Results{Valid: checkers.Valid,
+		Checkers: map[string]checkers.Result{"c": {Valid: checkers.Valid, Summary: summary}}}}
+	printOutcome(env, &core.Prepared{TargetInfo: core.TargetInfo{Name: "t"}}, o, 1, reports.Paths{})
+	for _, bad := range []string{"\u009b", "\u202e", "\x7f"} {
+		if strings.Contains(out.String(), bad) {
+			t.Fatalf("JSON line holds %q raw: %s", bad, out.String())
+		}
+	}
+	var back runJSON
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil || back.Checkers["c"].Summary != summary {
+		t.Fatalf("JSON line %s does not decode to the summary: %v", out.String(), err)
 	}
 }

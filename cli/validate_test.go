@@ -17,7 +17,7 @@ func TestZeroAndNonsenseFlagsAreRefused(t *testing.T) {
 		{"--time-limit", "-1s"}, {"--op-timeout", "-1ms"}, {"--check-timeout", "-1s"}, {"--nemesis-interval", "-2s"},
 		{"--nodes", "-3"}, {"--concurrency", "-1"},
 		{"--rate", "1e-12"}, {"--rate", "NaN"}, {"--rate", "Inf"}, {"--rate", "-Inf"}, {"--rate", "-1"},
-		{"--id-time-tolerance", "-1s"},
+		{"--ids-time-tolerance", "-1s"},
 	} {
 		store := filepath.Join(t.TempDir(), "store")
 		args := []string{"run", "snowflake", "--time-limit", "1s", "--store", store, c.flag, c.value}

@@ -84,11 +84,23 @@ func (p Params) Choice(name string, choices ...string) (string, error) {
 	return "", fmt.Errorf("--%s %q: must be one of %s", name, v, strings.Join(choices, ", "))
 }
 
-// Param documents one parameter; the CLI turns each into a flag.
+// Param declares one parameter of a target, workload or nemesis; the CLI
+// turns each into a typed flag, and Prepare checks every value against it.
 type Param struct {
-	Name    string
+	// Name is the flag's name, scoped to its owner: "snowflake-mode",
+	// "clock-bump", "lock-ttl".
+	Name string
+	// Type is the value's type (string when empty); Choices are the
+	// values of a TypeChoice.
+	Type    ParamType
+	Choices []string
+	// List makes the value a comma-separated list of values of Type.
+	List    bool
 	Default string
 	Usage   string
+	// Aliases are older names that still work, deprecated, for one
+	// release.
+	Aliases []string
 }
 
 // TargetInfo registers a target.

@@ -58,6 +58,10 @@ type Config struct {
 	ProgressInterval time.Duration
 	// Command is the command line that started the run, stored with it.
 	Command []string
+	// AllowUnappliedFaults keeps a valid verdict when a requested fault kind
+	// was never applied. By default such a run is judged unknown: it says
+	// nothing about the faults it asked for.
+	AllowUnappliedFaults bool
 	// Scenario names the named scenario this run plays (nil: none); it is
 	// stored in config.json with whether the verdict matched.
 	Scenario *ScenarioRun
@@ -132,9 +136,11 @@ func minRate(concurrency int) float64 {
 	return 2 * float64(max(concurrency, 1)) * float64(time.Second) / float64(math.MaxInt64) * 1.01
 }
 
-// Stats are the running tallies of a run.
+// Stats are the running tallies of a run. Faults counts the faults
+// invoked (heals apart), Applied those that took effect.
 type Stats struct {
 	Invoked, OK, Fail, Info, Faults int64
+	Applied, Heals                  int64
 }
 
 // Outcome is what a finished run leaves.
@@ -144,6 +150,8 @@ type Outcome struct {
 	Stats       Stats
 	Interrupted bool
 	Elapsed     time.Duration
+	// Faults tallies, per fault kind, the faults planned, applied, failed.
+	Faults []FaultTally
 	// Warnings are bookkeeping steps that failed after the verdict was
 	// reached (results.json, the latest link): the verdict stands.
 	Warnings []string
@@ -158,6 +166,9 @@ type Prepared struct {
 	Workload   Workload
 	Nemeses    []Nemesis
 	Nodes      []string
+	// Specs are the target's node specs for Nodes, as the nemeses were
+	// checked against them.
+	Specs []NodeSpec
 }
 
 // Prepare resolves a configuration against the registry and checks it, so
@@ -187,6 +198,9 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 	params := Params{}
 	addDefaults(params, ti.Params)
 	addDefaults(params, wi.Params)
+	declared := newParamSet()
+	declared.add("target "+ti.Name, ti.Params)
+	declared.add("workload "+wi.Name, wi.Params)
 	var nis []NemesisInfo
 	for _, name := range cfg.Nemeses {
 		if name == "" || name == "none" {
@@ -200,9 +214,14 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 			return nil, fmt.Errorf("--nemesis %s: target %s supports %s", name, ti.Name, strings.Join(ti.Nemeses, ", "))
 		}
 		addDefaults(params, ni.Params)
+		declared.add("nemesis "+ni.Name, ni.Params)
 		nis = append(nis, ni)
 	}
-	for k, v := range cfg.Params {
+	given, err := declared.resolve(cfg.Params, reg.allParams())
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range given {
 		params[k] = v
 	}
 	cfg.Params = params
@@ -225,6 +244,16 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 	}
 	for i := 1; i <= cfg.Nodes; i++ {
 		p.Nodes = append(p.Nodes, fmt.Sprintf("n%d", i))
+	}
+	if len(p.Nemeses) > 0 {
+		// A fault the nodes cannot take is refused now, not recorded later
+		// as a fault that never happened.
+		if p.Specs, err = p.Target.Nodes(p.Nodes, params); err != nil {
+			return nil, fmt.Errorf("target %s: %w", ti.Name, err)
+		}
+		if err := checkNemeses(p.Nemeses, p.Specs); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -256,6 +285,10 @@ type run struct {
 	stats Stats
 	dir   string
 	fault atomic.Value // string: the fault in place now
+	phase atomic.Value // string: main, heal, final
+
+	tallyMu sync.Mutex
+	tally   *tallies
 	// triggers are the event-triggered nemeses (nil: none).
 	triggers *triggers
 
@@ -271,13 +304,28 @@ type run struct {
 // happens, panics included. An error means the harness itself failed.
 func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	cfg := &p.Config
+	rt, err := cfg.NewRuntime()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	dropRuntime := func(err error) (*Outcome, error) {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		_ = rt.Teardown(tctx)
+		return nil, err
+	}
+	// The runtime may refuse a fault kind; then nothing is written.
+	if err := checkRuntime(rt, p.Nemeses, p.Specs); err != nil {
+		return dropRuntime(err)
+	}
 	dir, err := NewRunDir(cfg.Store, p.TargetInfo.Name, cfg.Clock.Now())
 	if err != nil {
-		return nil, err
+		return dropRuntime(err)
 	}
 	start := cfg.Clock.Now()
 	hdr := history.Header{RunID: runID(dir), Target: p.TargetInfo.Name, Workload: cfg.Workload,
-		Nodes: p.Nodes, Nemeses: nemesisNames(p.Nemeses), Seed: cfg.Seed, Start: start, Params: cfg.Params}
+		Nodes: p.Nodes, Nemeses: nemesisNames(p.Nemeses), Seed: cfg.Seed, Start: start, Params: cfg.Params,
+		Runtime: rt.Name()}
 	// Until the history exists the run directory holds nothing worth
 	// keeping: a failure here removes it, so no empty run is left behind.
 	abandon := func(rt Runtime, err error) (*Outcome, error) {
@@ -289,11 +337,6 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	rt, err := cfg.NewRuntime()
-	if err != nil {
-		return abandon(nil, fmt.Errorf("runtime: %w", err))
-	}
-	hdr.Runtime = rt.Name()
 	if err := WriteConfig(dir, cfg, hdr); err != nil {
 		return abandon(rt, err)
 	}
@@ -301,8 +344,10 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	if err != nil {
 		return abandon(rt, err)
 	}
-	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{})}
+	r := &run{p: p, cfg: cfg, rt: rt, hist: hw, start: start, dir: dir, failed: make(chan struct{}),
+		tally: newTallies(p.Nemeses)}
 	r.fault.Store("")
+	r.phase.Store("main phase")
 	r.triggers = newTriggers(p)
 	out = &Outcome{Dir: dir}
 
@@ -342,6 +387,7 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	}
 	out.Interrupted = interrupted
 	out.Stats = r.snapshot()
+	out.Faults = r.faultTally()
 	out.Elapsed = cfg.Clock.Now().Sub(start)
 	if err := teardown(); err != nil {
 		return out, fmt.Errorf("teardown: %w", err)
@@ -351,9 +397,10 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	if err != nil {
 		return out, err
 	}
+	JudgeFaults(&res, out.Faults, cfg.AllowUnappliedFaults)
 	out.Results = res
 	// The verdict is reached: a failure to store it must not lose it.
-	if err := WriteResults(dir, res); err != nil {
+	if err := WriteResults(dir, res, out.Faults...); err != nil {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
 	}
 	if err := RecordMatch(dir, cfg.Scenario, res.Valid); err != nil {
@@ -396,7 +443,11 @@ func (r *run) setup(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil && ctx.Err() != nil {
 		// Every node fails the same way when the run is interrupted: say
 		// that, not what each node was doing at the time.
-		return fmt.Errorf("interrupted while the nodes were starting (%v); nothing ran", context.Cause(ctx))
+		why := ""
+		if c := context.Cause(ctx); c != nil && c != ctx.Err() {
+			why = " (" + c.Error() + ")"
+		}
+		return fmt.Errorf("interrupted while the nodes were starting%s; nothing ran", why)
 	}
 	return errors.Join(errs...)
 }
@@ -422,6 +473,11 @@ func (r *run) fail(err error) {
 // phases runs main (with faults), heal, and final. interrupted reports that
 // ctx ended (Ctrl-C) before the run finished on its own.
 func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
+	workers := make([]*worker, r.cfg.Concurrency)
+	for i := range workers {
+		workers[i] = r.newWorker(i)
+	}
+	r.openClients(ctx, workers)
 	mainCtx, cancelMain := context.WithTimeout(ctx, r.cfg.TimeLimit)
 	defer cancelMain()
 	go func() {
@@ -435,10 +491,6 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 	// under opCtx, which only an interrupt ends.
 	opCtx := ctx
 
-	workers := make([]*worker, r.cfg.Concurrency)
-	for i := range workers {
-		workers[i] = r.newWorker(i)
-	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
@@ -474,6 +526,23 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 	return ctx.Err() != nil, nil
 }
 
+// openClients opens every worker's client to its own node before the main
+// phase's clock starts, so that a client slow to start (an interpreter on a
+// loaded machine) does not spend the time the faults are given. A client
+// that cannot open is left to the worker's first operation, which records
+// why.
+func (r *run) openClients(ctx context.Context, workers []*worker) {
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = w.client(ctx, w.gc.Node)
+		}()
+	}
+	wg.Wait()
+}
+
 func (r *run) nemesisLoop(ctx context.Context) {
 	trigDone := make(chan struct{})
 	go func() {
@@ -495,14 +564,22 @@ func (r *run) nemesisLoop(ctx context.Context) {
 		if err := r.cfg.Clock.Sleep(ctx, wait); err != nil {
 			return
 		}
-		r.applyFault(ctx, pf.Nemesis, pf.Op)
+		r.applyFault(ctx, pf.Nemesis, pf.Op, false)
 	}
 }
 
-func (r *run) applyFault(ctx context.Context, n Nemesis, op history.Op) {
+// applyFault records, applies and records the outcome of one planned
+// operation of n; healing marks an operation of the final heal, never a
+// fault.
+func (r *run) applyFault(ctx context.Context, n Nemesis, op history.Op, healing bool) {
 	op.Process = history.NemesisProcess
 	op.Type = history.Invoke
 	inv := r.record(op)
+	heal := healing || IsHeal(n, inv)
+	if !heal {
+		atomic.AddInt64(&r.stats.Faults, 1)
+		r.fault.Store(strings.TrimSpace(inv.F+" "+inv.Node) + " (in progress)")
+	}
 	done := safeApply(ctx, r.rt, n, inv)
 	done.Index, done.Process, done.F = 0, history.NemesisProcess, inv.F
 	if done.Node == "" {
@@ -512,7 +589,15 @@ func (r *run) applyFault(ctx context.Context, n Nemesis, op history.Op) {
 		done.Type = history.Info
 	}
 	rec := r.record(done)
-	atomic.AddInt64(&r.stats.Faults, 1)
+	switch {
+	case heal:
+		atomic.AddInt64(&r.stats.Heals, 1)
+	case rec.Type == history.OK:
+		atomic.AddInt64(&r.stats.Applied, 1)
+	}
+	r.tallyMu.Lock()
+	r.tally.add(n.Name(), heal, rec.Type)
+	r.tallyMu.Unlock()
 	desc := inv.F
 	if inv.Node != "" {
 		desc += " " + inv.Node
@@ -534,10 +619,31 @@ func safeApply(ctx context.Context, rt Runtime, n Nemesis, op history.Op) (done 
 	return n.Apply(ctx, rt, op)
 }
 
+func (r *run) faultTally() []FaultTally {
+	r.tallyMu.Lock()
+	defer r.tallyMu.Unlock()
+	return r.tally.list()
+}
+
+// JudgeFaults adds a warning for every requested fault kind that was never
+// applied and, unless allowed, turns a valid verdict into unknown: a run
+// whose faults never happened says nothing about them.
+func JudgeFaults(rs *checkers.Results, ts []FaultTally, allow bool) {
+	un := Unapplied(ts)
+	for _, t := range un {
+		rs.Warnings = append(rs.Warnings, UnappliedWarning(t))
+	}
+	if len(un) > 0 && !allow && rs.Valid == checkers.Valid {
+		rs.Valid = checkers.Unknown
+		rs.Warnings = append(rs.Warnings, "verdict unknown, not valid: a requested fault kind was never applied")
+	}
+}
+
 func (r *run) heal(ctx context.Context) {
+	r.phase.Store("heal")
 	for _, n := range r.p.Nemeses {
 		for _, op := range n.HealOps(r.p.Nodes) {
-			r.applyFault(ctx, n, op)
+			r.applyFault(ctx, n, op, true)
 		}
 	}
 	if len(r.p.Nemeses) > 0 {
@@ -550,6 +656,7 @@ func (r *run) final(ctx context.Context, workers []*worker) {
 	if len(ops) == 0 {
 		return
 	}
+	r.phase.Store("final phase")
 	fctx, cancel := context.WithTimeout(ctx, r.cfg.FinalTimeout)
 	defer cancel()
 	ch := make(chan history.Op)
@@ -579,7 +686,8 @@ func (r *run) final(ctx context.Context, workers []*worker) {
 func (r *run) snapshot() Stats {
 	return Stats{Invoked: atomic.LoadInt64(&r.stats.Invoked), OK: atomic.LoadInt64(&r.stats.OK),
 		Fail: atomic.LoadInt64(&r.stats.Fail), Info: atomic.LoadInt64(&r.stats.Info),
-		Faults: atomic.LoadInt64(&r.stats.Faults)}
+		Faults: atomic.LoadInt64(&r.stats.Faults), Applied: atomic.LoadInt64(&r.stats.Applied),
+		Heals: atomic.LoadInt64(&r.stats.Heals)}
 }
 
 func (r *run) progress() (stop func()) {
@@ -607,8 +715,13 @@ func (r *run) progress() (stop func()) {
 			if fault == "" {
 				fault = "none yet"
 			}
-			fmt.Fprintf(r.cfg.Progress, "[%5.1fs/%s] %d ops (%.0f/s)  ok %d  fail %d  info %d  faults %d  last fault: %s\n",
-				el.Seconds(), r.cfg.TimeLimit, s.Invoked, rate, s.OK, s.Fail, s.Info, s.Faults, fault)
+			phase, _ := r.phase.Load().(string)
+			if phase == "main phase" && el > r.cfg.TimeLimit {
+				// Operations in flight finish past the limit.
+				phase = "main phase ending"
+			}
+			fmt.Fprintf(r.cfg.Progress, "[%5.1fs/%s %s] %d ops (%.0f/s)  ok %d  fail %d  info %d  faults %d (%d applied)  last fault: %s\n",
+				el.Seconds(), r.cfg.TimeLimit, phase, s.Invoked, rate, s.OK, s.Fail, s.Info, s.Faults, s.Applied, fault)
 		}
 	}()
 	return func() { close(done); <-finished }

@@ -37,7 +37,15 @@ func (noisyRuntime) SetClockOffset(context.Context, string, time.Duration) error
 // they do against a real system.
 type noisyTarget struct{}
 
-func (noisyTarget) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) { return nil, nil }
+// Nodes describes one process per name: the nemeses refuse a target
+// without nodes to act on.
+func (noisyTarget) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
+	var specs []core.NodeSpec
+	for _, n := range names {
+		specs = append(specs, core.NodeSpec{Name: n, Program: "true"})
+	}
+	return specs, nil
+}
 func (noisyTarget) NewClient(context.Context, string, core.ClientConfig) (core.Client, error) {
 	return noisyClient{}, nil
 }

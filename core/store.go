@@ -126,6 +126,9 @@ type StoredConfig struct {
 	Params          Params    `json:"params"`
 	Start           time.Time `json:"start"`
 	Versions        Versions  `json:"versions"`
+	// AllowUnappliedFaults: the run keeps a valid verdict although a
+	// requested fault kind was never applied.
+	AllowUnappliedFaults bool `json:"allow_unapplied_faults,omitempty"`
 	// Scenario is the named scenario the run plays, if any; "matched" is
 	// added beside it once the verdict is known (RecordMatch).
 	Scenario *ScenarioRun `json:"scenario,omitempty"`
@@ -161,7 +164,7 @@ func WriteConfig(dir string, cfg *Config, h history.Header) error {
 		Runtime: h.Runtime, Nodes: h.Nodes, Concurrency: cfg.Concurrency, TimeLimit: cfg.TimeLimit.String(),
 		Rate: cfg.Rate, Nemeses: h.Nemeses, NemesisInterval: cfg.NemesisInterval.String(), Seed: cfg.Seed,
 		OpTimeout: cfg.OpTimeout.String(), Params: cfg.Params, Start: h.Start, Versions: BuildVersions(),
-		Scenario: cfg.Scenario}
+		AllowUnappliedFaults: cfg.AllowUnappliedFaults, Scenario: cfg.Scenario}
 	return writeJSON(filepath.Join(dir, ConfigFile), sc)
 }
 
@@ -178,9 +181,29 @@ func ReadConfig(dir string) (StoredConfig, error) {
 	return sc, nil
 }
 
-// WriteResults writes results.json.
-func WriteResults(dir string, rs checkers.Results) error {
-	return writeJSON(filepath.Join(dir, ResultsFile), rs)
+// StoredResults is results.json: the checkers' verdicts and, for a run
+// with nemeses, how many faults of each kind were planned, applied, failed.
+type StoredResults struct {
+	checkers.Results
+	Faults []FaultTally `json:"faults,omitempty"`
+}
+
+// WriteResults writes results.json; faults is the run's fault tally.
+func WriteResults(dir string, rs checkers.Results, faults ...FaultTally) error {
+	return writeJSON(filepath.Join(dir, ResultsFile), StoredResults{Results: rs, Faults: faults})
+}
+
+// ReadResults reads a run's results.json.
+func ReadResults(dir string) (StoredResults, error) {
+	var sr StoredResults
+	b, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		return sr, err
+	}
+	if err := json.Unmarshal(b, &sr); err != nil {
+		return sr, fmt.Errorf("%s: %w", filepath.Join(dir, ResultsFile), err)
+	}
+	return sr, nil
 }
 
 // writeJSON writes through a temporary file so that a crash never leaves a
@@ -232,6 +255,9 @@ func WorkloadFor(reg *Registry, h *history.Header) (Workload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history header: %w", err)
 	}
+	// A history stored before a parameter was renamed is read with
+	// today's names, by the workload and by its checkers.
+	h.Params = reg.CanonicalParams(h.Params)
 	params := Params{}
 	addDefaults(params, wi.Params)
 	for k, v := range h.Params {

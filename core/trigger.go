@@ -176,7 +176,7 @@ func (r *run) triggerLoop(ctx context.Context) {
 			return
 		}
 		if next != nil {
-			r.applyFault(ctx, next.n, next.op)
+			r.applyFault(ctx, next.n, next.op, false)
 			continue
 		}
 		select {

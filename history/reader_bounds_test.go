@@ -152,3 +152,30 @@ func TestNamesThatWouldMergeAreRefused(t *testing.T) {
 		t.Errorf("header with non-UTF-8 node names: err = %v", err)
 	}
 }
+
+// counting counts the bytes read through it.
+type counting struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counting) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// A 200 MB single-record line took 2.97 GB; it is refused once past the
+// bound, without reading the rest of it.
+func TestTwoHundredMegabyteRecordIsRefused(t *testing.T) {
+	body := &counting{r: io.LimitReader(&zeros{}, 200<<20)}
+	in := io.MultiReader(strings.NewReader(testHeader+`{"index":0,"process":1,"type":"invoke","f":"x","time":1,"value":"`), body, strings.NewReader(`"}`+"\n"))
+	_, err := Read(in)
+	var le *LimitError
+	if !errors.As(err, &le) || le.What != "record" || le.Line != 2 {
+		t.Fatalf("err = %v", err)
+	}
+	if body.n > DefaultMaxRecordSize+2<<20 {
+		t.Fatalf("read %d MB of the record before refusing it", body.n>>20)
+	}
+}

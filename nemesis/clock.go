@@ -56,11 +56,11 @@ var _ core.Nemesis = (*Clock)(nil)
 
 // ClockParams are the clock nemesis's flags.
 var ClockParams = []core.Param{
-	{Name: "clock-bump", Default: "2s", Usage: "how far the clock nemesis moves a node's clock forward"},
-	{Name: "clock-rollback", Default: "2s", Usage: "how far the clock nemesis moves a node's clock back"},
-	{Name: "clock-strobe-delta", Default: "500ms", Usage: "how far a clock strobe swings a node's clock"},
-	{Name: "clock-strobe-period", Default: "20ms", Usage: "how often a clock strobe flips"},
-	{Name: "clock-strobe-duration", Default: "1s", Usage: "how long a clock strobe lasts"},
+	{Name: "clock-bump", Type: core.TypeDuration, Default: "2s", Usage: "how far the clock nemesis moves a node's clock forward"},
+	{Name: "clock-rollback", Type: core.TypeDuration, Default: "2s", Usage: "how far the clock nemesis moves a node's clock back"},
+	{Name: "clock-strobe-delta", Type: core.TypeDuration, Default: "500ms", Usage: "how far a clock strobe swings a node's clock"},
+	{Name: "clock-strobe-period", Type: core.TypeDuration, Default: "20ms", Usage: "how often a clock strobe flips"},
+	{Name: "clock-strobe-duration", Type: core.TypeDuration, Default: "1s", Usage: "how long a clock strobe lasts"},
 }
 
 // NewClock builds the clock nemesis from its params.
@@ -131,6 +131,7 @@ func (c *Clock) Apply(ctx context.Context, rt core.Runtime, op history.Op) histo
 		return failed(op, fmt.Errorf("bad clock fault value: %w", err))
 	}
 	target := time.Duration(v.OffsetNS)
+	was := c.skewed.has(op.Node)
 	if target != 0 || op.F == "clock-strobe" {
 		c.skewed.set(op.Node, true)
 	}
@@ -143,6 +144,11 @@ func (c *Clock) Apply(ctx context.Context, rt core.Runtime, op history.Op) histo
 		err = rt.SetClockOffset(ctx, op.Node, target)
 	}
 	if err != nil {
+		if unsupported(err) {
+			// The clock never moved; the node is as it was.
+			c.skewed.set(op.Node, was)
+			return failed(op, err)
+		}
 		return indeterminate(op, err)
 	}
 	c.skewed.set(op.Node, target != 0)
@@ -203,8 +209,13 @@ func failed(op history.Op, err error) history.Op {
 	return op
 }
 
-// indeterminate marks a fault that may or may not have been applied.
+// indeterminate marks a fault that may or may not have been applied. An
+// error that says the runtime cannot do it at all (core.ErrUnsupported)
+// makes it a failure: it certainly did not happen.
 func indeterminate(op history.Op, err error) history.Op {
+	if unsupported(err) {
+		return failed(op, err)
+	}
 	op.Type, op.Error = history.Info, err.Error()
 	return op
 }

@@ -47,10 +47,10 @@ var Topologies = []string{"halves", "random-halves", "isolate", "majorities-ring
 
 // PartitionParams are the partition nemesis's flags.
 var PartitionParams = []core.Param{
-	{Name: "partition-topologies", Default: "halves,random-halves,isolate,majorities-ring,bridge,one-way,clients",
+	{Name: "partition-topologies", Type: core.TypeChoice, Choices: Topologies, List: true, Default: "halves,random-halves,isolate,majorities-ring,bridge,one-way,clients",
 		Usage: "comma-separated partition plans to pick from: " + strings.Join(Topologies, ", ")},
-	{Name: "partition-latency", Default: "100ms", Usage: "added one-way latency of the slow plan"},
-	{Name: "partition-loss", Default: "0.2", Usage: "loss probability of the lossy plan (a lost chunk waits a retransmission timeout)"},
+	{Name: "partition-latency", Type: core.TypeDuration, Default: "100ms", Usage: "added one-way latency of the slow plan"},
+	{Name: "partition-loss", Type: core.TypeFloat, Default: "0.2", Usage: "loss probability of the lossy plan (a lost chunk waits a retransmission timeout)"},
 }
 
 // Partition faults cut network links (node to node, and clients to nodes)

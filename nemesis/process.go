@@ -31,7 +31,7 @@ type Kill struct {
 
 // KillParams are the kill nemesis's flags.
 var KillParams = []core.Param{
-	{Name: "kill-restart-delay", Default: "0s", Usage: "how long a restarted node stays down (a delay past a lock TTL changes the outcome)"},
+	{Name: "kill-restart-delay", Type: core.TypeDuration, Default: "0s", Usage: "how long a restarted node stays down (a delay past a lock TTL changes the outcome)"},
 }
 
 // NewKill builds the kill nemesis.
@@ -181,6 +181,12 @@ func (s *marks) set(node string, on bool) {
 	} else {
 		delete(s.m, node)
 	}
+}
+
+func (s *marks) has(node string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[node]
 }
 
 // list returns the marked nodes in name order.

@@ -72,7 +72,10 @@ type chart struct {
 type band struct{ X, W, Y, H, Class, Title string }
 type tick struct{ X, Label string }
 type label struct{ X, Y, Text, Class string }
-type mark struct{ X, Y, W, H, Class, ID, Title, Href string }
+
+// mark is a rectangle; Lane and Kind become data-lane and data-kind, so a
+// reader (or a test) can tell which lane a fault mark sits on.
+type mark struct{ X, Y, W, H, Class, ID, Title, Href, Lane, Kind string }
 type line struct{ Points, Class, Title string }
 type marker struct{ X, Y, Label, Href, Title string }
 type legend struct{ Class, Text string }
@@ -363,10 +366,27 @@ func faultPeriods(pairs []history.Pair, end int64) []period {
 		case f == "resume":
 			finish(lane, "paused", t1)
 		case strings.HasPrefix(f, "partition") || strings.HasPrefix(f, "isolate") || strings.HasPrefix(f, "cut"):
-			if node == "" {
-				lane = "network"
+			cut := cutLanes(completeOrInvoke(p))
+			if len(cut) == 0 {
+				// No grudge recorded: the whole network is the lane.
+				if node == "" {
+					lane = "network"
+				}
+				begin(lane, "partition", t1, maybe, desc)
+				continue
 			}
-			begin(lane, "partition", t1, maybe, desc)
+			for _, l := range sortedLanes(cut) {
+				begin(l, "partition", t1, maybe, desc+"; "+cut[l])
+			}
+		case f == "client-pause":
+			client, d := clientPause(completeOrInvoke(p))
+			if client == "" {
+				out = append(out, period{Lane: lane, Kind: "action", Start: t0, End: t1, Maybe: maybe, Text: desc})
+				continue
+			}
+			// Recorded when the pause begins: it lasts its duration.
+			out = append(out, period{Lane: client, Kind: "paused", Start: t1, End: min(t1+int64(d), end), Maybe: maybe,
+				Text: fmt.Sprintf("client %s paused for %s from %s", clean(client, 40), d, secs(t1))})
 		case f == "heal":
 			for key, i := range open {
 				if out[i].Kind == "partition" {
@@ -403,13 +423,90 @@ func faultPeriods(pairs []history.Pair, end int64) []period {
 	return out
 }
 
+// cutLanes reads a partition record's grudge and says, per lane, whom it
+// could not reach or be reached by: a node's lane for a node, "c0" for one
+// client, "clients" for every client.
+func cutLanes(op *history.Op) map[string]string {
+	v, err := nemesis.DecodePartitionValue(op)
+	if err != nil || len(v.Cut) == 0 {
+		return nil
+	}
+	laneOf := func(e string) string {
+		if e == nemesis.ClientsEndpoint {
+			return "clients"
+		}
+		return e
+	}
+	out, to, from := map[string]string{}, map[string][]string{}, map[string][]string{}
+	for _, l := range v.Cut {
+		a, b := laneOf(l.From), laneOf(l.To)
+		to[a] = append(to[a], b)
+		from[b] = append(from[b], a)
+	}
+	for _, l := range sortedLanes(to) {
+		out[l] = clean(l, 40) + " cannot reach " + clean(strings.Join(dedupe(to[l]), ", "), 200)
+	}
+	for _, l := range sortedLanes(from) {
+		msg := clean(strings.Join(dedupe(from[l]), ", "), 200) + " cannot reach " + clean(l, 40)
+		if out[l] != "" {
+			msg = out[l] + "; " + msg
+		}
+		out[l] = msg
+	}
+	return out
+}
+
+func sortedLanes[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func dedupe(xs []string) []string {
+	sort.Strings(xs)
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// clientPause reads a client-pause record: which client, for how long.
+func clientPause(op *history.Op) (string, time.Duration) {
+	var v struct {
+		Client   string `json:"client"`
+		Duration string `json:"duration"`
+		Pause    string `json:"pause"`
+	}
+	if op.DecodeValue(&v) != nil || v.Client == "" {
+		return "", 0
+	}
+	d, err := time.ParseDuration(v.Duration)
+	if err != nil {
+		d, _ = time.ParseDuration(v.Pause)
+	}
+	return v.Client, max(d, 0)
+}
+
 // shade draws fault periods as translucent bands over a plot.
 func shade(a axis, periods []period, y, h float64) []band {
 	var out []band
+	type span struct {
+		kind       string
+		start, end int64
+	}
+	seen := map[span]bool{}
 	for _, p := range periods {
-		if p.Kind == "action" {
+		// One partition is drawn on every lane it cut, but shaded once.
+		if p.Kind == "action" || seen[span{p.Kind, p.Start, p.End}] {
 			continue
 		}
+		seen[span{p.Kind, p.Start, p.End}] = true
 		x0, x1 := a.x(p.Start), a.x(p.End)
 		cls := "shade s-" + p.Kind
 		out = append(out, band{X: f1(x0), W: f1(math.Max(x1-x0, 0.8)), Y: f1(y), H: f1(h), Class: cls, Title: p.Text})
@@ -462,7 +559,7 @@ func faultChart(a axis, nodes []string, periods []period) chart {
 			cls += " maybe"
 		}
 		c.Rects = append(c.Rects, mark{X: f1(x0), Y: f1(top + laneH*float64(idx[p.Lane]) + 2 + sub*laneH),
-			W: f1(math.Max(x1-x0, 1.5)), H: f1((laneH - 4) * (1 - 2*sub)), Class: cls, Title: p.Text})
+			W: f1(math.Max(x1-x0, 1.5)), H: f1((laneH - 4) * (1 - 2*sub)), Class: cls, Title: p.Text, Lane: p.Lane, Kind: p.Kind})
 	}
 	return c
 }
@@ -478,9 +575,10 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 	series := map[string][]step{}
 	type strobeRec struct {
 		t0, t1, lo, hi int64
-		title          string
+		title, node    string
 	}
 	var strobes []strobeRec
+	var maybes []strobeRec
 	var maxAbs int64 = 1
 	any := false
 	for i := range pairs {
@@ -496,13 +594,21 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 		any = true
 		n := p.Invoke.Node
 		t := p.End(a.end)
+		if p.Outcome() != history.OK {
+			// A fault of unknown outcome may not have moved the clock: it
+			// is marked, never drawn as the node's offset.
+			maybes = append(maybes, strobeRec{t0: p.Invoke.Time, t1: t, lo: min(0, off), hi: max(0, off),
+				title: describeFault(completeOrInvoke(p)) + " (outcome unknown: the clock may not have moved)", node: n})
+			maxAbs = max(maxAbs, abs64(off))
+			continue
+		}
 		series[n] = append(series[n], step{t, off})
 		maxAbs = max(maxAbs, abs64(off), v.MaxOffsetNS)
 		if p.Invoke.F == "clock-strobe" {
 			delta, _ := time.ParseDuration(v.Delta)
 			lo, hi := off, off+int64(delta)
 			strobes = append(strobes, strobeRec{t0: p.Invoke.Time, t1: t, lo: min(lo, hi), hi: max(lo, hi),
-				title: describeFault(completeOrInvoke(p))})
+				title: describeFault(completeOrInvoke(p)), node: n})
 			maxAbs = max(maxAbs, abs64(hi))
 		}
 	}
@@ -528,6 +634,10 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 		}
 	}
 	sort.Strings(lanes[len(nodes):])
+	colour := map[string]string{}
+	for i, n := range lanes {
+		colour[n] = "node" + strconv.Itoa(i%8)
+	}
 	for i, n := range lanes {
 		cls := "node" + strconv.Itoa(i%8)
 		c.Legend = append(c.Legend, legend{Class: cls, Text: short(n, 24)})
@@ -544,8 +654,15 @@ func clockChart(a axis, nodes []string, pairs []history.Pair) (chart, bool) {
 	for _, s := range strobes {
 		x0, x1 := a.x(s.t0), a.x(s.t1)
 		y0, y1 := yOf(s.hi), yOf(s.lo)
+		// The strobe takes the colour of the node it hit.
 		c.Rects = append(c.Rects, mark{X: f1(x0), Y: f1(y0), W: f1(math.Max(x1-x0, 1)), H: f1(math.Max(y1-y0, 2)),
-			Class: "strobe", Title: s.title})
+			Class: "strobe " + colour[s.node], Title: s.title, Lane: s.node, Kind: "strobe"})
+	}
+	for _, s := range maybes {
+		x0, x1 := a.x(s.t0), a.x(s.t1)
+		y0, y1 := yOf(s.hi), yOf(s.lo)
+		c.Rects = append(c.Rects, mark{X: f1(x0), Y: f1(y0), W: f1(math.Max(x1-x0, 1.5)), H: f1(math.Max(y1-y0, 2)),
+			Class: "clock maybe", Title: s.title, Lane: s.node, Kind: "clock"})
 	}
 	return c, true
 }

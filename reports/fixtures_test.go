@@ -23,6 +23,7 @@ type fixture struct {
 	cfg     *core.StoredConfig
 	ops     []history.Op
 	results *checkers.Results
+	faults  []core.FaultTally
 	logs    map[string]string
 	files   map[string]string
 }
@@ -48,7 +49,7 @@ func (f *fixture) write(t testing.TB, dir string) string {
 		writeJSONFile(t, filepath.Join(dir, core.ConfigFile), f.cfg)
 	}
 	if f.results != nil {
-		if err := core.WriteResults(dir, *f.results); err != nil {
+		if err := core.WriteResults(dir, *f.results, f.faults...); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -52,6 +52,7 @@ table.ops { width: 100%; table-layout: fixed; }
 table.ops td:nth-child(1) { width: 5em; } table.ops td:nth-child(2), table.ops td:nth-child(3) { width: 5em; }
 tr.ok td:nth-child(3) { color: #1e7b34; } tr.fail td:nth-child(3) { color: #b42318; } tr.info td:nth-child(3) { color: #a15c07; }
 .problems { background: #fff4e5; border: 1px solid #f0b429; padding: 8px 14px; border-radius: 4px; }
+.never, .never-applied { color: #a61b1b; font-weight: bold; }
 .anomaly { background: #fff; border: 1px solid #e3c3c0; border-left: 5px solid #b42318; border-radius: 4px; padding: 8px 12px; margin: 10px 0; }
 .anomaly:target { outline: 3px solid #1565c0; }
 .anomaly .label { background: #b42318; color: #fff; border-radius: 3px; padding: 0 6px; margin-right: 6px; }
@@ -73,7 +74,7 @@ rect:target { stroke: #1565c0; stroke-width: 4; }
 rect.shade { opacity: .13; } rect.s-down { fill: #b42318; } rect.s-paused { fill: #555; } rect.s-partition { fill: #6f42c1; }
 rect.s-clock { fill: #1565c0; opacity: .06; } rect.s-strobe { fill: #1565c0; opacity: .18; }
 rect.down { fill: #b42318; } rect.paused { fill: #777; } rect.partition { fill: #6f42c1; } rect.clock { fill: #9cc3f0; }
-rect.strobe { fill: #1565c0; opacity: .6; } rect.action { fill: #333; } rect.maybe { opacity: .45; }
+rect.strobe { fill: #1565c0; opacity: .6; } rect.strobe.node0 { fill: #1565c0; } rect.strobe.node1 { fill: #e36209; } rect.strobe.node2 { fill: #2e7d32; } rect.strobe.node3 { fill: #6f42c1; } rect.strobe.node4 { fill: #b42318; } rect.strobe.node5 { fill: #00838f; } rect.strobe.node6 { fill: #795548; } rect.strobe.node7 { fill: #ad1457; } rect.action { fill: #333; } rect.maybe { opacity: .45; }
 span.key.down { background: #b42318; } span.key.paused { background: #777; } span.key.partition { background: #6f42c1; }
 span.key.clock { background: #9cc3f0; } span.key.strobe { background: #1565c0; } span.key.action { background: #333; }
 line.marker { stroke: #b42318; stroke-dasharray: 3 2; stroke-width: 1.2; }
@@ -108,6 +109,12 @@ rect.dot { opacity: .75; }
 
 <h2>Run</h2>
 <table class="counts"><tr>{{range .Counts}}<th>{{.K}}</th>{{end}}</tr><tr>{{range .Counts}}<td>{{.V}}</td>{{end}}</tr></table>
+{{- if .Faults}}
+<table class="counts faults" id="fault-tally"><tr><th>fault kind</th><th>planned</th><th>applied</th><th>failed</th><th>unknown</th><th>heals</th></tr>
+{{- range .Faults}}<tr data-kind="{{.Kind}}"{{if .Never}} class="never"{{end}}><td>{{.Kind}}</td><td>{{.Planned}}</td><td>{{.Applied}}</td><td>{{.Failed}}</td><td>{{.Unknown}}</td><td>{{.Heal}}</td></tr>{{end}}
+</table>
+{{- range .Faults}}{{if .Never}}<p class="never-applied">No {{.Kind}} fault was applied: this run says nothing about {{.Kind}} faults.</p>{{end}}{{end}}
+{{- end}}
 
 <h2>Timeline</h2>
 <p class="note">One time axis for every plot: seconds since the run started. Shaded bands are fault periods; red dashed lines mark anomalies (click to jump to the explanation). Hover a mark for its details.</p>
@@ -174,7 +181,7 @@ rect.dot { opacity: .75; }
 {{- range .YLabels}}<text class="row" x="{{.X}}" y="{{.Y}}">{{.Text}}</text>{{end}}
 {{- range .Lines}}<polyline class="{{.Class}}" points="{{.Points}}"><title>{{.Title}}</title></polyline>{{end}}
 {{- range .Rects}}
-{{if .Href}}<a href="{{.Href}}">{{end}}<rect{{if .ID}} id="{{.ID}}"{{end}} class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}">{{if .Title}}<title>{{.Title}}</title>{{end}}</rect>{{if .Href}}</a>{{end}}
+{{if .Href}}<a href="{{.Href}}">{{end}}<rect{{if .ID}} id="{{.ID}}"{{end}} class="{{.Class}}"{{if .Lane}} data-lane="{{.Lane}}"{{end}}{{if .Kind}} data-kind="{{.Kind}}"{{end}} x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}">{{if .Title}}<title>{{.Title}}</title>{{end}}</rect>{{if .Href}}</a>{{end}}
 {{- end}}
 {{- range .Markers}}<a href="{{.Href}}"><line class="marker" x1="{{.X}}" x2="{{.X}}" y1="{{$.GridTop}}" y2="{{$.GridBot}}"/><text class="marker" x="{{.X}}" y="{{.Y}}" dx="2" dy="8">{{.Label}}</text><title>{{.Title}}</title></a>{{end}}
 </svg>

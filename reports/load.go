@@ -32,6 +32,9 @@ type Run struct {
 	// Results is results.json; nil when the run was never judged (the
 	// harness was killed before the checkers ran).
 	Results *checkers.Results
+	// Faults is results.json's tally of faults planned, applied and failed
+	// per fault kind; nil for a run without nemeses or from an older chaos.
+	Faults []core.FaultTally
 	// Problems are what could not be read, in words; the report shows them.
 	Problems []string
 	// NodeLogs, Visualizations and Files are paths relative to Dir: node
@@ -113,6 +116,12 @@ func LoadFS(fsys fs.FS, dir string) (*Run, error) {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s is not valid results: %v", core.ResultsFile, err))
 		} else {
 			r.Results = &rs
+			var sr struct {
+				Faults []core.FaultTally `json:"faults"`
+			}
+			if json.Unmarshal(b, &sr) == nil {
+				r.Faults = sr.Faults
+			}
 		}
 	}
 	r.NodeLogs = listFiles(fsys, core.NodesDir, func(name string) bool {

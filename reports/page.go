@@ -11,26 +11,29 @@ import (
 	"time"
 
 	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
 )
 
 // page is the view model of report.html. Every string in it is plain text;
 // html/template escapes it on the way out.
 type page struct {
-	Title     string
-	RunID     string
-	Target    string
-	Workload  string
-	Seed      string
-	Start     string
-	Rerun     string
-	Verdict   verdictView
-	Checkers  []checkerView
-	Problems  []string
-	Warnings  []string
-	Settings  []kv
-	Params    []kv
-	Counts    []kv
+	Title    string
+	RunID    string
+	Target   string
+	Workload string
+	Seed     string
+	Start    string
+	Rerun    string
+	Verdict  verdictView
+	Checkers []checkerView
+	Problems []string
+	Warnings []string
+	Settings []kv
+	Params   []kv
+	Counts   []kv
+	// Faults has one row per fault kind: planned, applied, failed, unknown.
+	Faults    []faultRow
 	Charts    []chart
 	NodeLogs  []string
 	Visuals   []string
@@ -38,6 +41,13 @@ type page struct {
 }
 
 type kv struct{ K, V string }
+
+type faultRow struct {
+	Kind                                    string
+	Planned, Applied, Failed, Unknown, Heal int
+	// Never marks a kind of which no fault took effect.
+	Never bool
+}
 
 type verdictView struct {
 	Class    string // valid, invalid, unknown
@@ -130,7 +140,11 @@ func buildPage(r *Run) *page {
 			client = append(client, pairs[i])
 		}
 	}
-	p.Counts = counts(client, len(faults))
+	p.Counts = counts(client, faults)
+	for _, ft := range r.Faults {
+		p.Faults = append(p.Faults, faultRow{Kind: clean(ft.Kind, 200), Planned: ft.Planned, Applied: ft.Applied,
+			Failed: ft.Failed, Unknown: ft.Unknown, Heal: ft.Heals, Never: ft.Applied == 0})
+	}
 
 	// Witness records map to the invocation that opened their operation, which
 	// is what the timeline marks are named after.
@@ -285,7 +299,19 @@ func params(m map[string]string) []kv {
 	return out
 }
 
-func counts(client []history.Pair, faults int) []kv {
+// counts tallies the client's operations and the faults: heals are not
+// faults, and a fault counts as applied only when it completed ok.
+func counts(client []history.Pair, nemesis []history.Pair) []kv {
+	var faults, applied int
+	for i := range nemesis {
+		if core.IsHeal(nil, nemesis[i].Invoke) {
+			continue
+		}
+		faults++
+		if nemesis[i].Outcome() == history.OK {
+			applied++
+		}
+	}
 	var ok, fail, info int64
 	for i := range client {
 		switch client[i].Outcome() {
@@ -298,7 +324,8 @@ func counts(client []history.Pair, faults int) []kv {
 		}
 	}
 	return []kv{{"operations", strconv.Itoa(len(client))}, {"ok", strconv.FormatInt(ok, 10)},
-		{"fail", strconv.FormatInt(fail, 10)}, {"info", strconv.FormatInt(info, 10)}, {"faults", strconv.Itoa(faults)}}
+		{"fail", strconv.FormatInt(fail, 10)}, {"info", strconv.FormatInt(info, 10)}, {"faults", strconv.Itoa(faults)},
+		{"faults applied", strconv.Itoa(applied)}}
 }
 
 // visualOf finds the drawing a checker named in an anomaly's data (the

@@ -99,10 +99,6 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	if start.IsZero() {
 		return unknown("the history's header has no start time, so no ID's timestamp can be placed on the run's time line")
 	}
-	// Only clock faults that took effect (or may have) widen a node's
-	// window: a fault that failed moved no clock.
-	applied := history.Faults(ops)
-	nextFault := 0
 	counts := map[string]int64{"attempted": 0, "ok": 0, "fail": 0, "info": 0}
 	procs := make([]pending, 0, 64)
 	// Clusters are small: a linear scan beats hashing the node name twice
@@ -142,14 +138,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			return unknown(fmt.Sprintf("record %d: time %d ns is before the run's start", op.Index, op.Time))
 		}
 		if op.IsNemesis() {
-			took := false
-			if op.Type == history.Invoke {
-				for nextFault < len(applied) && applied[nextFault].Index < op.Index {
-					nextFault++
-				}
-				took = nextFault < len(applied) && applied[nextFault].Index == op.Index
-			}
-			if took && strings.HasPrefix(op.F, "clock-") {
+			if op.Type == history.Invoke && strings.HasPrefix(op.F, "clock-") && applied(ops, i) {
 				var cr clockRecord
 				if err := op.DecodeValue(&cr); err == nil {
 					ns := node(op.Node)
@@ -333,6 +322,22 @@ func describeFault(f *history.Op) string {
 		s += " " + string(f.Value)
 	}
 	return s
+}
+
+// applied reports whether the fault invoked at ops[i] took effect or may
+// have, exactly as history.Faults decides: unless the next nemesis record
+// is its fail. Only such a fault widens a node's window; a clock fault that
+// failed moved no clock. Looking ahead costs only the records up to the
+// next nemesis record, where history.Faults would walk all twenty million
+// records of a large history once more.
+func applied(ops []history.Op, i int) bool {
+	inv := &ops[i]
+	for j := i + 1; j < len(ops); j++ {
+		if c := &ops[j]; c.IsNemesis() {
+			return !(c.Type == history.Fail && c.F == inv.F && c.Node == inv.Node)
+		}
+	}
+	return true
 }
 
 // parseUint reads a JSON number as a uint64 without allocating; it is on the

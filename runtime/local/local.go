@@ -658,3 +658,12 @@ func spawner(reqs <-chan spawnReq) {
 		req.err <- req.cmd.Start()
 	}
 }
+
+// SupportsNemesis refuses, before any node starts, the partition nemesis
+// when the runtime has no link layer to cut links with.
+func (r *Runtime) SupportsNemesis(n core.Nemesis, _ []core.NodeSpec) error {
+	if n.Name() == "partition" && r.links == nil {
+		return errors.New("this local runtime has no link layer (made with WithLinkLayer(nil)); use the default linkproxy layer or the docker runtime")
+	}
+	return nil
+}

@@ -38,7 +38,7 @@ func get(t *testing.T, url string, timeout time.Duration) (string, error) {
 // offers.
 func TestNodeLifecycle(t *testing.T) {
 	ctx := context.Background()
-	tgt, err := snowflake.New(core.Params{"mode": "monotonic"})
+	tgt, err := snowflake.New(core.Params{"snowflake-mode": "monotonic"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,8 +85,8 @@ func TestRegisterLinearizableUnderFaults(t *testing.T) {
 		OpTimeout: time.Second, CheckTimeout: time.Minute,
 	})
 	t.Logf("stats %+v\n%s", out.Stats, verdict(t, out))
-	if out.Stats.Faults < 5 {
-		t.Errorf("only %d faults were injected", out.Stats.Faults)
+	if out.Stats.Faults+out.Stats.Heals < 5 {
+		t.Errorf("only %d faults and %d heals were injected", out.Stats.Faults, out.Stats.Heals)
 	}
 	if out.Results.Valid != checkers.Valid {
 		t.Fatalf("verdict %s, want valid:\n%s", out.Results.Valid, verdict(t, out))

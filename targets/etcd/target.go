@@ -23,11 +23,11 @@ const Name = "etcd"
 
 // Params are the target's flags.
 var Params = []core.Param{
-	{Name: "etcd-heartbeat", Default: "100ms", Usage: "raft heartbeat interval of every member"},
-	{Name: "etcd-election", Default: "1s", Usage: "raft election timeout of every member"},
-	{Name: "etcd-lock-set", Default: "harness", Usage: "where lock-set keeps its set: harness (unfenced, loses updates when a lease runs out) or fenced (in etcd, written only by a transaction guarded on the lock key's create revision); the lease TTL is --lock-ttl, rounded up to whole seconds"},
-	{Name: "etcd-serializable-reads", Default: "false", Usage: "test flag: register reads are served from the member's local state (may be stale) instead of linearizably"},
-	{Name: "etcd-fsync", Default: "false", Usage: "fsync the WAL (a killed process keeps its page cache, so off by default)"},
+	{Name: "etcd-heartbeat", Type: core.TypeDuration, Default: "100ms", Usage: "raft heartbeat interval of every member"},
+	{Name: "etcd-election", Type: core.TypeDuration, Default: "1s", Usage: "raft election timeout of every member"},
+	{Name: "etcd-lock-set", Type: core.TypeChoice, Choices: []string{"harness", "fenced"}, Default: "harness", Usage: "where lock-set keeps its set: harness (unfenced, loses updates when a lease runs out) or fenced (in etcd, written only by a transaction guarded on the lock key's create revision); the lease TTL is --lock-ttl, rounded up to whole seconds"},
+	{Name: "etcd-serializable-reads", Type: core.TypeBool, Default: "false", Usage: "test flag: register reads are served from the member's local state (may be stale) instead of linearizably"},
+	{Name: "etcd-fsync", Type: core.TypeBool, Default: "false", Usage: "fsync the WAL (a killed process keeps its page cache, so off by default)"},
 }
 
 // Options are the target's settings, parsed from its params.

@@ -21,15 +21,15 @@ import (
 
 // Params are the gossip target's flags.
 var Params = []core.Param{
-	{Name: "gossip-fanout", Default: "2", Usage: "peers each rumor round pushes to"},
-	{Name: "gossip-k", Default: "2", Usage: "rumor loss of interest: stop with probability 1/k after a push to a peer that knew (0: never)"},
-	{Name: "gossip-rumor", Default: "true", Usage: "spread updates by rumor mongering"},
-	{Name: "gossip-rumor-interval", Default: "100ms", Usage: "rumor round period"},
-	{Name: "gossip-anti-entropy", Default: "true", Usage: "run push-pull anti-entropy"},
-	{Name: "gossip-anti-entropy-interval", Default: "500ms", Usage: "anti-entropy period"},
-	{Name: "gossip-ring", Default: "false", Usage: "anti-entropy with the ring successor (bounded convergence) instead of a random peer"},
-	{Name: "gossip-broken-anti-entropy", Default: "false", Usage: "deliberately break anti-entropy (keeps stale values), to see the convergence checker fail"},
-	{Name: "gossip-quiesce-timeout", Default: "10s", Usage: "how long the final dump waits for every node's digest to agree"},
+	{Name: "gossip-fanout", Type: core.TypeInt, Default: "2", Usage: "peers each rumor round pushes to"},
+	{Name: "gossip-k", Type: core.TypeInt, Default: "2", Usage: "rumor loss of interest: stop with probability 1/k after a push to a peer that knew (0: never)"},
+	{Name: "gossip-rumor", Type: core.TypeBool, Default: "true", Usage: "spread updates by rumor mongering"},
+	{Name: "gossip-rumor-interval", Type: core.TypeDuration, Default: "100ms", Usage: "rumor round period"},
+	{Name: "gossip-anti-entropy", Type: core.TypeBool, Default: "true", Usage: "run push-pull anti-entropy"},
+	{Name: "gossip-anti-entropy-interval", Type: core.TypeDuration, Default: "500ms", Usage: "anti-entropy period"},
+	{Name: "gossip-ring", Type: core.TypeBool, Default: "false", Usage: "anti-entropy with the ring successor (bounded convergence) instead of a random peer"},
+	{Name: "gossip-broken-anti-entropy", Type: core.TypeBool, Default: "false", Usage: "deliberately break anti-entropy (keeps stale values), to see the convergence checker fail"},
+	{Name: "gossip-quiesce-timeout", Type: core.TypeDuration, Default: "10s", Usage: "how long the final dump waits for every node's digest to agree"},
 }
 
 // Register adds the gossip target and its node program to r.

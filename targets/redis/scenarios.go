@@ -175,7 +175,7 @@ func Register(r *core.Registry) {
 		}})
 	r.AddNemesis(core.NemesisInfo{Name: "redis-script",
 		Summary: "a fixed fault script of a named Redis scenario (partitions, clock jumps, restarts, promotion, client pauses)",
-		Params:  []core.Param{{Name: scriptParam, Default: scenarios[0].name, Usage: "script to play: " + strings.Join(scriptNames(), ", ")}},
+		Params:  []core.Param{{Name: scriptParam, Type: core.TypeChoice, Choices: scriptNames(), Default: scenarios[0].name, Usage: "script to play: " + strings.Join(scriptNames(), ", ")}},
 		New: func(p core.Params) (core.Nemesis, error) {
 			name := p.String(scriptParam, scenarios[0].name)
 			steps, err := scriptSteps(name)

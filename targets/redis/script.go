@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -272,8 +273,12 @@ func failed(op history.Op, err error) history.Op {
 }
 
 // outcome is ok on success and info otherwise: a runtime error leaves open
-// whether the fault took effect.
+// whether the fault took effect, unless it says the runtime cannot do it at
+// all (then it certainly did not happen).
 func outcome(op history.Op, err error) history.Op {
+	if errors.Is(err, core.ErrUnsupported) {
+		return failed(op, err)
+	}
 	if err != nil {
 		op.Type, op.Error = history.Info, err.Error()
 		return op

@@ -36,16 +36,16 @@ const Port = "redis"
 
 // Params are the target's flags.
 var Params = []core.Param{
-	{Name: "redis-lock", Default: "redlock", Usage: "redis: lock algorithm: redlock (ours: every node, quorum), redsync (github.com/go-redsync/redsync's Redlock, for comparison) or single (one instance, see --redis-lock-nodes)"},
-	{Name: "redis-lock-nodes", Default: "n1", Usage: "redis: single lock: nodes to try in order, using the first that answers as a primary (n1,n2 follows a failover)"},
-	{Name: "redis-node-timeout", Default: "50ms", Usage: "redis: time allowed for each node's answer (redlock's per-node timeout, small against the TTL; the single lock's primary probe)"},
-	{Name: "redis-drift-factor", Default: "0.01", Usage: "redis: redlock: clock drift allowed, as a fraction of the TTL (plus 2ms)"},
-	{Name: "redis-fencing", Default: "false", Usage: "redis: single lock: hand out fencing tokens (INCR next to the lock) and have the resource reject stale ones"},
+	{Name: "redis-lock", Type: core.TypeChoice, Choices: []string{"redlock", "redsync", "single"}, Default: "redlock", Usage: "redis: lock algorithm: redlock (ours: every node, quorum), redsync (github.com/go-redsync/redsync's Redlock, for comparison) or single (one instance, see --redis-lock-nodes)"},
+	{Name: "redis-lock-nodes", List: true, Default: "n1", Usage: "redis: single lock: nodes to try in order, using the first that answers as a primary (n1,n2 follows a failover)"},
+	{Name: "redis-node-timeout", Type: core.TypeDuration, Default: "50ms", Usage: "redis: time allowed for each node's answer (redlock's per-node timeout, small against the TTL; the single lock's primary probe)"},
+	{Name: "redis-drift-factor", Type: core.TypeFloat, Default: "0.01", Usage: "redis: redlock: clock drift allowed, as a fraction of the TTL (plus 2ms)"},
+	{Name: "redis-fencing", Type: core.TypeBool, Default: "false", Usage: "redis: single lock: hand out fencing tokens (INCR next to the lock) and have the resource reject stale ones"},
 	{Name: "redis-appendonly", Default: "no", Usage: "redis: appendonly, yes or no, for every node or per node (n3=no,yes: n3 no, the others yes)"},
 	{Name: "redis-appendfsync", Default: "everysec", Usage: "redis: appendfsync, always, everysec or no, for every node or per node like --redis-appendonly"},
 	{Name: "redis-replicas", Default: "", Usage: "redis: replica=primary pairs (n2=n1): those nodes start as replicas"},
 	{Name: "redis-server", Default: "", Usage: "redis: redis-server binary (default: redis-server-libc when present, which libfaketime can run, else redis-server)"},
-	{Name: "redis-faketime", Default: "auto", Usage: "redis: run nodes under libfaketime so their clocks can move: auto, yes or no"},
+	{Name: "redis-faketime", Type: core.TypeChoice, Choices: []string{"auto", "yes", "no"}, Default: "auto", Usage: "redis: run nodes under libfaketime so their clocks can move: auto, yes or no"},
 }
 
 // Setup is what to tell a user who has no Redis.

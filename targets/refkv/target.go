@@ -15,8 +15,8 @@ import (
 
 // Params are the target's flags.
 var Params = []core.Param{
-	{Name: "refkv-mode", Default: string(Linearizable), Usage: "refkv: linearizable, stale (reads lag writes) or lost-write (every third write acknowledged and lost)"},
-	{Name: "refkv-stale-window", Default: "100ms", Usage: "refkv: in stale mode, how long after a write reads return the old value"},
+	{Name: "refkv-mode", Type: core.TypeChoice, Choices: []string{"linearizable", "stale", "lost-write"}, Default: string(Linearizable), Usage: "refkv: linearizable, stale (reads lag writes) or lost-write (every third write acknowledged and lost)"},
+	{Name: "refkv-stale-window", Type: core.TypeDuration, Default: "100ms", Usage: "refkv: in stale mode, how long after a write reads return the old value"},
 }
 
 // Register adds the refkv target and its node program to r.

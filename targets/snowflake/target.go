@@ -16,9 +16,10 @@ import (
 
 // Params are the target's flags.
 var Params = []core.Param{
-	{Name: "mode", Default: string(Naive), Usage: "snowflake: how a node meets a clock that went back: naive, guarded or monotonic"},
-	{Name: idsworkload.EpochParam, Default: ids.DefaultEpoch.Format(time.RFC3339), Usage: "snowflake: custom epoch of the IDs' timestamps"},
-	{Name: "machine-ids", Default: "unique", Usage: "snowflake: unique (one per node) or same (every node gets machine id 1, as when every container reads the same default from its environment)"},
+	{Name: "snowflake-mode", Type: core.TypeChoice, Choices: []string{string(Naive), string(Guarded), string(Monotonic)}, Default: string(Naive),
+		Usage: "how a node meets a clock that went back: naive (issues IDs anyway), guarded (refuses) or monotonic (never goes back)", Aliases: []string{"mode"}},
+	{Name: "snowflake-machine-ids", Type: core.TypeChoice, Choices: []string{"unique", "same"}, Default: "unique",
+		Usage: "unique (one per node) or same (every node gets machine id 1, as when every container reads the same default from its environment)", Aliases: []string{"machine-ids"}},
 }
 
 // Register adds the snowflake target and its node program to r.
@@ -39,15 +40,15 @@ type Target struct {
 
 // New builds the target from its parameters.
 func New(p core.Params) (core.Target, error) {
-	mode, err := ParseMode(p.String("mode", string(Naive)))
+	mode, err := ParseMode(p.String("snowflake-mode", string(Naive)))
 	if err != nil {
 		return nil, fmt.Errorf("--%w", err)
 	}
 	epoch := p.String(idsworkload.EpochParam, ids.DefaultEpoch.Format(time.RFC3339))
 	if _, err := time.Parse(time.RFC3339, epoch); err != nil {
-		return nil, fmt.Errorf("--epoch %q: want an RFC 3339 time such as 2020-01-01T00:00:00Z", epoch)
+		return nil, fmt.Errorf("--%s %q: want an RFC 3339 time such as 2020-01-01T00:00:00Z", idsworkload.EpochParam, epoch)
 	}
-	m, err := p.Choice("machine-ids", "unique", "same")
+	m, err := p.Choice("snowflake-machine-ids", "unique", "same")
 	if err != nil {
 		return nil, err
 	}

@@ -271,7 +271,7 @@ func (s *System) errAt(field, format string, args ...any) error {
 }
 
 // Workloads the system target can run, in the order `chaos list` shows.
-var Workloads = []string{"register", "kv", "ids", "lock", "lock-set"}
+var Workloads = []string{"register", "kv", "ids", "lock", "lock-set", "list-append"}
 
 // Nemeses a system's nodes can take; clock only with a clock method.
 var nemeses = []string{"partition", "kill", "pause", "client-pause"}

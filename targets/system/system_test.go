@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/workloads/ids"
+	"github.com/chaostest/chaos/workloads/lock"
 	"github.com/chaostest/chaos/workloads/register"
 )
 
@@ -148,6 +151,8 @@ func TestCheckParams(t *testing.T) {
 func registry() *core.Registry {
 	r := core.NewRegistry()
 	register.Register(r)
+	ids.Register(r)
+	lock.Register(r)
 	nemesis.Register(r)
 	return r
 }
@@ -245,6 +250,53 @@ func TestBrokenClientCommandEndsTheRun(t *testing.T) {
 			}
 			if strings.Contains(string(b), `"type":"ok"`) {
 				t.Errorf("an op was recorded ok:\n%s", b)
+			}
+		})
+	}
+}
+
+// The lock, lock-set and ids workloads run through the HTTP contract
+// against a correct node (testdata/node.py) and are judged valid; a lock
+// that grants every acquire is caught.
+func TestLockAndIDsOverHTTP(t *testing.T) {
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		workload string
+		params   string
+		arg      string
+		want     checkers.Validity
+	}{{"lock", "", "", checkers.Valid}, {"lock-set", "lock-hold = \"20ms\"\n", "", checkers.Valid}, {"ids", "", "", checkers.Valid},
+		{"lock-set", "lock-hold = \"20ms\"\n", "broken", checkers.Invalid}} {
+		t.Run(c.workload+c.arg, func(t *testing.T) {
+			src := `name = "pynode"
+[nodes]
+command = ["python3", "{dir}/node.py", "{port:api}", "{index}", "` + c.arg + `"]
+ready = { http = "api/health" }
+[client]
+type = "http"
+[run]
+workload = "` + c.workload + `"
+nodes = 1
+concurrency = 3
+time-limit = "2s"
+rate = 100
+nemesis = ["pause"]
+nemesis-interval = "500ms"
+[params]
+` + c.params
+			s, err := Parse(filepath.Join(testdata, "chaos.toml"), []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := runSystem(t, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Results.Valid != c.want || out.Stats.OK == 0 || out.Stats.Faults == 0 {
+				t.Fatalf("verdict %v, %+v: %+v", out.Results.Valid, out.Stats, out.Results.Checkers)
 			}
 		})
 	}

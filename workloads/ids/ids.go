@@ -15,12 +15,14 @@ import (
 )
 
 // EpochParam names the parameter that holds the IDs' custom epoch (RFC 3339);
-// targets that issue snowflake IDs declare it.
-const EpochParam = "epoch"
+// targets that issue snowflake IDs read it.
+const EpochParam = "ids-epoch"
 
 // Params are the workload's flags.
 var Params = []core.Param{
-	{Name: "id-time-tolerance", Default: "500ms", Usage: "how far an ID's timestamp may lie outside its request's time window beyond the node's known clock offset"},
+	{Name: EpochParam, Default: idcheck.DefaultEpoch.Format(time.RFC3339), Usage: "custom epoch of the IDs' timestamps (RFC 3339)", Aliases: []string{"epoch"}},
+	{Name: "ids-time-tolerance", Type: core.TypeDuration, Default: "500ms", Aliases: []string{"id-time-tolerance"},
+		Usage: "how far an ID's timestamp may lie outside its request's time window beyond the node's known clock offset"},
 }
 
 // Workload is the ids workload.
@@ -41,21 +43,26 @@ func Register(r *core.Registry) {
 // checkerParams reads the epoch and the tolerance of the ids checker.
 func checkerParams(p core.Params) (time.Time, time.Duration, error) {
 	epoch := idcheck.DefaultEpoch
-	if s := p.String(EpochParam, ""); s != "" {
+	// "epoch" and "id-time-tolerance" are the names of older histories.
+	if s := p.String(EpochParam, p.String("epoch", "")); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			return time.Time{}, 0, fmt.Errorf("--%s %q: want an RFC 3339 time such as 2020-01-01T00:00:00Z", EpochParam, s)
 		}
 		epoch = t
 	}
-	tol, err := p.Duration("id-time-tolerance", 500*time.Millisecond)
+	tolName := "ids-time-tolerance"
+	if _, ok := p[tolName]; !ok {
+		tolName = "id-time-tolerance"
+	}
+	tol, err := p.Duration(tolName, 500*time.Millisecond)
 	if err != nil {
 		return time.Time{}, 0, err
 	}
 	if tol < 0 {
 		// A negative tolerance narrows every request's window below what
 		// was measured, and blames correct IDs.
-		return time.Time{}, 0, fmt.Errorf("--id-time-tolerance %s: must be zero or positive (leave it out for 500ms)", tol)
+		return time.Time{}, 0, fmt.Errorf("--%s %s: must be zero or positive (leave it out for 500ms)", tolName, tol)
 	}
 	return epoch, tol, nil
 }

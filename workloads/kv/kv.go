@@ -21,9 +21,9 @@ import (
 
 // Params are the workload's flags.
 var Params = []core.Param{
-	{Name: "kv-keys", Default: "8", Usage: "how many keys the kv workload writes and reads"},
-	{Name: "kv-read-ratio", Default: "0.5", Usage: "share of kv operations that are reads"},
-	{Name: "kv-checkers", Default: "convergence,linearizable", Usage: "checkers that judge a kv history: convergence, linearizable"},
+	{Name: "kv-keys", Type: core.TypeInt, Default: "8", Usage: "how many keys the kv workload writes and reads"},
+	{Name: "kv-read-ratio", Type: core.TypeFloat, Default: "0.5", Usage: "share of kv operations that are reads"},
+	{Name: "kv-checkers", Type: core.TypeChoice, Choices: []string{"convergence", "linearizable"}, List: true, Default: "convergence,linearizable", Usage: "checkers that judge a kv history: convergence, linearizable"},
 }
 
 // Register adds the workload to r.

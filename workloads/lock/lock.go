@@ -43,11 +43,11 @@ type (
 // Params are the flags of both lock workloads.
 var Params = []core.Param{
 	{Name: "lock-key", Default: "chaos-lock", Usage: "name of the lock (and of the resource it protects)"},
-	{Name: "lock-ttl", Default: "2s", Usage: "lease the client asks for on every acquire"},
-	{Name: "lock-hold", Default: "200ms", Usage: "lock-set: how long a holder keeps the lock between read and write (random from half to all of it, exactly this when --lock-attempts is set); per worker, comma-separated"},
-	{Name: "lock-start", Default: "0s", Usage: "per-worker delay before the first acquire, comma-separated (the last value repeats)"},
-	{Name: "lock-attempts", Default: "0", Usage: "per-worker number of acquire cycles, comma-separated (0: until the time limit)"},
-	{Name: "lock-retry", Default: "0s", Usage: "delay before every acquire after a worker's first"},
+	{Name: "lock-ttl", Type: core.TypeDuration, Default: "2s", Usage: "lease the client asks for on every acquire"},
+	{Name: "lock-hold", Type: core.TypeDuration, List: true, Default: "200ms", Usage: "lock-set: how long a holder keeps the lock between read and write (random from half to all of it, exactly this when --lock-attempts is set); per worker, comma-separated"},
+	{Name: "lock-start", Type: core.TypeDuration, List: true, Default: "0s", Usage: "per-worker delay before the first acquire, comma-separated (the last value repeats)"},
+	{Name: "lock-attempts", Type: core.TypeInt, List: true, Default: "0", Usage: "per-worker number of acquire cycles, comma-separated (0: until the time limit)"},
+	{Name: "lock-retry", Type: core.TypeDuration, Default: "0s", Usage: "delay before every acquire after a worker's first"},
 }
 
 // Config is a lock workload's settings, parsed from Params.

@@ -19,8 +19,8 @@ type PauseValue struct {
 
 // PauseParams are the client-pause nemesis's flags.
 var PauseParams = []core.Param{
-	{Name: "client-pause-clients", Default: "c0", Usage: "client endpoints the client-pause fault may stop, comma-separated"},
-	{Name: "client-pause-duration", Default: "3s", Usage: "how long a paused client stays stopped (longer than --lock-ttl to outlive its lease)"},
+	{Name: "client-pause-clients", List: true, Default: "c0", Usage: "client endpoints the client-pause fault may stop, comma-separated"},
+	{Name: "client-pause-duration", Type: core.TypeDuration, Default: "3s", Usage: "how long a paused client stays stopped (longer than --lock-ttl to outlive its lease)"},
 }
 
 // PauseNemesis is the client-pause fault: a chosen client stops for a chosen

@@ -38,9 +38,9 @@ const Name = "register"
 
 // Params are the workload's flags.
 var Params = []core.Param{
-	{Name: "register-keys", Default: "3", Usage: "number of registers (keys r0, r1, ...) the workers share"},
-	{Name: "register-cas", Default: "true", Usage: "include compare-and-set operations (false: reads and writes only)"},
-	{Name: "register-read-weight", Default: "2", Usage: "relative weight of reads against writes (1) and cas (1)"},
+	{Name: "register-keys", Type: core.TypeInt, Default: "3", Usage: "number of registers (keys r0, r1, ...) the workers share"},
+	{Name: "register-cas", Type: core.TypeBool, Default: "true", Usage: "include compare-and-set operations (false: reads and writes only)"},
+	{Name: "register-read-weight", Type: core.TypeInt, Default: "2", Usage: "relative weight of reads against writes (1) and cas (1)"},
 }
 
 // Register adds the workload to r.

@@ -1,0 +1,7 @@
+package txn
+
+import "errors"
+
+func (a *analysis) rwRegister() error {
+	return errors.New("rw-register analysis is not implemented")
+}

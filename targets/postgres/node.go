@@ -1,0 +1,198 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// nodeFlags are the flags of `chaos node postgres`.
+type nodeFlags struct {
+	bin      string
+	listen   string
+	dataDir  string
+	primary  string
+	sync     string
+	standbys int
+}
+
+func parseNodeFlags(args []string) (nodeFlags, error) {
+	var f nodeFlags
+	fs := flag.NewFlagSet("chaos node postgres", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.bin, "bin", "", "directory of PostgreSQL's programs (initdb, postgres, pg_basebackup); empty: the newest under /usr/lib/postgresql")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:5432", "address to serve on")
+	fs.StringVar(&f.dataDir, "data-dir", ".", "the node's directory; the cluster lives in its pgdata")
+	fs.StringVar(&f.primary, "primary", "", "address of the primary: this node is a streaming standby of it")
+	fs.StringVar(&f.sync, "sync", "off", "off: asynchronous standbys; on or remote_apply: a commit waits for one standby")
+	fs.IntVar(&f.standbys, "standbys", 0, "how many standbys follow this primary")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return f, nil
+}
+
+// FindBin returns the directory of PostgreSQL's server programs: dir when
+// given, otherwise the newest version under /usr/lib/postgresql (Debian's
+// layout), with an error that says how to install it when there is none.
+func FindBin(dir string) (string, error) {
+	if dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "postgres")); err != nil {
+			return "", fmt.Errorf("--postgres-bin %s: no postgres program there", dir)
+		}
+		return dir, nil
+	}
+	ms, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(ms) == 0 {
+		return "", errors.New("PostgreSQL is not installed: no /usr/lib/postgresql/*/bin/postgres (apt-get install postgresql, or bash .ci/setup.d/postgres.sh; or name the directory with --postgres-bin)")
+	}
+	sort.Slice(ms, func(i, j int) bool { return versionOf(ms[i]) < versionOf(ms[j]) })
+	return filepath.Dir(ms[len(ms)-1]), nil
+}
+
+func versionOf(p string) int {
+	var v int
+	fmt.Sscanf(filepath.Base(filepath.Dir(filepath.Dir(p))), "%d", &v)
+	return v
+}
+
+// NodeMain runs one PostgreSQL server until ctx ends: it creates the cluster
+// on first start (initdb for a primary, pg_basebackup from the primary for a
+// standby) and then runs postgres in the foreground.
+//
+// PostgreSQL refuses to run as root, and the harness often is root. The
+// server therefore runs in a user namespace of its own that maps an
+// unprivileged id onto the harness's: inside it is not root, outside its
+// files belong to whoever runs the harness, and no system account or
+// permission change is needed. A private IPC namespace takes its System V
+// shared memory with it when it dies, even by SIGKILL.
+func NodeMain(ctx context.Context, args []string) error {
+	f, err := parseNodeFlags(args)
+	if err != nil {
+		return err
+	}
+	bin, err := FindBin(f.bin)
+	if err != nil {
+		return err
+	}
+	host, port, err := splitHostPort(f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", f.listen, err)
+	}
+	pgdata, err := filepath.Abs(filepath.Join(f.dataDir, "pgdata"))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(pgdata, "PG_VERSION")); err != nil {
+		if err := create(ctx, bin, pgdata, f); err != nil {
+			return err
+		}
+	}
+	conf := []string{
+		"listen_addresses=" + host, "port=" + port,
+		// No Unix socket (its path would be too long inside a run
+		// directory) and no POSIX shared memory files in /dev/shm, which
+		// a killed server would leave behind.
+		"unix_socket_directories=", "dynamic_shared_memory_type=mmap",
+		// A killed process, not a lost machine: the kernel keeps what was
+		// written, so fsync buys nothing here and costs a lot on a busy disk.
+		"fsync=off", "full_page_writes=off",
+		"shared_buffers=16MB", "max_wal_size=64MB", "min_wal_size=32MB", "max_connections=100",
+		"wal_level=replica", "max_wal_senders=10", "hot_standby=on", "wal_keep_size=64MB",
+		"log_min_messages=warning", "log_line_prefix=%m [%p] ",
+	}
+	if f.primary == "" && f.sync != "off" && f.standbys > 0 {
+		conf = append(conf, "synchronous_standby_names=ANY 1 (*)", "synchronous_commit="+f.sync)
+	}
+	argv := []string{"-D", pgdata}
+	for _, c := range conf {
+		argv = append(argv, "-c", c)
+	}
+	cmd := unprivileged(ctx, filepath.Join(bin, "postgres"), argv...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// A fast shutdown when the harness stops the node gracefully.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 20 * time.Second
+	if err := cmd.Run(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// create makes the node's cluster.
+func create(ctx context.Context, bin, pgdata string, f nodeFlags) error {
+	tmp := pgdata + ".new"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(filepath.Dir(pgdata), 0o755); err != nil {
+		return err
+	}
+	var cmd *exec.Cmd
+	if f.primary == "" {
+		cmd = unprivileged(ctx, filepath.Join(bin, "initdb"), "-D", tmp, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C")
+	} else {
+		h, p, err := splitHostPort(f.primary)
+		if err != nil {
+			return fmt.Errorf("--primary %q: %w", f.primary, err)
+		}
+		// The standby copies the primary, which may still be starting:
+		// try until it answers or the node is stopped.
+		for {
+			cmd = unprivileged(ctx, filepath.Join(bin, "pg_basebackup"), "-h", h, "-p", p, "-U", "postgres", "-D", tmp, "-R", "-X", "stream", "--no-sync")
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				break
+			}
+			os.RemoveAll(tmp)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fmt.Fprintf(os.Stderr, "pg_basebackup from %s: %v: %s (retrying)\n", f.primary, err, strings.TrimSpace(string(out)))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		return os.Rename(tmp, pgdata)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("initdb: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return os.Rename(tmp, pgdata)
+}
+
+// unprivileged prepares a PostgreSQL program to run as uid and gid 1000 of a
+// new user namespace mapped onto the caller's ids, in a new IPC namespace.
+func unprivileged(ctx context.Context, prog string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWIPC,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: os.Getgid(), Size: 1}},
+		Pdeathsig:   syscall.SIGKILL,
+	}
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	return cmd
+}
+
+func splitHostPort(a string) (string, string, error) {
+	i := strings.LastIndexByte(a, ':')
+	if i < 0 {
+		return "", "", errors.New("want host:port")
+	}
+	return a[:i], a[i+1:], nil
+}

@@ -1,0 +1,277 @@
+// Package postgres is the PostgreSQL target: real PostgreSQL servers from
+// the system's packages, started by the harness (never as a system
+// service), each in the node's own directory. The first node is the
+// primary; the others are streaming standbys copied from it with
+// pg_basebackup, asynchronous or synchronous (--postgres-sync). Clients run
+// the list-append workload against the primary, each transaction at the
+// isolation level --postgres-isolation names.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/workloads/txn"
+)
+
+// Name is the target's registered name.
+const Name = "postgres"
+
+// Port is the name of the node's SQL port.
+const Port = "sql"
+
+// Params are the target's flags.
+var Params = []core.Param{
+	{Name: "postgres-isolation", Default: "serializable", Usage: "postgres: isolation of every transaction: read-committed, repeatable-read or serializable"},
+	{Name: "postgres-sync", Default: "off", Usage: "postgres: standbys asynchronous (off), or a commit waits for one standby to flush (on) or apply (remote_apply)"},
+	{Name: "postgres-bin", Default: "", Usage: "postgres: directory of initdb, postgres and pg_basebackup; empty: the newest under /usr/lib/postgresql"},
+}
+
+// Register adds the target and its node program to r.
+func Register(r *core.Registry) {
+	r.AddTarget(core.TargetInfo{Name: Name,
+		Summary: "PostgreSQL primary with streaming standbys; transactions at a chosen isolation level",
+		Params:  Params, Workloads: []string{txn.ListAppend}, Nemeses: []string{"kill", "pause", "partition"}, New: New})
+	r.AddNode(core.NodeInfo{Name: Name, Summary: "one PostgreSQL server (primary or standby)", Main: NodeMain})
+}
+
+// Target starts PostgreSQL nodes.
+type Target struct {
+	isolation string
+	sync      string
+	bin       string
+}
+
+var _ core.Target = (*Target)(nil)
+
+// New builds the target from its parameters.
+func New(p core.Params) (core.Target, error) {
+	iso, err := p.Choice("postgres-isolation", "serializable", "repeatable-read", "read-committed")
+	if err != nil {
+		return nil, err
+	}
+	sync, err := p.Choice("postgres-sync", "off", "on", "remote_apply")
+	if err != nil {
+		return nil, err
+	}
+	bin, err := FindBin(p.String("postgres-bin", ""))
+	if err != nil {
+		return nil, err
+	}
+	return &Target{isolation: iso, sync: sync, bin: bin}, nil
+}
+
+// Nodes describes the primary (the first name) and its standbys.
+func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
+	if len(names) == 0 {
+		return nil, errors.New("postgres needs at least one node")
+	}
+	primary := names[0]
+	specs := make([]core.NodeSpec, len(names))
+	for i, name := range names {
+		isPrimary := name == primary
+		specs[i] = core.NodeSpec{
+			Name: name, Kind: Name, Ports: []string{Port},
+			Args: func(env core.NodeEnv) []string {
+				args := []string{"--bin", t.bin, "--listen", env.Listen(Port), "--data-dir", env.DataDir,
+					"--sync", t.sync, "--standbys", strconv.Itoa(len(names) - 1)}
+				if !isPrimary {
+					args = append(args, "--primary", env.Peer(primary, Port))
+				}
+				return args
+			},
+			Ready: func(ctx context.Context, addr func(string) (string, error)) error {
+				a, err := addr(Port)
+				if err != nil {
+					return err
+				}
+				c, err := connect(ctx, a)
+				if err != nil {
+					return err
+				}
+				defer c.Close(context.Background())
+				if !isPrimary {
+					_, err = c.Exec(ctx, "SELECT 1")
+					return err
+				}
+				// The primary is ready once the workload's table exists.
+				_, err = c.Exec(ctx, "CREATE TABLE IF NOT EXISTS lists (k bigint PRIMARY KEY, v text NOT NULL)")
+				return err
+			},
+		}
+	}
+	return specs, nil
+}
+
+func connect(ctx context.Context, addr string) (*pgx.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable connect_timeout=5", host, port))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// NewClient opens a list-append client on the primary.
+func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientConfig) (core.Client, error) {
+	if workload != txn.ListAppend {
+		return nil, fmt.Errorf("postgres runs the %s workload, not %s", txn.ListAppend, workload)
+	}
+	if len(cfg.Nodes) == 0 {
+		return nil, errors.New("postgres: no nodes")
+	}
+	a, err := cfg.Addr(cfg.Nodes[0], Port)
+	if err != nil {
+		return nil, err
+	}
+	return &client{addr: a, isolation: t.isolation}, nil
+}
+
+// client runs list-append transactions over one connection, opened again
+// after any error that may have broken it.
+type client struct {
+	addr      string
+	isolation string
+	conn      *pgx.Conn
+}
+
+// Invoke runs one transaction. The outcome follows from how far it got:
+// anything that goes wrong before COMMIT is sent leaves the transaction
+// uncommitted (the server rolls it back, also when the connection drops), so
+// it is fail; an error from COMMIT itself that PostgreSQL reports as an
+// abort (a serialization failure) is fail too; a COMMIT whose answer never
+// came is info.
+func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
+	var mops [][3]any
+	if err := op.DecodeValue(&mops); err != nil {
+		op.Type, op.Error = history.Fail, "bad transaction value: "+err.Error()
+		return op
+	}
+	if c.conn == nil || c.conn.IsClosed() {
+		conn, err := connect(ctx, c.addr)
+		if err != nil {
+			op.Type, op.Error = history.Fail, "connect: "+err.Error()
+			return op
+		}
+		c.conn = conn
+	}
+	fail := func(err error) history.Op {
+		c.drop()
+		op.Type, op.Error = history.Fail, err.Error()
+		return op
+	}
+	level := strings.ToUpper(strings.ReplaceAll(c.isolation, "-", " "))
+	if _, err := c.conn.Exec(ctx, "BEGIN ISOLATION LEVEL "+level); err != nil {
+		return fail(err)
+	}
+	for i := range mops {
+		k, err1 := asInt(mops[i][1])
+		if err1 != nil {
+			return fail(err1)
+		}
+		switch mops[i][0] {
+		case "append":
+			v, err := asInt(mops[i][2])
+			if err != nil {
+				return fail(err)
+			}
+			s := strconv.FormatInt(v, 10)
+			if _, err := c.conn.Exec(ctx, "INSERT INTO lists AS l (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = l.v || ',' || $2", k, s); err != nil {
+				return fail(err)
+			}
+		case "r":
+			var v string
+			err := c.conn.QueryRow(ctx, "SELECT v FROM lists WHERE k = $1", k).Scan(&v)
+			if errors.Is(err, pgx.ErrNoRows) {
+				v, err = "", nil
+			}
+			if err != nil {
+				return fail(err)
+			}
+			l, err := parseList(v)
+			if err != nil {
+				return fail(err)
+			}
+			mops[i][2] = l
+		default:
+			return fail(fmt.Errorf("unknown micro-operation %v", mops[i][0]))
+		}
+	}
+	tag, err := c.conn.Exec(ctx, "COMMIT")
+	if err == nil && tag.String() != "COMMIT" {
+		// PostgreSQL answers a COMMIT of a failed transaction with ROLLBACK.
+		return fail(fmt.Errorf("commit answered %q", tag.String()))
+	}
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			// The server answered: the transaction did not commit.
+			return fail(err)
+		}
+		c.drop()
+		op.Type, op.Error = history.Info, "commit: "+err.Error()
+		return op
+	}
+	op.Type, op.Value = history.OK, history.JSON(mops)
+	return op
+}
+
+// drop closes the connection after an error, so the next transaction starts
+// on a fresh one rather than inside a broken or aborted one.
+func (c *client) drop() {
+	if c.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c.conn.Close(ctx)
+		cancel()
+		c.conn = nil
+	}
+}
+
+// Close closes the connection.
+func (c *client) Close() error {
+	c.drop()
+	return nil
+}
+
+func asInt(v any) (int64, error) {
+	switch n := v.(type) {
+	case float64:
+		if n != float64(int64(n)) {
+			return 0, fmt.Errorf("%v is not a whole number", v)
+		}
+		return int64(n), nil
+	case int64:
+		return n, nil
+	case int:
+		return int64(n), nil
+	}
+	return 0, fmt.Errorf("%v is not a whole number", v)
+}
+
+func parseList(s string) ([]int64, error) {
+	out := []int64{}
+	if s == "" {
+		return out, nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("stored list %q: %w", s, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
