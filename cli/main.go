@@ -115,6 +115,7 @@ func Main(reg *core.Registry, opts ...Option) int {
 	defer signal.Stop(sigc)
 	go func() {
 		<-sigc
+		fmt.Fprintf(o.stderr, "%s: interrupted: stopping the run and cleaning up (interrupt again to quit at once)\n", o.name)
 		cancel()
 		<-sigc
 		// The second signal ends the harness now, teardown or not: say

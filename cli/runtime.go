@@ -21,7 +21,14 @@ var runtimes = map[string]func() (core.Runtime, error){
 // `chaos list`.
 func runtimeNemeses(runtime string, t core.TargetInfo) []string {
 	if runtime != "docker" {
-		return t.Nemeses
+		out := make([]string, 0, len(t.Nemeses))
+		for _, n := range t.Nemeses {
+			if n == "packet" {
+				n = "packet(" + local.PacketFaults + ")"
+			}
+			out = append(out, n)
+		}
+		return out
 	}
 	var specs []core.NodeSpec
 	p := core.Params{}

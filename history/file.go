@@ -37,6 +37,9 @@ type Writer struct {
 // is never destroyed.
 func Create(path string, h Header) (*Writer, error) {
 	h.Format = Format
+	if err := checkHeaderNames(&h); err != nil {
+		return nil, fmt.Errorf("create history: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create history: %w", err)
@@ -88,6 +91,10 @@ func (w *Writer) AppendAt(op Op, now func() int64) (Op, error) {
 	}
 	if w.err != nil {
 		err := w.err
+		w.mu.Unlock()
+		return op, err
+	}
+	if err := checkOpNames(&op); err != nil {
 		w.mu.Unlock()
 		return op, err
 	}

@@ -179,3 +179,28 @@ func TestTwoHundredMegabyteRecordIsRefused(t *testing.T) {
 		t.Fatalf("read %d MB of the record before refusing it", body.n>>20)
 	}
 }
+
+// The writer folded bad bytes in names to U+FFFD, so "n1\xff" and "n1\xfe"
+// were the same node on disk; it refuses them instead.
+func TestWriterRefusesNamesThatWouldMerge(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Create(dir+"/h1.jsonl", Header{Nodes: []string{"n1\xff", "n1\xfe"}}); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Fatalf("header: err = %v", err)
+	}
+	w, err := Create(dir+"/h2.jsonl", Header{Nodes: []string{"n1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, op := range []Op{{Process: 1, Type: Invoke, F: "x", Node: "n1\xff"}, {Process: 1, Type: Invoke, F: "x", Key: "k\xc3"}, {Process: 1, Type: Invoke, F: "x\xfe"}} {
+		if _, err := w.Append(op); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+			t.Fatalf("%+v: err = %v", op, err)
+		}
+	}
+	if _, err := w.Append(Op{Process: 1, Type: Invoke, F: "x", Node: "n1", Value: []byte(`"\xff"`)}); err != nil {
+		t.Fatalf("a value with bad bytes is recorded as is: %v", err)
+	}
+	if w.Len() != 1 {
+		t.Fatalf("%d records, want 1", w.Len())
+	}
+}

@@ -121,3 +121,26 @@ func checkNames(line []byte) error {
 	}
 	return nil
 }
+
+// checkOpNames refuses to record an op whose names are not UTF-8: encoding
+// them would fold every bad byte to U+FFFD and merge distinct names on disk.
+func checkOpNames(op *Op) error {
+	for _, f := range [...]struct{ name, v string }{{"node", op.Node}, {"key", op.Key}, {"f", op.F}} {
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("history: the %s %q of a %s %s record is not valid UTF-8; distinct names would merge", f.name, f.v, op.Type, op.F)
+		}
+	}
+	return nil
+}
+
+// checkHeaderNames is checkOpNames for the header's names.
+func checkHeaderNames(h *Header) error {
+	names := append([]string{h.Target, h.Workload, h.RunID, h.Runtime}, h.Nodes...)
+	names = append(names, h.Nemeses...)
+	for _, n := range names {
+		if !utf8.ValidString(n) {
+			return fmt.Errorf("the name %q in the header is not valid UTF-8; distinct names would merge", n)
+		}
+	}
+	return nil
+}

@@ -14,4 +14,6 @@ func Register(r *core.Registry) {
 		New: NewPause})
 	r.AddNemesis(core.NemesisInfo{Name: "partition", Summary: "cut links between nodes and between clients and nodes (halves, random halves, isolate, majorities ring, bridge, one-way, clients) or slow them; heal; each record holds the exact grudge",
 		Params: PartitionParams, New: NewPartition})
+	r.AddNemesis(core.NemesisInfo{Name: "packet", Summary: "delay, jitter, drop, reorder or rate-limit the packets on the links of all, one, a minority or a majority of the nodes (Jepsen's packet nemesis); heal",
+		Params: PacketParams, New: NewPacket})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/checkers/convergence"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/oracletest"
 )
 
 var oStart = time.Unix(1_900_000_000, 0)
@@ -507,54 +508,26 @@ func randomKVHistory(r *rand.Rand) *history.File {
 	return h
 }
 
-func sortedKinds(m map[string]bool) []string {
-	var out []string
-	for k, v := range m {
-		if v {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 func agreeKV(seed uint64) (string, checkers.Validity, error) {
 	h := randomKVHistory(rand.New(rand.NewPCG(seed, 0xc0)))
 	res := convergence.New().Check(context.Background(), h)
 	want, kinds := oracleConvergence(h)
-	got := map[string]bool{}
-	for k, n := range res.AnomalyCounts {
-		got[k] = n > 0
-	}
-	if res.Valid != want || fmt.Sprint(sortedKinds(got)) != fmt.Sprint(sortedKinds(kinds)) {
+	if got := oracletest.Kinds(res.AnomalyCounts); res.Valid != want || got != oracletest.Set(kinds) {
 		var lines []string
 		for _, op := range h.Ops {
 			lines = append(lines, op.String())
 		}
 		return "", want, fmt.Errorf("seed %d: checker says %v %v, oracle %v %v\n%s\n%v", seed,
-			res.Valid, sortedKinds(got), want, sortedKinds(kinds), res.Summary, lines)
+			res.Valid, got, want, oracletest.Set(kinds), res.Summary, lines)
 	}
-	return fmt.Sprint(sortedKinds(kinds)), want, nil
+	return oracletest.Set(kinds), want, nil
 }
 
 // KVOracleHistories is how many random histories go test compares.
 const KVOracleHistories = 600
 
 func TestCheckerAgreesWithBruteForceOracle(t *testing.T) {
-	verdicts := map[checkers.Validity]int{}
-	kinds := map[string]int{}
-	for seed := uint64(0); seed < KVOracleHistories; seed++ {
-		k, v, err := agreeKV(seed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		verdicts[v]++
-		kinds[k]++
-	}
-	t.Logf("%d histories agree: verdicts %v, anomaly sets %v", KVOracleHistories, verdicts, kinds)
-	if verdicts[checkers.Valid] < 50 || verdicts[checkers.Invalid] < 50 || verdicts[checkers.Unknown] < 5 {
-		t.Fatalf("generator too one-sided: %v", verdicts)
-	}
+	oracletest.Run(t, KVOracleHistories, oracletest.Min{Valid: 50, Invalid: 50, Unknown: 5}, agreeKV)
 }
 
 func FuzzCheckerAgreesWithOracle(f *testing.F) {

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/checkers/ids"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/oracletest"
 )
 
 var (
@@ -230,60 +230,26 @@ func randomIDHistory(r *rand.Rand) *history.File {
 	return h
 }
 
-func kindSet(m map[string]int64) map[string]bool {
-	out := map[string]bool{}
-	for k, n := range m {
-		if n > 0 {
-			out[k] = true
-		}
-	}
-	return out
-}
-
-func sortedSet(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // agree runs checker and oracle on one seed's history.
 func agree(seed uint64) (string, checkers.Validity, error) {
 	h := randomIDHistory(rand.New(rand.NewPCG(seed, 0x1d5)))
 	r := ids.New(ids.Snowflake(oEpoch), ids.WithTolerance(oTolerance)).Check(context.Background(), h)
 	want, kinds := oracleVerdict(h)
-	got := kindSet(r.AnomalyCounts)
-	if r.Valid != want || fmt.Sprint(sortedSet(got)) != fmt.Sprint(sortedSet(kinds)) {
+	if got := oracletest.Kinds(r.AnomalyCounts); r.Valid != want || got != oracletest.Set(kinds) {
 		var lines []string
 		for _, op := range h.Ops {
 			lines = append(lines, op.String())
 		}
-		return "", want, fmt.Errorf("seed %d: checker says %v %v, oracle %v %v\nstart %v\n%v\n%s", seed, r.Valid, sortedSet(got), want, sortedSet(kinds), h.Header.Start, lines, r.Summary)
+		return "", want, fmt.Errorf("seed %d: checker says %v %v, oracle %v %v\nstart %v\n%v\n%s", seed, r.Valid, got, want, oracletest.Set(kinds), h.Header.Start, lines, r.Summary)
 	}
-	return fmt.Sprint(sortedSet(kinds)), want, nil
+	return oracletest.Set(kinds), want, nil
 }
 
 // OracleHistories is how many random histories go test compares.
 const OracleHistories = 600
 
 func TestCheckerAgreesWithBruteForceOracle(t *testing.T) {
-	verdicts := map[checkers.Validity]int{}
-	kinds := map[string]int{}
-	for seed := uint64(0); seed < OracleHistories; seed++ {
-		k, v, err := agree(seed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		verdicts[v]++
-		kinds[k]++
-	}
-	t.Logf("%d histories agree: verdicts %v, anomaly sets %v", OracleHistories, verdicts, kinds)
-	// The generator must exercise every verdict, or agreement means little.
-	if verdicts[checkers.Valid] < 30 || verdicts[checkers.Invalid] < 30 || verdicts[checkers.Unknown] < 5 {
-		t.Fatalf("generator too one-sided: %v", verdicts)
-	}
+	oracletest.Run(t, OracleHistories, oracletest.Min{Valid: 30, Invalid: 30, Unknown: 5}, agree)
 }
 
 func FuzzCheckerAgreesWithOracle(f *testing.F) {

@@ -9,12 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"testing"
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/checkers/lock"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/oracletest"
 )
 
 type oHold struct {
@@ -397,56 +397,28 @@ func careful2(careful bool) int {
 	return 3
 }
 
-func sortedKinds(m map[string]bool) []string {
-	var out []string
-	for k, v := range m {
-		if v {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 func agreeLock(seed uint64) (string, checkers.Validity, error) {
 	r := rand.New(rand.NewPCG(seed, 0x10c))
 	h := randomLockHistory(r)
 	resource := seed%4 != 0
 	res := lock.New(lock.WithResource(resource)).Check(context.Background(), h)
 	want, kinds := oracleLock(h, resource)
-	got := map[string]bool{}
-	for k, n := range res.AnomalyCounts {
-		got[k] = n > 0
-	}
-	if res.Valid != want || fmt.Sprint(sortedKinds(got)) != fmt.Sprint(sortedKinds(kinds)) {
+	if got := oracletest.Kinds(res.AnomalyCounts); res.Valid != want || got != oracletest.Set(kinds) {
 		var lines []string
 		for _, op := range h.Ops {
 			lines = append(lines, op.String())
 		}
 		return "", want, fmt.Errorf("seed %d (resource %v): checker says %v %v, oracle %v %v\n%s\n%v", seed, resource,
-			res.Valid, sortedKinds(got), want, sortedKinds(kinds), res.Summary, lines)
+			res.Valid, got, want, oracletest.Set(kinds), res.Summary, lines)
 	}
-	return fmt.Sprint(sortedKinds(kinds)), want, nil
+	return oracletest.Set(kinds), want, nil
 }
 
 // LockOracleHistories is how many random histories go test compares.
 const LockOracleHistories = 800
 
 func TestCheckerAgreesWithBruteForceOracle(t *testing.T) {
-	verdicts := map[checkers.Validity]int{}
-	kinds := map[string]int{}
-	for seed := uint64(0); seed < LockOracleHistories; seed++ {
-		k, v, err := agreeLock(seed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		verdicts[v]++
-		kinds[k]++
-	}
-	t.Logf("%d histories agree: verdicts %v, anomaly sets %v", LockOracleHistories, verdicts, kinds)
-	if verdicts[checkers.Valid] < 50 || verdicts[checkers.Invalid] < 50 || verdicts[checkers.Unknown] < 5 {
-		t.Fatalf("generator too one-sided: %v", verdicts)
-	}
+	oracletest.Run(t, LockOracleHistories, oracletest.Min{Valid: 50, Invalid: 50, Unknown: 5}, agreeLock)
 }
 
 func FuzzCheckerAgreesWithOracle(f *testing.F) {

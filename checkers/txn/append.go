@@ -124,8 +124,7 @@ func (a *analysis) listAppend() error {
 			r.ok = false
 			if !bad[r.key] {
 				bad[r.key] = true
-				a.anomaly(IncompatibleOrd, fmt.Sprintf("%s read %s = %v and %s read %s = %v: neither is a prefix of the other, so no single order of appends explains both",
-					a.name(r.txn), a.keyName(r.key), r.full, a.name(lr.txn), a.keyName(r.key), lr.full), nil, r.txn, lr.txn)
+				a.incompatible(r, lr, idx, ws)
 			}
 		}
 	}
@@ -441,4 +440,55 @@ func equal(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// incompatible reports two reads of one key that no single order of appends
+// explains, naming where they part and who appended what is there, without
+// printing lists that may hold thousands of elements.
+func (a *analysis) incompatible(r, lr *aread, idx map[kv]int32, ws []wref) {
+	d := 0
+	for d < len(r.full) && r.full[d] == lr.full[d] {
+		d++
+	}
+	who := func(v int64) string {
+		j, ok := idx[kv{r.key, v}]
+		if !ok {
+			return "appended by nobody"
+		}
+		t := ws[j].txn
+		st := "committed"
+		switch a.txns[t].status {
+		case aborted:
+			st = "failed"
+		case unsure:
+			st = "indeterminate"
+		}
+		return fmt.Sprintf("appended by %s, %s", a.name(t), st)
+	}
+	k := a.keyName(r.key)
+	msg := fmt.Sprintf("%s read %s = %s and %s read %s = %s: both begin with the same %d elements, then one holds %d (%s) where the other holds %d (%s); no single order of appends explains both",
+		a.name(r.txn), k, excerpt(r.full, d), a.name(lr.txn), k, excerpt(lr.full, d), d, r.full[d], who(r.full[d]), lr.full[d], who(lr.full[d]))
+	a.anomaly(IncompatibleOrd, msg, map[string]any{"key": k, "agree": d, "reads": [][]int64{r.full, lr.full}}, r.txn, lr.txn)
+}
+
+// excerpt renders a list around position d: at most two elements before it
+// and two from it, with the count of those left out.
+func excerpt(l []int64, d int) string {
+	lo, hi := max(0, d-2), min(len(l), d+2)
+	s := "["
+	if lo > 0 {
+		s += fmt.Sprintf("...%d elements... ", lo)
+	}
+	for i := lo; i < hi; i++ {
+		if i > lo {
+			s += " "
+		}
+		s += fmt.Sprint(l[i])
+	}
+	if hi < len(l) {
+		s += fmt.Sprintf(" ...%d more]", len(l)-hi)
+	} else {
+		s += "]"
+	}
+	return s
 }

@@ -75,7 +75,7 @@ type Runtime struct {
 	nodes    map[string]*node
 	order    []string
 	cut      map[core.Link]bool
-	loss     map[core.Link]float64
+	shapes   map[core.Link]linkproxy.Shape
 	aliases  map[[2]string]netip.Addr
 	torn     bool
 	removed  bool // Teardown removed every container and the network
@@ -139,7 +139,7 @@ func WithTimings(t *Timings) Option { return func(r *Runtime) { r.timings = t } 
 // itself (Teardown, and `chaos clean` after a crash).
 func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	r := &Runtime{startTimeout: 60 * time.Second, stopGrace: 3 * time.Second,
-		nodes: map[string]*node{}, cut: map[core.Link]bool{}, loss: map[core.Link]float64{},
+		nodes: map[string]*node{}, cut: map[core.Link]bool{}, shapes: map[core.Link]linkproxy.Shape{},
 		aliases:  map[[2]string]netip.Addr{},
 		imageTag: map[string]string{}}
 	for _, o := range opts {
@@ -207,6 +207,9 @@ type node struct {
 	// started are used under Runtime.mu only.
 	ns      *netns
 	started string // the start time that ns belongs to
+	// queues are the NFQUEUE queues of ns that the harness reads for the
+	// shaped links into this node, by number.
+	queues  map[uint16]*packetQueue
 	mac     net.HardwareAddr
 	env     []string
 	running bool
@@ -633,9 +636,36 @@ func (r *Runtime) applyNetLocked(n *node) error {
 	if err := setNeighbours("br-"+short(r.netID), n.mac, append([]netip.Addr{n.ip}, mine...)); err != nil {
 		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
 	}
-	rules := rulesWithLoss(n.spec.Name, r.addressing(), r.cut, r.loss)
+	rules, queues := rulesWithShapes(n.spec.Name, r.addressing(), r.cut, r.shapes)
+	// Queues are bound before the rules feed them and closed after the
+	// rules stop: a packet is never sent to a queue nobody reads (it
+	// would pass unshaped, through the bypass flag, but not wait).
+	want := map[uint16]bool{}
+	for _, q := range queues {
+		want[q.Num] = true
+		if old := n.queues[q.Num]; old != nil {
+			old.setShape(q.Shape)
+			continue
+		}
+		h := fnv.New64a()
+		h.Write([]byte(r.slug + "/" + n.spec.Name))
+		pq, err := openQueue(ns, q.Num, q.Shape, h.Sum64())
+		if err != nil {
+			return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
+		}
+		if n.queues == nil {
+			n.queues = map[uint16]*packetQueue{}
+		}
+		n.queues[q.Num] = pq
+	}
 	if err := ns.setRules(n.ip, mine, rules); err != nil {
 		return fmt.Errorf("docker runtime: node %s: %w", n.spec.Name, err)
+	}
+	for num, q := range n.queues {
+		if !want[num] {
+			q.close()
+			delete(n.queues, num)
+		}
 	}
 	return nil
 }
@@ -679,6 +709,10 @@ func (r *Runtime) netnsLocked(n *node) (*netns, error) {
 
 // forgetNetnsLocked drops the namespace handle of a node that stopped.
 func (n *node) forgetNetnsLocked() {
+	for num, q := range n.queues {
+		q.close()
+		delete(n.queues, num)
+	}
 	if n.ns != nil {
 		n.ns.Close()
 		n.ns = nil
@@ -993,16 +1027,19 @@ func (r *Runtime) Partition(ctx context.Context, cut []core.Link) error {
 	return r.applyAllLocked(touched)
 }
 
-// ShapeLinks makes links lossy: each packet on them is dropped with
-// probability s.Loss, by the same rules as a cut; TCP sends it again after a
-// retransmission timeout. Latency is not done: nftables cannot delay.
-// Heal removes the loss.
+// ShapeLinks degrades links without cutting them, each in the namespace
+// of the node it leads to: loss by random drops in an nftables rule, and
+// latency, jitter, reordering and a rate through NFQUEUE, where the harness
+// holds each packet for its delay (queue.go). Duplicate and corrupt are not
+// done: they need sch_netem, which many kernels (this project's CI one
+// among them) do not have. A zero shape restores the links; Heal restores
+// them all.
 func (r *Runtime) ShapeLinks(ctx context.Context, links []core.Link, s linkproxy.Shape) error {
-	if s.Latency > 0 || s.Jitter > 0 {
-		return fmt.Errorf("docker runtime: link latency: %w", core.ErrUnsupported)
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("docker runtime: %w", err)
 	}
-	if s.Loss < 0 || s.Loss >= 1 {
-		return fmt.Errorf("docker runtime: loss %g: must be in [0, 1)", s.Loss)
+	if s.Duplicate > 0 || s.Corrupt > 0 {
+		return fmt.Errorf("docker runtime: duplicate and corrupt packets need sch_netem, which this runtime does not use: %w", core.ErrUnsupported)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -1011,10 +1048,10 @@ func (r *Runtime) ShapeLinks(ctx context.Context, links []core.Link, s linkproxy
 		if l.From == l.To || (r.nodes[l.From] == nil && r.nodes[l.To] == nil) {
 			continue
 		}
-		if s.Loss == 0 {
-			delete(r.loss, l)
+		if s == (linkproxy.Shape{}) {
+			delete(r.shapes, l)
 		} else {
-			r.loss[l] = s.Loss
+			r.shapes[l] = s
 		}
 		touched[l.From], touched[l.To] = true, true
 	}
@@ -1025,10 +1062,10 @@ func (r *Runtime) ShapeLinks(ctx context.Context, links []core.Link, s linkproxy
 func (r *Runtime) Heal(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.cut) == 0 && len(r.loss) == 0 {
+	if len(r.cut) == 0 && len(r.shapes) == 0 {
 		return nil
 	}
-	r.cut, r.loss = map[core.Link]bool{}, map[core.Link]float64{}
+	r.cut, r.shapes = map[core.Link]bool{}, map[core.Link]linkproxy.Shape{}
 	return r.applyAllLocked(nil)
 }
 
@@ -1176,8 +1213,11 @@ func short(id string) string {
 // how, given the target's node specs: kill and pause always (Docker kill and
 // the cgroup freezer), clock when the nodes' clocks can move (our services'
 // control port, or libfaketime), partition on every directed link, between
-// nodes and between clients and nodes, and lossy links (the partition
-// nemesis's lossy plan); not slow ones (latency).
+// nodes and between clients and nodes, slow and lossy links (the partition
+// nemesis's plans), and the packet faults in PacketFaults.
+// PacketFaults are the packet nemesis's faults this runtime makes.
+const PacketFaults = "delay, jitter, loss, reorder, rate; not duplicate, corrupt"
+
 func Nemeses(target []string, specs []core.NodeSpec) []string {
 	clock := len(specs) > 0
 	for _, s := range specs {
@@ -1191,7 +1231,9 @@ func Nemeses(target []string, specs []core.NodeSpec) []string {
 				out = append(out, n)
 			}
 		case "partition":
-			out = append(out, "partition(all links; lossy, not slow)")
+			out = append(out, "partition(all links; slow and lossy too)")
+		case "packet":
+			out = append(out, "packet("+PacketFaults+")")
 		default:
 			out = append(out, n)
 		}

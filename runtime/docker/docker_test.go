@@ -321,8 +321,8 @@ func TestRuntimeFaults(t *testing.T) {
 	})
 
 	t.Run("lossy", func(t *testing.T) {
-		if err := rt.ShapeLinks(ctx, []core.Link{{From: "n1", To: "n2"}}, linkproxy.Shape{Latency: time.Second}); !errors.Is(err, core.ErrUnsupported) {
-			t.Fatalf("latency: %v, want unsupported", err)
+		if err := rt.ShapeLinks(ctx, []core.Link{{From: "n1", To: "n2"}}, linkproxy.Shape{Duplicate: 0.1}); !errors.Is(err, core.ErrUnsupported) {
+			t.Fatalf("duplicate: %v, want unsupported", err)
 		}
 		// 99.9% loss: the handshake does not get through in time.
 		if err := rt.ShapeLinks(ctx, []core.Link{{From: "n1", To: "n2"}}, linkproxy.Shape{Loss: 0.999}); err != nil {
@@ -349,6 +349,62 @@ func TestRuntimeFaults(t *testing.T) {
 		}
 		if err := rt.Heal(ctx); err != nil {
 			t.Fatal(err)
+		}
+		if err := peer("n1", "n2"); err != nil {
+			t.Errorf("healed: n1 cannot reach n2: %v", err)
+		}
+	})
+
+	t.Run("slow", func(t *testing.T) {
+		// Every packet n1 sends to n2 and c0 sends to n3 waits 300ms in
+		// the receiver's queue: a request over either link takes at
+		// least that (a lower bound only, so load cannot fail it).
+		const lat = 300 * time.Millisecond
+		if err := rt.ShapeLinks(ctx, []core.Link{{From: "n1", To: "n2"}, {From: "c0", To: "n3"}}, linkproxy.Shape{Latency: lat, Jitter: 10 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		timed := func(f func() error) (time.Duration, error) {
+			start := time.Now()
+			err := f()
+			return time.Since(start), err
+		}
+		// httpGet gives up after 700ms; a fresh connection over the slow
+		// link needs about two delays (handshake, request).
+		var took time.Duration
+		var err error
+		for i := 0; i < 20; i++ {
+			if took, err = timed(func() error { return peer("n1", "n2") }); err == nil {
+				break
+			}
+		}
+		if err != nil || took < lat {
+			t.Errorf("n1→n2 over a %s link: %s, %v", lat, took, err)
+		}
+		for i := 0; i < 20; i++ {
+			if took, err = timed(func() error { return reach("c0", "n3") }); err == nil {
+				break
+			}
+		}
+		if err != nil || took < lat {
+			t.Errorf("c0→n3 over a %s link: %s, %v", lat, took, err)
+		}
+		rt.mu.Lock()
+		var seen int64
+		for _, q := range rt.nodes["n2"].queues {
+			seen += q.packets.Load()
+		}
+		rt.mu.Unlock()
+		if seen == 0 {
+			t.Error("n2's queue saw no packet")
+		}
+		if err := rt.Heal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rt.mu.Lock()
+		left := len(rt.nodes["n2"].queues) + len(rt.nodes["n3"].queues)
+		rt.mu.Unlock()
+		if left != 0 {
+			t.Errorf("%d queues still bound after the heal", left)
 		}
 		if err := peer("n1", "n2"); err != nil {
 			t.Errorf("healed: n1 cannot reach n2: %v", err)

@@ -17,10 +17,12 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/linkproxy"
 )
 
 // AllClients stands for every client endpoint in a link, as the partition
@@ -40,6 +42,66 @@ type dropRule struct {
 	// Loss, when above zero, drops only that share of the packets, at
 	// random: a lossy link rather than a cut one.
 	Loss float64
+	// Queued rules hand the packet to NFQUEUE queue Queue, where the
+	// harness delays it (see queue.go), instead of dropping it.
+	Queued bool
+	Queue  uint16
+}
+
+// queueSpec is one queue a node's rules feed, with the shape the harness
+// gives its packets.
+type queueSpec struct {
+	Num   uint16
+	Shape linkproxy.Shape
+}
+
+// delays says whether a shape needs the packets in user space: anything but
+// loss, which a rule does in the kernel.
+func delays(s linkproxy.Shape) bool {
+	return s.Latency > 0 || s.Jitter > 0 || s.Reorder > 0 || s.Rate > 0
+}
+
+// rulesWithShapes plans the rules of node for the cut links and, after
+// them, for the shaped ones: per distinct shape, its loss as random drops,
+// then the rest as a queue rule. It returns the queues the rules feed.
+func rulesWithShapes(node string, a addressing, cut map[core.Link]bool, shapes map[core.Link]linkproxy.Shape) ([]dropRule, []queueSpec) {
+	out := linkRules(node, a, cut, 0)
+	groups := map[linkproxy.Shape]map[core.Link]bool{}
+	for l, s := range shapes {
+		if cut[l] || s == (linkproxy.Shape{}) {
+			continue
+		}
+		if groups[s] == nil {
+			groups[s] = map[core.Link]bool{}
+		}
+		groups[s][l] = true
+	}
+	keys := make([]linkproxy.Shape, 0, len(groups))
+	for s := range groups {
+		keys = append(keys, s)
+	}
+	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+	var specs []queueSpec
+	for _, s := range keys {
+		if s.Loss > 0 {
+			out = append(out, linkRules(node, a, groups[s], s.Loss)...)
+		}
+		if !delays(s) {
+			continue
+		}
+		num := uint16(len(specs))
+		rs := linkRules(node, a, groups[s], 0)
+		for i := range rs {
+			rs[i].Queued, rs[i].Queue = true, num
+		}
+		if len(rs) > 0 {
+			q := s
+			q.Loss = 0
+			specs = append(specs, queueSpec{Num: num, Shape: q})
+			out = append(out, rs...)
+		}
+	}
+	return out, specs
 }
 
 // hook is where a rule sits.
@@ -68,6 +130,9 @@ func (r dropRule) String() string {
 	}
 	if r.Loss > 0 {
 		s += fmt.Sprintf(" numgen random mod 1000 < %d", lossPermille(r.Loss))
+	}
+	if r.Queued {
+		return s + fmt.Sprintf(" queue num %d bypass", r.Queue)
 	}
 	return s + " drop"
 }
@@ -100,24 +165,13 @@ func rulesFor(node string, a addressing, cut map[core.Link]bool) []dropRule {
 // rulesWithLoss plans the rules of node for the cut links and, after them,
 // for the lossy ones.
 func rulesWithLoss(node string, a addressing, cut map[core.Link]bool, loss map[core.Link]float64) []dropRule {
-	out := linkRules(node, a, cut, 0)
-	lossy := map[float64]map[core.Link]bool{}
+	shapes := map[core.Link]linkproxy.Shape{}
 	for l, p := range loss {
-		if p > 0 && !cut[l] {
-			if lossy[p] == nil {
-				lossy[p] = map[core.Link]bool{}
-			}
-			lossy[p][l] = true
+		if p > 0 {
+			shapes[l] = linkproxy.Shape{Loss: p}
 		}
 	}
-	ps := make([]float64, 0, len(lossy))
-	for p := range lossy {
-		ps = append(ps, p)
-	}
-	sort.Float64s(ps)
-	for _, p := range ps {
-		out = append(out, linkRules(node, a, lossy[p], p)...)
-	}
+	out, _ := rulesWithShapes(node, a, cut, shapes)
 	return out
 }
 
@@ -300,8 +354,27 @@ func ruleExprs(r dropRule) []expr.Any {
 			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
 			&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: lim[:]})
 	}
+	if r.Queued {
+		return append(es, &expr.Counter{}, queueTarget(r.Queue))
+	}
 	es = append(es, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
 	return es
+}
+
+// queueTarget hands a packet to NFQUEUE queue num. It is the xtables
+// NFQUEUE target through nftables' compat layer rather than nftables' own
+// queue expression, which kernels built without nft_queue (this project's
+// CI kernel) lack, while xt_NFQUEUE comes with every Docker host's
+// iptables support. Bypass: with nobody reading the queue (the harness
+// died) packets pass rather than wait.
+func queueTarget(num uint16) expr.Any {
+	// struct xt_NFQ_info_v3 {u16 queuenum, queues_total, flags}, padded
+	// to XT_ALIGN.
+	info := make(xt.Unknown, 8)
+	binary.NativeEndian.PutUint16(info[0:], num)
+	binary.NativeEndian.PutUint16(info[2:], 1)
+	binary.NativeEndian.PutUint16(info[4:], 1) // NFQ_FLAG_BYPASS
+	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info}
 }
 
 // addAddrs adds addresses (/32, so no route changes) to the namespace's

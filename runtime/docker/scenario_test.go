@@ -41,6 +41,11 @@ var dockerScenarios = []struct {
 		Params: core.Params{"partition-topologies": "halves,isolate,majorities-ring,bridge,one-way"}}, want: checkers.Valid},
 	{name: "gossip-kv-partition", cfg: core.Config{Target: "gossip", Nodes: 3, Concurrency: 4, TimeLimit: 8 * time.Second,
 		Rate: 50, Seed: 3, Nemeses: []string{"partition"}, NemesisInterval: 2 * time.Second}, want: checkers.Unknown},
+	// Slow and lossy links and the packet nemesis: delay through NFQUEUE,
+	// loss by nftables, on node and client links.
+	{name: "gossip-kv-slow-lossy-packet", cfg: core.Config{Target: "gossip", Nodes: 3, Concurrency: 4, TimeLimit: 8 * time.Second,
+		Rate: 50, Seed: 5, Nemeses: []string{"partition", "packet"}, NemesisInterval: 2 * time.Second,
+		Params: core.Params{"partition-topologies": "slow,lossy", "packet-delay": "50ms", "packet-jitter": "10ms", "packet-loss": "0.05"}}, want: checkers.Unknown},
 	{name: "refkv-kill-pause", cfg: core.Config{Target: "refkv", Nodes: 3, Concurrency: 4, TimeLimit: 6 * time.Second,
 		Rate: 80, Seed: 3, Nemeses: []string{"kill", "pause"}, NemesisInterval: time.Second}, want: checkers.Valid},
 	{name: "refkv-lost-write", repro: "refkv-lost-write", want: checkers.Invalid},

@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/runtime/linkproxy"
 )
 
 func TestRulesFor(t *testing.T) {
@@ -77,6 +79,26 @@ func TestRulesFor(t *testing.T) {
 	}
 	if want := []string{"input saddr 10.0.0.2 drop"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("cut and lossy rules of n2 = %q, want %q", got, want)
+	}
+	// Shaped links: loss as drops, then the delay as a queue per distinct
+	// shape; a cut link is only cut; the queue's shape has no loss.
+	slow := linkproxy.Shape{Latency: 100 * time.Millisecond, Loss: 0.1}
+	slower := linkproxy.Shape{Latency: time.Second}
+	rs, qs := rulesWithShapes("n2", a, map[core.Link]bool{{From: "n3", To: "n2"}: true},
+		map[core.Link]linkproxy.Shape{{From: "n1", To: "n2"}: slow, {From: "n3", To: "n2"}: slow,
+			{From: AllClients, To: "n2"}: slower, {From: "n2", To: "n1"}: slower})
+	got = nil
+	for _, r := range rs {
+		got = append(got, r.String())
+	}
+	want = []string{"input saddr 10.0.0.4 drop",
+		"input saddr 10.0.0.2 numgen random mod 1000 < 100 drop", "input saddr 10.0.0.2 queue num 0 bypass",
+		"prerouting daddr 10.0.0.11 queue num 1 bypass", "prerouting daddr 10.0.0.12 queue num 1 bypass"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("shaped rules of n2 = %q, want %q", got, want)
+	}
+	if wantQ := []queueSpec{{0, linkproxy.Shape{Latency: 100 * time.Millisecond}}, {1, slower}}; !reflect.DeepEqual(qs, wantQ) {
+		t.Errorf("queues of n2 = %+v, want %+v", qs, wantQ)
 	}
 	// A client without an address of the node yet has nothing to cut.
 	if rs := rulesFor("n3", a, map[core.Link]bool{{From: "c5", To: "n3"}: true}); len(rs) != 0 {

@@ -54,9 +54,50 @@ type Shape struct {
 	// Loss is the probability that a chunk is lost once and arrives only
 	// after a retransmission timeout.
 	Loss float64 `json:"loss,omitempty"`
+	// Rate limits the link to this many bytes per second (0: no limit).
+	Rate int64 `json:"rate,omitempty"`
+	// Packet faults that only a packet-level layer can make (the docker
+	// runtime); a stream proxy refuses them, since TCP hides them from
+	// the programs: the share of packets sent twice, sent at once ahead
+	// of delayed ones, or with a flipped bit.
+	Duplicate float64 `json:"duplicate,omitempty"`
+	Reorder   float64 `json:"reorder,omitempty"`
+	Corrupt   float64 `json:"corrupt,omitempty"`
 }
 
-func (s Shape) zero() bool { return s.Latency == 0 && s.Jitter == 0 && s.Loss == 0 }
+func (s Shape) zero() bool { return s == Shape{} }
+
+// Validate says what is wrong with s, whichever layer applies it.
+func (s Shape) Validate() error {
+	switch {
+	case s.Latency < 0 || s.Jitter < 0:
+		return fmt.Errorf("latency %s and jitter %s must not be negative", s.Latency, s.Jitter)
+	case s.Rate < 0:
+		return fmt.Errorf("rate %d must not be negative", s.Rate)
+	}
+	for name, p := range map[string]float64{"loss": s.Loss, "duplicate": s.Duplicate, "reorder": s.Reorder, "corrupt": s.Corrupt} {
+		if p < 0 || p >= 1 || p != p {
+			return fmt.Errorf("%s %g must be in [0, 1)", name, p)
+		}
+	}
+	return nil
+}
+
+// StreamUnsupported names the parts of s that a stream proxy cannot make
+// (duplicate, reorder, corrupt), or "" when it can make all of them.
+func (s Shape) StreamUnsupported() string {
+	var out []string
+	if s.Duplicate > 0 {
+		out = append(out, "duplicate")
+	}
+	if s.Reorder > 0 {
+		out = append(out, "reorder")
+	}
+	if s.Corrupt > 0 {
+		out = append(out, "corrupt")
+	}
+	return strings.Join(out, ", ")
+}
 
 // Option configures a Layer.
 type Option func(*Layer)
@@ -278,8 +319,11 @@ func (l *Layer) Heal(ctx context.Context) error {
 // SetShape degrades the given links (replacing their earlier shape); a zero
 // Shape restores their base shape. Heal removes every shape.
 func (l *Layer) SetShape(ctx context.Context, links []core.Link, s Shape) error {
-	if s.Loss < 0 || s.Loss >= 1 || s.Latency < 0 || s.Jitter < 0 {
-		return fmt.Errorf("linkproxy: bad shape %+v: latency and jitter must not be negative, loss in [0,1)", s)
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("linkproxy: %w", err)
+	}
+	if u := s.StreamUnsupported(); u != "" {
+		return fmt.Errorf("linkproxy: %s: a stream proxy cannot make these packet faults (TCP repairs them before any program sees them): %w", u, core.ErrUnsupported)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -485,6 +529,7 @@ func (p *proxy) pump(dst, src net.Conn, d *direction, pc *pconn) {
 		queue   chan chunk
 		wdone   chan struct{}
 		lastDue time.Time
+		lastTx  time.Time
 		werr    atomic.Bool
 	)
 	defer func() {
@@ -513,9 +558,21 @@ func (p *proxy) pump(dst, src net.Conn, d *direction, pc *pconn) {
 				if werr.Load() {
 					return
 				}
-				due := time.Now().Add(p.delay(s))
+				now := time.Now()
+				due := now.Add(p.delay(s))
 				if due.Before(lastDue) {
 					due = lastDue
+				}
+				if s != nil && s.Rate > 0 {
+					// A rate spaces the chunks by their size.
+					start := now
+					if lastTx.After(start) {
+						start = lastTx
+					}
+					lastTx = start.Add(time.Duration(float64(n) / float64(s.Rate) * float64(time.Second)))
+					if lastTx.After(due) {
+						due = lastTx
+					}
 				}
 				lastDue = due
 				queue <- chunk{data: append([]byte(nil), buf[:n]...), due: due}

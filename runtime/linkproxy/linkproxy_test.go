@@ -2,6 +2,7 @@ package linkproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -327,5 +328,34 @@ func TestDeadNodeIsRefused(t *testing.T) {
 	// node's side decides when it ends).
 	if err := c.roundTrip(time.Second); err != nil {
 		t.Fatalf("open connection: %v", err)
+	}
+}
+
+// A rate spaces a link's bytes: 64 KiB at 256 KiB/s take at least a
+// quarter of a second. Packet faults a stream cannot show are refused.
+func TestRateShapeAndStreamLimits(t *testing.T) {
+	direct, _ := echoServer(t)
+	l := newLayer(t)
+	addr, _ := l.Addr("n1", "n2", "api", direct)
+	c := dial(t, addr)
+	if err := l.SetShape(context.Background(), []core.Link{{From: "n1", To: "n2"}}, Shape{Rate: 256 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	line := append(bytes.Repeat([]byte("x"), 64<<10-1), '\n')
+	start := time.Now()
+	c.c.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := c.c.Write(line); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 240*time.Millisecond {
+		t.Fatalf("64 KiB through a 256 KiB/s link took %s", took)
+	}
+	for _, s := range []Shape{{Duplicate: 0.1}, {Reorder: 0.1}, {Corrupt: 0.1}} {
+		if err := l.SetShape(context.Background(), []core.Link{{From: "n1", To: "n2"}}, s); !errors.Is(err, core.ErrUnsupported) {
+			t.Errorf("%+v: %v, want unsupported", s, err)
+		}
 	}
 }

@@ -576,7 +576,13 @@ func (r *Runtime) Partition(ctx context.Context, cut []core.Link) error {
 	return r.links.Partition(ctx, cut)
 }
 
-// ShapeLinks degrades links (latency, jitter, loss) without cutting them; a
+// PacketFaults are the packet nemesis's faults this runtime makes, through
+// its link proxy: a stream proxy delays, paces and holds back data, but
+// TCP has repaired duplicates, reordering and corruption before a proxy
+// sees the bytes.
+const PacketFaults = "delay, jitter, loss (as a retransmission delay), rate; not duplicate, reorder, corrupt"
+
+// ShapeLinks degrades links (latency, jitter, loss, rate) without cutting them; a
 // zero shape restores them. Heal removes every shape. It needs a link layer
 // that can shape, such as the default linkproxy.
 func (r *Runtime) ShapeLinks(ctx context.Context, links []core.Link, s linkproxy.Shape) error {

@@ -12,7 +12,7 @@ func Register(r *core.Registry) {
 		Summary:   "etcd v3.7.3 cluster, one embedded member per process: register (kv txns), concurrency.Mutex locks with revision fencing; partition cuts client-member and member-member links (local runtime)",
 		Params:    Params,
 		Workloads: []string{"register", "lock", "lock-set"},
-		Nemeses:   []string{"kill", "pause", "partition", "holder-pause"},
+		Nemeses:   []string{"kill", "pause", "partition", "packet", "holder-pause"},
 		// The pause board is the one package workloads/lock registered,
 		// looked up when a run is built.
 		New: func(p core.Params) (core.Target, error) { return NewWithPauses(p, lock.PausesOf(r)) },

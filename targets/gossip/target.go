@@ -38,7 +38,7 @@ func Register(r *core.Registry) {
 		Summary:   "our eventually consistent KV store: HLC last-writer-wins, rumor mongering and anti-entropy (AP: converges, not linearizable)",
 		Params:    Params,
 		Workloads: []string{"kv"},
-		Nemeses:   []string{"partition", "kill", "pause", "clock"},
+		Nemeses:   []string{"partition", "packet", "kill", "pause", "clock"},
 		New:       NewTarget})
 	r.AddNode(core.NodeInfo{Name: "gossip", Summary: "a gossip KV store node", Main: Main})
 	r.AddScenario(core.ScenarioInfo{Name: "gossip-divergence",

@@ -111,6 +111,9 @@ func NodeMain(ctx context.Context, args []string) error {
 		"fsync=off", "full_page_writes=off",
 		"shared_buffers=16MB", "max_wal_size=64MB", "min_wal_size=32MB", "max_connections=100",
 		"wal_level=replica", "max_wal_senders=10", "hot_standby=on", "wal_keep_size=64MB",
+		// A standby told to promote waits this long between attempts to
+		// fetch more WAL; the default 5 s would stall a failover.
+		"wal_retrieve_retry_interval=100ms",
 		"log_min_messages=warning", "log_line_prefix=%m [%p] ",
 	}
 	if f.primary == "" && f.sync != "off" && f.standbys > 0 {

@@ -123,3 +123,47 @@ func TestStandbysUnderFaults(t *testing.T) {
 	}
 	t.Log(r.Summary)
 }
+
+// TestAsyncFailover plays the named reproduction and its control: with
+// asynchronous replication the promoted standby lacks commits the old
+// primary acknowledged and others read; with synchronous replication nothing
+// acknowledged is lost.
+func TestAsyncFailover(t *testing.T) {
+	needPostgres(t)
+	reg := catalog.New()
+	sc, err := reg.Scenario("postgres-async-failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, control := range []bool{false, true} {
+		t.Run(map[bool]string{false: "anomaly", true: "control"}[control], func(t *testing.T) {
+			cfg := sc.Config(control)
+			cfg.Store = t.TempDir()
+			cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+			p, err := core.Prepare(reg, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := core.Execute(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := out.Results.Checkers["txn"]
+			if control {
+				if r.Valid != checkers.Valid {
+					t.Fatalf("control: verdict %s: %s %s", r.Valid, r.Summary, r.Error)
+				}
+				return
+			}
+			lost := r.AnomalyCounts["incompatible-order"] + r.AnomalyCounts["G-single-realtime"] + r.AnomalyCounts["G2-item-realtime"]
+			if r.Valid != checkers.Invalid || lost == 0 {
+				t.Fatalf("verdict %s, want lost acknowledged appends: %s %s", r.Valid, r.Summary, r.Error)
+			}
+			a := r.Anomalies[0]
+			if !strings.Contains(a.Message, "committed") || a.Fault == nil {
+				t.Fatalf("weak witness: %s (fault %v)", a.Message, a.Fault)
+			}
+			t.Log(a.Message)
+		})
+	}
+}

@@ -41,8 +41,14 @@ var Params = []core.Param{
 func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: Name,
 		Summary: "PostgreSQL primary with streaming standbys; transactions at a chosen isolation level",
-		Params:  Params, Workloads: []string{txn.ListAppend}, Nemeses: []string{"kill", "pause", "partition"}, New: New})
+		Params:  Params, Workloads: []string{txn.ListAppend}, Nemeses: []string{"kill", "pause", "partition", FailoverName}, New: New})
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one PostgreSQL server (primary or standby)", Main: NodeMain})
+	r.AddNemesis(core.NemesisInfo{Name: FailoverName,
+		Summary: "postgres: cut the primary from its standbys, kill it, promote the first standby",
+		New:     func(core.Params) (core.Nemesis, error) { return &Failover{}, nil }})
+	for _, s := range scenarios() {
+		r.AddScenario(s)
+	}
 }
 
 // Target starts PostgreSQL nodes.
@@ -133,19 +139,47 @@ func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientCo
 	if len(cfg.Nodes) == 0 {
 		return nil, errors.New("postgres: no nodes")
 	}
-	a, err := cfg.Addr(cfg.Nodes[0], Port)
-	if err != nil {
-		return nil, err
+	c := &client{isolation: t.isolation}
+	for _, n := range cfg.Nodes {
+		a, err := cfg.Addr(n, Port)
+		if err != nil {
+			return nil, err
+		}
+		c.addrs = append(c.addrs, a)
 	}
-	return &client{addr: a, isolation: t.isolation}, nil
+	return c, nil
 }
 
-// client runs list-append transactions over one connection, opened again
-// after any error that may have broken it.
+// client runs list-append transactions over one connection to the primary,
+// opened again after any error that may have broken it. The primary is the
+// first node that is not in recovery, so after a failover the client follows
+// the promoted standby.
 type client struct {
-	addr      string
+	addrs     []string
 	isolation string
 	conn      *pgx.Conn
+}
+
+// connectPrimary opens a connection to the current primary.
+func (c *client) connectPrimary(ctx context.Context) (*pgx.Conn, error) {
+	var errs []error
+	for _, a := range c.addrs {
+		conn, err := connect(ctx, a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var standby bool
+		if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil || standby {
+			conn.Close(context.WithoutCancel(ctx))
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		return conn, nil
+	}
+	return nil, fmt.Errorf("no primary among %d nodes: %w", len(c.addrs), errors.Join(errs...))
 }
 
 // Invoke runs one transaction. The outcome follows from how far it got:
@@ -161,7 +195,7 @@ func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
 		return op
 	}
 	if c.conn == nil || c.conn.IsClosed() {
-		conn, err := connect(ctx, c.addr)
+		conn, err := c.connectPrimary(ctx)
 		if err != nil {
 			op.Type, op.Error = history.Fail, "connect: "+err.Error()
 			return op

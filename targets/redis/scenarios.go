@@ -169,7 +169,7 @@ func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: "redis", Params: Params,
 		Summary:   "real redis-server nodes; Redlock over all of them or the single-instance lock, with a harness-owned resource and optional fencing",
 		Workloads: []string{"lock-set", "lock"},
-		Nemeses:   []string{"kill", "pause", "clock", "partition", "client-pause", "redis-script"},
+		Nemeses:   []string{"kill", "pause", "clock", "partition", "packet", "client-pause", "redis-script"},
 		New: func(p core.Params) (core.Target, error) {
 			return New(p, lock.PausesOf(r))
 		}})

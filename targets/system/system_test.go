@@ -301,3 +301,60 @@ nemesis-interval = "500ms"
 		})
 	}
 }
+
+// A node that keeps the clock contract (clock = "control": the offset in
+// CHAOS_CLOCK_OFFSET at start, PUT /clock on its control port) takes the
+// clock nemesis: every clock fault is applied, and its monotonic IDs stay
+// valid.
+func TestControlClock(t *testing.T) {
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `name = "clocknode"
+[nodes]
+command = ["python3", "{dir}/node.py", "{port:api}", "{index}", "{port:control}"]
+ports = ["api", "control"]
+clock = "control"
+ready = { http = "api/health" }
+[client]
+type = "http"
+[run]
+workload = "ids"
+nodes = 2
+concurrency = 2
+time-limit = "3s"
+rate = 100
+nemesis = ["clock", "kill"]
+nemesis-interval = "300ms"
+`
+	s, err := Parse(filepath.Join(testdata, "chaos.toml"), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runSystem(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Results.Valid != checkers.Valid {
+		t.Fatalf("verdict %v: %+v", out.Results.Valid, out.Results.Checkers)
+	}
+	b, err := os.ReadFile(core.HistoryPath(out.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, `"process":"nemesis"`) || !strings.Contains(line, `"f":"clock-`) || strings.Contains(line, `"type":"invoke"`) {
+			continue
+		}
+		if strings.Contains(line, `"type":"ok"`) {
+			applied++
+		} else {
+			t.Errorf("a clock fault was not applied: %s", line)
+		}
+	}
+	if applied == 0 {
+		t.Fatalf("no clock fault was applied:\n%s", b)
+	}
+}

@@ -1,0 +1,63 @@
+// Package oracletest drives the comparison of a checker with its
+// brute-force oracle over seeded random histories. Each checker's oracle and
+// generator live in that checker's tests and share nothing with it; only
+// the loop and the bookkeeping are common.
+package oracletest
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/chaostest/chaos/checkers"
+)
+
+// Agree judges one seed's history with the checker and the oracle. It
+// returns the oracle's verdict and anomaly kinds, or an error describing the
+// disagreement (with the history, for reproduction).
+type Agree func(seed uint64) (kinds string, v checkers.Validity, err error)
+
+// Min is how many of each verdict the generator must produce among the
+// histories tried: agreement on a one-sided sample means little.
+type Min struct{ Valid, Invalid, Unknown int }
+
+// Run compares n histories, seeds 0 to n-1, failing t on the first
+// disagreement, and logs the figures.
+func Run(t *testing.T, n int, min Min, agree Agree) {
+	t.Helper()
+	verdicts := map[checkers.Validity]int{}
+	kinds := map[string]int{}
+	for seed := uint64(0); seed < uint64(n); seed++ {
+		k, v, err := agree(seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verdicts[v]++
+		kinds[k]++
+	}
+	t.Logf("%d histories agree: verdicts %v, anomaly sets %v", n, verdicts, kinds)
+	if verdicts[checkers.Valid] < min.Valid || verdicts[checkers.Invalid] < min.Invalid || verdicts[checkers.Unknown] < min.Unknown {
+		t.Fatalf("generator too one-sided: %v, want at least %+v", verdicts, min)
+	}
+}
+
+// Kinds renders the kinds present in a checker's anomaly counts, sorted.
+func Kinds(counts map[string]int64) string {
+	set := map[string]bool{}
+	for k, n := range counts {
+		set[k] = n > 0
+	}
+	return Set(set)
+}
+
+// Set renders the kinds marked true, sorted.
+func Set(kinds map[string]bool) string {
+	var out []string
+	for k, on := range kinds {
+		if on {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return "[" + strings.Join(out, " ") + "]"
+}
