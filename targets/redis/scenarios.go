@@ -101,10 +101,13 @@ var scenarios = []scenario{
 		summary:       "single Redis lock on a primary with a replica: replication cut, c0 locks the primary, the primary is killed and the replica promoted, c1 locks",
 		expect:        "two holders at once: n1 granted c0, the promoted n2 granted c1; the witness names the promotion",
 		controlExpect: "replication intact: the replica has c0's lock when promoted and refuses c1",
-		timeLimit:     4500 * time.Millisecond, nodes: 2,
+		timeLimit:     5500 * time.Millisecond, nodes: 2,
+		// c0 holds 3.5s from its grant; the kill follows the grant by at
+		// most a second (the wait for the replica); c1 tries from 2s for
+		// about 1.5s, inside c0's hold.
 		params: func(control bool) core.Params {
 			return core.Params{"redis-lock": "single", "redis-lock-nodes": "n1,n2", "redis-replicas": "n2=n1", "redis-node-timeout": "150ms",
-				"lock-ttl": "5s", "lock-hold": "2500ms,200ms", "lock-start": "300ms,2s", "lock-attempts": "1,3", "lock-retry": "250ms"}
+				"lock-ttl": "5s", "lock-hold": "3500ms,200ms", "lock-start": "300ms,2s", "lock-attempts": "1,6", "lock-retry": "250ms"}
 		},
 		script: func(control bool) []Step {
 			var steps []Step
