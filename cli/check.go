@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/internal/term"
@@ -15,6 +16,7 @@ import (
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
 	var timeout time.Duration
+	memory := byteSize(checkers.DefaultMemoryBudget)
 	var maxRecord, maxHistory int64
 	var imp importFlags
 	cmd := &cobra.Command{
@@ -32,6 +34,9 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 			if timeout <= 0 {
 				return fmt.Errorf("--check-timeout %s: must be positive (leave it out for 5m0s)", timeout)
 			}
+			// The timeout bounds the whole check, reading the history included.
+			deadline := time.Now().Add(timeout)
+			env.ctx = checkers.WithMemoryBudget(env.ctx, int64(memory))
 			if ext, err := imp.imported(cmd); err != nil || ext {
 				if err != nil {
 					return err
@@ -64,7 +69,7 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			rs, err := core.CheckFile(env.ctx, hf, w, timeout)
+			rs, err := core.CheckFile(env.ctx, hf, w, max(time.Until(deadline), time.Millisecond))
 			if err != nil {
 				return err
 			}
@@ -82,6 +87,7 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 5*time.Minute, "bound on the checkers; past it the verdict is unknown")
+	cmd.Flags().Var(&memory, "check-memory", "bound on the heap the checkers' searches may grow to; past it the verdict is unknown")
 	cmd.Flags().Int64Var(&maxRecord, "max-record-size", history.DefaultMaxRecordSize, "largest history record (one line) accepted, in bytes")
 	cmd.Flags().Int64Var(&maxHistory, "max-history-size", history.DefaultMaxInputSize, "largest history accepted, in bytes")
 	imp.register(cmd)

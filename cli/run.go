@@ -87,6 +87,8 @@ workloads and the nemeses it supports.`,
 	fs.StringVar(&f.runtime, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
 	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", f.cfg.OpTimeout, "bound on one operation; past it the outcome is indeterminate (info)")
 	fs.DurationVar(&f.cfg.CheckTimeout, "check-timeout", f.cfg.CheckTimeout, "bound on the checkers; past it the verdict is unknown")
+	fs.BoolVar(&f.cfg.StopOnAnomaly, "stop-on-anomaly", false, "check the history while the run goes and end the run (heal, final reads, teardown, full check) at the first anomaly proven")
+	fs.Var((*byteSize)(&f.cfg.CheckMemory), "check-memory", "bound on the heap the checkers' searches may grow to; past it the verdict is unknown (default 2GiB)")
 	addOutputFlags(fs, &env.out)
 	f.params = addParamFlags(fs, env.reg)
 	scopeHelp(cmd, env.reg, f.params)

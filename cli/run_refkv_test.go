@@ -38,3 +38,19 @@ func TestRunRefkv(t *testing.T) {
 		})
 	}
 }
+
+// With --stop-on-anomaly the stale store's run ends at the first violation
+// the online check proves, long before its time limit, and is judged,
+// healed and torn down as usual; the linearizable store's run goes on.
+func TestRunRefkvStopOnAnomaly(t *testing.T) {
+	store := t.TempDir()
+	code, out, errs := chaos(t, "run", "refkv", "--refkv-mode", "stale", "--time-limit", "5m", "--rate", "200",
+		"--seed", "3", "--store", store, "--stop-on-anomaly")
+	if code != exitInvalid || !strings.Contains(errs+out, "stopping on anomaly") {
+		t.Fatalf("exit %d, want %d and a stop on the anomaly\n%s\n%s", code, exitInvalid, out, errs)
+	}
+	res, err := os.ReadFile(filepath.Join(store, "refkv", "latest", "results.json"))
+	if err != nil || !strings.Contains(string(res), "cannot take effect") {
+		t.Fatalf("results %s (%v)", res, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/history"
+	"github.com/chaostest/chaos/internal/term"
 	"github.com/chaostest/chaos/workloads/gen"
 )
 
@@ -49,6 +50,13 @@ type Config struct {
 	FinalTimeout time.Duration
 	// CheckTimeout bounds the checkers; past it the verdict is unknown.
 	CheckTimeout time.Duration
+	// CheckMemory bounds the heap the checkers' searches may grow to (0:
+	// checkers.DefaultMemoryBudget); past it the verdict is unknown.
+	CheckMemory int64
+	// StopOnAnomaly ends the main phase as soon as a checker that judges
+	// online (checkers.Online) proves an anomaly; heal, final phase,
+	// teardown and the full check run as usual.
+	StopOnAnomaly bool
 	// NewRuntime makes the runtime for a run.
 	NewRuntime func() (Runtime, error)
 	// Clock is the harness's clock; nil means the host's.
@@ -292,6 +300,9 @@ type run struct {
 	// triggers are the event-triggered nemeses (nil: none).
 	triggers *triggers
 
+	// online is nil unless the run stops on the first anomaly.
+	online *online
+
 	// The first harness failure ends the run.
 	failOnce sync.Once
 	failErr  error
@@ -349,6 +360,8 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	r.fault.Store("")
 	r.phase.Store("main phase")
 	r.triggers = newTriggers(p)
+	r.online = r.startOnline(ctx, &hdr)
+	defer r.online.close()
 	out = &Outcome{Dir: dir}
 
 	tornDown := false
@@ -393,7 +406,7 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 		return out, fmt.Errorf("teardown: %w", err)
 	}
 
-	res, _, err := CheckDir(context.WithoutCancel(ctx), dir, p.Workload, cfg.CheckTimeout)
+	res, _, err := CheckDir(checkContext(ctx, *cfg), dir, p.Workload, cfg.CheckTimeout)
 	if err != nil {
 		return out, err
 	}
@@ -458,6 +471,8 @@ func (r *run) record(op history.Op) history.Op {
 	rec, err := r.hist.AppendAt(op, r.now)
 	if err != nil {
 		r.fail(err)
+	} else {
+		r.online.observe(rec)
 	}
 	return rec
 }
@@ -484,6 +499,11 @@ func (r *run) phases(ctx context.Context) (interrupted bool, err error) {
 		select {
 		case <-mainCtx.Done():
 		case <-r.failed:
+			cancelMain()
+		case name := <-r.online.anomaly():
+			if r.cfg.Progress != nil {
+				fmt.Fprintf(r.cfg.Progress, "stopping on anomaly at %.1fs: %s\n", time.Duration(r.now()).Seconds(), term.Line(r.online.describe(name)))
+			}
 			cancelMain()
 		}
 	}()

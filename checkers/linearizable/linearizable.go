@@ -48,6 +48,7 @@ type Checker struct {
 	vizBytes int64
 	witness  bool
 	readMap  bool
+	memory   int64
 }
 
 var _ checkers.Checker = (*Checker)(nil)
@@ -90,6 +91,12 @@ func WithWitness(on bool) Option { return func(c *Checker) { c.witness = on } }
 // registers whose written values are unique) on or off; it is on by default,
 // and porcupine decides whatever it leaves undecided.
 func WithReadMapping(on bool) Option { return func(c *Checker) { c.readMap = on } }
+
+// WithMemoryBudget bounds, in bytes, the heap the check may grow to; past it
+// the search stops and the undecided partitions make the verdict unknown.
+// Zero (the default) takes the context's budget (checkers.WithMemoryBudget),
+// or checkers.DefaultMemoryBudget.
+func WithMemoryBudget(n int64) Option { return func(c *Checker) { c.memory = n } }
 
 // New returns a linearizability checker for model.
 func New(model Model, opts ...Option) *Checker {
@@ -148,7 +155,15 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			Summary: fmt.Sprintf("nothing to judge: no client operation completed ok (%d operations: %d info, %d fail)", st.Ops, st.Info, st.Fail),
 			Error:   "the history has no completed client operation to judge for linearizability"}
 	}
-	c.search(ctx, parts)
+	// The search ends a little before the check's deadline, so the witness,
+	// the visualization and the result fit inside it too.
+	sctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/20, 500*time.Millisecond)))
+		defer cancel()
+	}
+	memHit := c.search(sctx, parts)
 
 	res := checkers.Result{Valid: checkers.Valid}
 	var illegal, undecided []*partition
@@ -189,13 +204,13 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			res.Details = map[string]any{"visualizations": vizFiles}
 		}
 		if len(undecided) > 0 {
-			res.Summary += fmt.Sprintf(" (%d more undecided: %s)", len(undecided), undecidedReason(ctx))
+			res.Summary += fmt.Sprintf(" (%d more undecided: %s)", len(undecided), undecidedReason(ctx, memHit, c.memBudget(ctx)))
 		}
 	case len(undecided) > 0:
 		res.Valid = checkers.Unknown
 		res.Summary = fmt.Sprintf("undecided: %d of %d %s not decided; %s", len(undecided), st.Partitions,
 			plural(st.Partitions, "partition"), what)
-		res.Error = undecidedReason(ctx)
+		res.Error = undecidedReason(ctx, memHit, c.memBudget(ctx))
 		if c.model.Key != nil {
 			res.Error += "; undecided keys: " + keyList(undecided, 10)
 		}
@@ -208,7 +223,10 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 // undecidedReason says why partitions are undecided. Porcupine answers
 // Unknown only when its timer fires, which may be a moment before ctx notices
 // its own deadline.
-func undecidedReason(ctx context.Context) string {
+func undecidedReason(ctx context.Context, memHit, budget int64) string {
+	if memHit > 0 {
+		return fmt.Sprintf("the search reached the memory budget (heap %d MiB over the budget of %d MiB; raise --check-memory)", memHit>>20, budget>>20)
+	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return "the check was interrupted"
 	}
@@ -342,8 +360,45 @@ func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 	return parts, st, nil
 }
 
-// search decides every partition on a bounded pool of workers.
-func (c *Checker) search(ctx context.Context, parts []*partition) {
+// memoryPoll is how often the search's heap is sampled against the budget.
+const memoryPoll = 10 * time.Millisecond
+
+// search decides every partition on a bounded pool of workers, under a
+// watchdog that stops the search when the heap passes the memory budget
+// (porcupine's search cannot be bounded in memory from outside, only
+// stopped). It returns the heap seen when the budget stopped it, 0 if it
+// did not.
+func (c *Checker) search(ctx context.Context, parts []*partition) int64 {
+	budget := c.memory
+	if budget <= 0 {
+		budget = checkers.MemoryBudget(ctx)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var over atomic.Int64
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		t := time.NewTicker(memoryPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+			if h := checkers.HeapBytes(); h > budget {
+				over.Store(h)
+				cancel()
+				return
+			}
+		}
+	}()
+
+	var total, done, doneOps atomic.Int64
+	for _, p := range parts {
+		total.Add(int64(len(p.ops)))
+	}
 	workers := min(c.workers, len(parts))
 	jobs := make(chan *partition)
 	var wg sync.WaitGroup
@@ -352,7 +407,9 @@ func (c *Checker) search(ctx context.Context, parts []*partition) {
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				c.decide(ctx, p)
+				c.decide(sctx, p)
+				checkers.ReportProgress(ctx, checkers.Progress{Checker: c.name, Done: done.Add(1), Total: int64(len(parts)),
+					Ops: doneOps.Add(int64(len(p.ops))), TotalOps: total.Load()})
 			}
 		}()
 	}
@@ -361,6 +418,9 @@ func (c *Checker) search(ctx context.Context, parts []*partition) {
 	}
 	close(jobs)
 	wg.Wait()
+	cancel()
+	<-watchDone
+	return over.Load()
 }
 
 // decide runs porcupine on one partition under ctx. p.abort reports that
@@ -387,26 +447,30 @@ func (c *Checker) decide(ctx context.Context, p *partition) {
 			return
 		}
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		m, stop := c.boundedModel(ctx, c.model.Porcupine)
-		p.result, p.info = c.porcupine(m, p.ops, 0)
-		p.abort = stop()
+	if _, ok := ctx.Deadline(); !ok && ctx.Done() == nil {
+		p.result, p.info = c.porcupine(c.model.Porcupine, p.ops, 0)
 		return
 	}
 	type answer struct {
-		res  porcupine.CheckResult
-		info *porcupine.LinearizationInfo
+		res     porcupine.CheckResult
+		info    *porcupine.LinearizationInfo
+		aborted bool
 	}
 	done := make(chan answer, 1)
 	timeout := remaining(ctx)
+	// The step gives up once ctx ends (deadline, interruption, memory
+	// budget), so an abandoned search unwinds at once and frees what it
+	// held instead of running on beside the rest of the check.
+	m, stop := c.boundedModel(ctx, c.model.Porcupine)
 	go func() {
-		res, info := c.porcupine(c.model.Porcupine, p.ops, timeout)
-		done <- answer{res, info}
+		res, info := c.porcupine(m, p.ops, timeout)
+		aborted := stop()
+		done <- answer{res, info, aborted}
 	}()
 	select {
 	case a := <-done:
 		p.result, p.info = a.res, a.info
-		p.abort = a.res == porcupine.Unknown && ctx.Err() != nil
+		p.abort = a.aborted || a.res == porcupine.Unknown && ctx.Err() != nil
 	case <-ctx.Done():
 		p.result, p.abort = porcupine.Unknown, true
 	}
@@ -457,6 +521,13 @@ func remaining(ctx context.Context) time.Duration {
 		return 0
 	}
 	return max(time.Until(dl), time.Nanosecond)
+}
+
+func (c *Checker) memBudget(ctx context.Context) int64 {
+	if c.memory > 0 {
+		return c.memory
+	}
+	return checkers.MemoryBudget(ctx)
 }
 
 // vizPath picks where the visualization of a partition goes, "" for nowhere.

@@ -335,3 +335,19 @@ func FuzzIntPair(f *testing.F) {
 		}
 	})
 }
+
+func TestMemoryBudgetIsUnknown(t *testing.T) {
+	start := time.Now()
+	r := check(t, Register(), hardHistory(40), WithReadMapping(false), WithMemoryBudget(1))
+	if r.Valid != checkers.Unknown || !strings.Contains(r.Error, "memory budget") {
+		t.Fatalf("verdict %s (%s), want unknown naming the memory budget", r.Valid, r.Error)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("took %s to give up", d)
+	}
+	// The budget comes from the context as well.
+	ctx := checkers.WithMemoryBudget(context.Background(), 1)
+	if r := New(Register(), WithReadMapping(false)).Check(ctx, hardHistory(40)); r.Valid != checkers.Unknown || !strings.Contains(r.Error, "memory budget") {
+		t.Fatalf("verdict %s (%s)", r.Valid, r.Error)
+	}
+}
