@@ -167,6 +167,16 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 					}
 				}
 			}
+			if cfg.Scenario != nil && count > 1 && env.ctx.Err() == nil {
+				// One broken set-up is one run that missed, not the end
+				// of the series: the closing line names it.
+				fmt.Fprintf(env.stderr, "chaos: run failed (seed %d): %v\n", c.Seed, err)
+				rr := runResult{n: i + 1, seed: c.Seed, valid: checkers.Unknown, failed: true}
+				results = append(results, rr)
+				verdicts = append(verdicts, checkers.Unknown)
+				say(lines, "chaos: ", rr.line(count, cfg.Scenario))
+				continue
+			}
 			return exitError{exitOther, fmt.Errorf("run failed (seed %d): %w", c.Seed, err)}
 		}
 		for _, w := range out.Warnings {
