@@ -34,6 +34,8 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 			if timeout <= 0 {
 				return fmt.Errorf("--check-timeout %s: must be positive (leave it out for 5m0s)", timeout)
 			}
+			// The timeout bounds the whole check, reading the history included.
+			deadline := time.Now().Add(timeout)
 			env.ctx = checkers.WithMemoryBudget(env.ctx, int64(memory))
 			if ext, err := imp.imported(cmd); err != nil || ext {
 				if err != nil {
@@ -67,7 +69,7 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			rs, err := core.CheckFile(env.ctx, hf, w, timeout)
+			rs, err := core.CheckFile(env.ctx, hf, w, max(time.Until(deadline), time.Millisecond))
 			if err != nil {
 				return err
 			}

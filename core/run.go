@@ -793,7 +793,7 @@ func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
 	}
 	op.Process = w.gc.Process
 	op.Type = history.Invoke
-	inv := r.record(op)
+	inv := r.recordEvent(op)
 	atomic.AddInt64(&r.stats.Invoked, 1)
 
 	done := w.invoke(ctx, inv)
@@ -801,7 +801,7 @@ func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
 	if done.Key == "" {
 		done.Key = inv.Key
 	}
-	rec := r.recordCompletion(done)
+	rec := r.recordEvent(done)
 	switch rec.Type {
 	case history.OK:
 		atomic.AddInt64(&r.stats.OK, 1)

@@ -155,7 +155,15 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			Summary: fmt.Sprintf("nothing to judge: no client operation completed ok (%d operations: %d info, %d fail)", st.Ops, st.Info, st.Fail),
 			Error:   "the history has no completed client operation to judge for linearizability"}
 	}
-	memHit := c.search(ctx, parts)
+	// The search ends a little before the check's deadline, so the witness,
+	// the visualization and the result fit inside it too.
+	sctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/20, 500*time.Millisecond)))
+		defer cancel()
+	}
+	memHit := c.search(sctx, parts)
 
 	res := checkers.Result{Valid: checkers.Valid}
 	var illegal, undecided []*partition

@@ -41,8 +41,18 @@ const emptyRead = math.MinInt64
 // written twice: the workload contract makes every value unique, and the
 // inference rests on it.
 func (a *analysis) indexWrites(kind byte) (map[kv]int32, []wref, error) {
-	idx := make(map[kv]int32)
-	var ws []wref
+	writes := 0
+	for ti := range a.txns {
+		for _, m := range a.txns[ti].mops {
+			if m.f == kind {
+				writes++
+			}
+		}
+	}
+	// Sized up front: a history of millions of appends would otherwise
+	// spend much of its time growing the map.
+	idx := make(map[kv]int32, writes)
+	ws := make([]wref, 0, writes)
 	lastSeen := map[int32]bool{}
 	for ti := range a.txns {
 		t := &a.txns[ti]
@@ -73,7 +83,17 @@ func (a *analysis) listAppend() error {
 		return err
 	}
 	// Reads of committed transactions, split into own and external parts.
-	var reads []aread
+	nreads := 0
+	for ti := range a.txns {
+		if a.txns[ti].status == committed {
+			for _, m := range a.txns[ti].mops {
+				if m.f == mopRead {
+					nreads++
+				}
+			}
+		}
+	}
+	reads := make([]aread, 0, nreads)
 	own := map[int32][]int64{}
 	for ti := range a.txns {
 		t := &a.txns[ti]
@@ -250,7 +270,9 @@ func (a *analysis) listAppend() error {
 	for k := range unseen {
 		sort.Slice(unseen[k], func(i, j int) bool { return unseen[k][i].val < unseen[k][j].val })
 	}
-	g := newGraph(len(a.txns))
+	// About one ww edge per append, a wr and an rw per read, and a few rt
+	// edges per transaction.
+	g := newGraph(len(a.txns), len(ws)+2*len(reads)+8*len(a.txns))
 	a.g = g
 	writer := func(k int32, v int64) (int32, bool) {
 		j, ok := idx[kv{k, v}]

@@ -3,6 +3,7 @@ package txn
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -60,6 +61,14 @@ func (d *decoder) keepMops(m []mop) []mop {
 }
 
 func newDecoder() *decoder { return &decoder{keys: map[string]int32{}} }
+
+// keyBytes is key without allocating for a key already seen.
+func (d *decoder) keyBytes(b []byte) int32 {
+	if k, ok := d.keys[string(b)]; ok {
+		return k
+	}
+	return d.key(string(b))
+}
 
 func (d *decoder) key(s string) int32 {
 	if k, ok := d.keys[s]; ok {
@@ -182,41 +191,60 @@ func (p *parser) eat(c byte) bool {
 	return false
 }
 
-// str reads a string without escapes.
-func (p *parser) str() (string, bool) {
+// str reads a string without escapes; the bytes are the input's.
+func (p *parser) str() ([]byte, bool) {
 	if !p.eat('"') {
-		return "", false
+		return nil, false
 	}
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		if c == '\\' || c < 0x20 || c >= 0x80 {
-			return "", false
+			return nil, false
 		}
 		if c == '"' {
-			s := string(p.b[start:p.i])
+			s := p.b[start:p.i]
 			p.i++
 			return s, true
 		}
 		p.i++
 	}
-	return "", false
+	return nil, false
 }
 
 func (p *parser) int() (int64, bool) {
 	p.ws()
-	start := p.i
+	neg := false
 	if p.i < len(p.b) && p.b[p.i] == '-' {
+		neg = true
 		p.i++
 	}
+	start := p.i
+	var n uint64
 	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		if n > (math.MaxUint64-9)/10 {
+			return 0, false // too long: the slow path says why
+		}
+		n = n*10 + uint64(p.b[p.i]-'0')
 		p.i++
 	}
-	if p.i == start {
+	digits := p.i - start
+	if digits == 0 || (digits > 1 && p.b[start] == '0') {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
-	return n, err == nil
+	if p.i < len(p.b) && (p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		return 0, false
+	}
+	if neg {
+		if n > 1<<63 {
+			return 0, false
+		}
+		return -int64(n), true
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(n), true
 }
 
 func (p *parser) null() bool {
@@ -244,23 +272,23 @@ func (p *parser) txn(d *decoder, out []mop) ([]mop, bool) {
 		if !ok || !p.eat(',') {
 			return nil, false
 		}
-		var key string
+		var key []byte
 		p.ws()
 		if p.i < len(p.b) && p.b[p.i] == '"' {
 			key, ok = p.str()
 		} else {
-			var n int64
-			n, ok = p.int()
-			key = strconv.FormatInt(n, 10)
+			start := p.i
+			_, ok = p.int()
+			key = p.b[start:p.i]
 		}
 		if !ok || !p.eat(',') {
 			return nil, false
 		}
-		m := mop{key: d.key(key)}
-		switch f {
+		m := mop{key: d.keyBytes(key)}
+		switch string(f) {
 		case "append", "w":
 			m.f = mopAppend
-			if f == "w" {
+			if string(f) == "w" {
 				m.f = mopWrite
 			}
 			if m.val, ok = p.int(); !ok {

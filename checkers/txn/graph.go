@@ -50,7 +50,7 @@ type pendingEdge struct {
 	e    edge
 }
 
-func newGraph(n int) *graph { return &graph{n: n} }
+func newGraph(n, edges int) *graph { return &graph{n: n, pending: make([]pendingEdge, 0, edges)} }
 
 func (g *graph) add(from, to int32, kind uint8, key int32, val int64) {
 	if from == to {
