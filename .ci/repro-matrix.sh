@@ -46,10 +46,10 @@ for s in "${scenarios[@]}"; do
 		code=$?
 		set -e
 		printf '== %s (exit %d)\n%s\n' "$name" "$code" "$out" >>"$log"
-		last=$(printf '%s\n' "$out" | grep -E '^(reproduced|control held) ' | tail -1)
-		matched=$(printf '%s\n' "$last" | sed -nE 's/^(reproduced|control held) ([0-9]+\/[0-9]+).*/\2/p')
-		med=$(printf '%s\n' "$last" | sed -nE 's/.*\(median ([0-9.]+) s\).*/\1 s/p')
-		worst=$(printf '%s\n' "$last" | sed -nE 's/.*first anomaly after [0-9.]+-([0-9.]+) s.*/\1 s/p')
+		last=$(printf '%s\n' "$out" | grep -E "^(reproduced|control held) " | tail -1 || true)
+		matched=$(printf '%s\n' "$last" | sed -nE 's/^(reproduced|control held) ([0-9]+\/[0-9]+).*/\2/p' || true)
+		med=$(printf '%s\n' "$last" | sed -nE 's/.*\(median ([0-9.]+) s\).*/\1 s/p' || true)
+		worst=$(printf '%s\n' "$last" | sed -nE 's/.*first anomaly after [0-9.]+-([0-9.]+) s.*/\1 s/p' || true)
 		printf '| %s | %d-%d | %s | %s | %s | %s |\n' "$name" "$seed" $((seed + runs - 1)) "$expect" "${matched:-none}" "${med:--}" "${worst:--}"
 		if [ "$code" -eq 2 ]; then status=1; fi
 		rm -rf "${store:?}"/*

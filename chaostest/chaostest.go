@@ -29,7 +29,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/reports"
@@ -77,6 +77,10 @@ type Scenario struct {
 	// Want is the verdict the test expects; the zero value means valid. Set
 	// it to checkers.Invalid in a test that shows a known anomaly.
 	Want checkers.Validity
+	// Registry holds the targets, workloads and nemeses the scenario may
+	// name; nil means builtin.New(), every part of the chaos module. A
+	// test of the etcd or Redis target passes builtin.New(etcd.Register).
+	Registry *core.Registry
 	// AllowUnappliedFaults lets the test pass when a fault kind of Nemeses
 	// was never applied (every one failed, or none fell in the time limit).
 	// By default such a test fails: its faults never happened.
@@ -85,9 +89,10 @@ type Scenario struct {
 
 // Main runs the test binary as a chaos node program when the local runtime
 // starts it as one, and otherwise runs the tests. Call it from TestMain in
-// every package that runs built-in targets.
-func Main(m *testing.M) {
-	catalog.RunNodeIfRequested()
+// every package that runs built-in targets; extra registers the node
+// programs of targets beyond package builtin (etcd.Register, say).
+func Main(m *testing.M, extra ...func(*core.Registry)) {
+	builtin.RunNodeIfRequested(extra...)
 	os.Exit(m.Run())
 }
 
@@ -108,7 +113,10 @@ func Run(t testing.TB, s Scenario) *Result {
 	if s.Want == checkers.Unknown {
 		s.Want = checkers.Valid
 	}
-	reg := catalog.New()
+	reg := s.Registry
+	if reg == nil {
+		reg = builtin.New()
+	}
 	cfg, err := s.config(t, reg)
 	if err != nil {
 		t.Fatalf("chaostest: %v", err)

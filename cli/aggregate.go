@@ -22,6 +22,7 @@ type runResult struct {
 	first   time.Duration
 	hasTime bool
 	matched bool
+	failed  bool // the harness failed: not judged
 }
 
 // seedsFit refuses a seed range that would wrap: run i uses seed+i.
@@ -48,6 +49,9 @@ func judge(n int, seed int64, out *core.Outcome, sc *core.ScenarioRun) runResult
 // line is the one line said after each run.
 func (r runResult) line(count int, sc *core.ScenarioRun) string {
 	s := fmt.Sprintf("run %d/%d (seed %d): %s", r.n, count, r.seed, r.valid)
+	if r.failed {
+		s = fmt.Sprintf("run %d/%d (seed %d): harness failed, not judged", r.n, count, r.seed)
+	}
 	if len(r.kinds) > 0 {
 		s += " (" + strings.Join(r.kinds, ", ") + ")"
 	}
@@ -95,7 +99,11 @@ func closing(rs []runResult, sc *core.ScenarioRun) string {
 			if r.matched {
 				held++
 			} else {
-				missed = append(missed, fmt.Sprintf("run %d (seed %d, %s)", r.n, r.seed, r.valid))
+				what := r.valid.String()
+				if r.failed {
+					what = "harness failed"
+				}
+				missed = append(missed, fmt.Sprintf("run %d (seed %d, %s)", r.n, r.seed, what))
 			}
 		}
 		var s string

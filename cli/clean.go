@@ -3,22 +3,21 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/chaostest/chaos/runtime/docker"
+	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/local"
 )
 
 func newCleanCmd(env *cliEnv) *cobra.Command {
-	var opts docker.CleanOptions
+	var opts core.CleanOptions
 	cmd := &cobra.Command{
 		Use:   "clean",
 		Short: "Remove the containers, networks and host files that crashed runs left behind",
-		Long: `clean removes every container and network of the docker runtime (they carry
-the label ` + docker.LabelManaged + `) whose harness process is gone, for
-example a run killed with SIGKILL. Runs whose harness still lives on this host
+		Long: `clean asks every runtime that can leave something behind (the docker
+runtime: containers and networks carrying its labels) to remove what runs
+whose harness process is gone left, for example a run killed with SIGKILL. Runs whose harness still lives on this host
 are spared unless --force is given, and clean still exits 0 when all it left
 alone is such a run. --images also removes the cached node images, which the
 next docker run builds again. It also removes the libfaketime shared-memory
@@ -29,7 +28,7 @@ whose harness was killed, for recorded pids of ours that are gone.`,
   chaos clean --images`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := docker.Clean(env.ctx, opts)
+			rep, err := cleanAll(env, opts)
 			verb := "removed"
 			if opts.DryRun {
 				verb = "would remove"
@@ -66,8 +65,28 @@ whose harness was killed, for recorded pids of ours that are gone.`,
 	}
 	fs := cmd.Flags()
 	fs.BoolVar(&opts.Force, "force", false, "also remove runs whose harness is still alive")
-	fs.BoolVar(&opts.Images, "images", false, "also remove the cached node images ("+strings.Split(docker.ImageRepo, ":")[0]+":*)")
+	fs.BoolVar(&opts.Images, "images", false, "also remove the cached node images")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "only print what would be removed")
 	fs.StringVar(&opts.Run, "run", "", "only this run (target/timestamp, as in the run directory)")
 	return cmd
+}
+
+// cleanAll runs every registered runtime's Clean and merges the reports.
+func cleanAll(env *cliEnv, opts core.CleanOptions) (core.CleanReport, error) {
+	var all core.CleanReport
+	var errs []error
+	for _, rt := range env.reg.Runtimes() {
+		if rt.Clean == nil {
+			continue
+		}
+		rep, err := rt.Clean(env.ctx, opts)
+		all.Containers = append(all.Containers, rep.Containers...)
+		all.Networks = append(all.Networks, rep.Networks...)
+		all.Images = append(all.Images, rep.Images...)
+		all.Spared = append(all.Spared, rep.Spared...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s runtime: %w", rt.Name, err))
+		}
+	}
+	return all, errors.Join(errs...)
 }

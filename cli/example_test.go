@@ -14,6 +14,7 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/nemesis"
+	"github.com/chaostest/chaos/runtime/local"
 	"github.com/chaostest/chaos/workloads/ids"
 )
 
@@ -45,6 +46,7 @@ func (t myTarget) NewClient(context.Context, string, core.ClientConfig) (core.Cl
 // os.Exit(cli.Main(reg, cli.WithName("mychaos"))).
 func Example() {
 	reg := core.NewRegistry()
+	local.Register(reg) // where nodes run; runtime/docker registers the containers
 	nemesis.Register(reg)
 	ids.Register(reg)
 	svc := &counterIDs{}
@@ -57,7 +59,7 @@ func Example() {
 	code := cli.Run(context.Background(), reg, cli.WithName("mychaos"),
 		cli.WithArgs([]string{"run", "myids", "--time-limit", "1s", "--rate", "200", "--seed", "3", "--store", store, "-q"}),
 		cli.WithOutput(&out, io.Discard))
-	fmt.Println(strings.Fields(out.String())[0], "exit", code)
+	fmt.Println(strings.Fields(out.String() + " -")[0], "exit", code)
 
 	// The listing shows the user's target beside the registered parts.
 	out.Reset()

@@ -87,8 +87,8 @@ func listAll(w io.Writer, reg *core.Registry) {
 	}
 	section("NEMESES", rows)
 	rows = nil
-	for _, n := range runtimeNames() {
-		rows = append(rows, row{n, runtimeSummary(n)})
+	for _, rt := range reg.Runtimes() {
+		rows = append(rows, row{rt.Name, rt.Summary})
 	}
 	section("RUNTIMES (--runtime)", rows)
 	rows = nil
@@ -96,16 +96,6 @@ func listAll(w io.Writer, reg *core.Registry) {
 		rows = append(rows, row{s.Name, s.Summary})
 	}
 	section("SCENARIOS (chaos repro <name> [--control])", rows)
-}
-
-func runtimeSummary(name string) string {
-	switch name {
-	case "local":
-		return "each node a child process on 127.0.0.1; partitions through loopback proxies (default)"
-	case "docker":
-		return "each node in its own container (images built FROM scratch); partitions with nftables"
-	}
-	return ""
 }
 
 // listOne shows every part named name in full.
@@ -117,8 +107,8 @@ func listOne(env *cliEnv, name string) error {
 		fmt.Fprintf(w, "target %s\n", t.Name)
 		para(w, "  ", t.Summary)
 		fmt.Fprintf(w, "  workloads: %s (default %s)\n", strings.Join(t.Workloads, ", "), first(t.Workloads))
-		for _, rt := range runtimeNames() {
-			para(w, "  ", fmt.Sprintf("nemeses on %s: %s", rt, strings.Join(runtimeNemeses(rt, t), ", ")))
+		for _, rt := range env.runtimeNames() {
+			para(w, "  ", fmt.Sprintf("nemeses on %s: %s", rt, strings.Join(env.runtimeNemeses(rt, t), ", ")))
 		}
 		fmt.Fprintf(w, "\n  flags (chaos run %s --help shows them with the run's own):\n", t.Name)
 		printParams(w, env.reg.ParamsFor(t.Name))

@@ -1,9 +1,10 @@
 // Package cli is the chaos command line: every command, flag and output mode
 // of `chaos`, over a registry the caller fills. cmd/chaos calls it with every
-// built-in target; a user's own main calls it with their targets added:
+// built-in part (catalog.New()); a user's own main calls it with their
+// targets added:
 //
 //	func main() {
-//		reg := catalog.New()   // or core.NewRegistry() plus only what you use
+//		reg := builtin.New() // or catalog.New() for etcd, Redis and Docker too
 //		mykv.Register(reg)
 //		os.Exit(cli.Main(reg, cli.WithName("mykv-chaos")))
 //	}
@@ -138,6 +139,23 @@ func Run(ctx context.Context, reg *core.Registry, opts ...Option) int {
 
 func defaultOptions() options {
 	return options{name: "chaos", args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr}
+}
+
+// Command returns the root command over reg without running it, for a
+// program that adds commands of its own or walks the command tree (its
+// help, say). Exit codes are Run's to choose; Command's RunE errors only.
+func Command(ctx context.Context, reg *core.Registry, opts ...Option) *cobra.Command {
+	o := options{name: "chaos", args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	env := &cliEnv{ctx: ctx, reg: reg, stdout: o.stdout, stderr: o.stderr, live: o.live}
+	root := newRootCmd(env)
+	root.Use = o.name
+	if o.version != "" {
+		root.Version = o.version
+	}
+	return root
 }
 
 // run runs the command line and returns the process's exit code.

@@ -58,7 +58,7 @@ that missed.`,
 			if err != nil {
 				return err
 			}
-			nr, err := newRuntime(rt)
+			nr, err := env.newRuntime(rt)
 			if err != nil {
 				return err
 			}
@@ -90,7 +90,7 @@ that missed.`,
 	cmd.Flags().Int64Var(&seed, "seed", 0, "seed of the first run (default: the scenario's own)")
 	cmd.Flags().IntVar(&runs, "runs", 1, "number of runs; run i uses seed+i-1")
 	cmd.Flags().StringVar(&store, "store", "store", "directory that keeps the runs")
-	cmd.Flags().StringVar(&rt, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
+	cmd.Flags().StringVar(&rt, "runtime", "local", "where nodes run: "+strings.Join(env.runtimeNames(), ", "))
 	addOutputFlags(cmd.Flags(), &env.out)
 	return cmd
 }

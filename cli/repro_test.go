@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/core"
 )
 
@@ -61,7 +61,7 @@ func TestReproRunsSayWhetherEachMatched(t *testing.T) {
 // A scenario whose anomaly never shows exits 2 and names the runs that
 // missed; so does a control that shows one.
 func TestReproMissesExitTwo(t *testing.T) {
-	reg := catalog.New()
+	reg := builtin.New()
 	reg.AddScenario(core.ScenarioInfo{Name: "never", Summary: "a correct store, so nothing shows",
 		Config: func(control bool) core.Config {
 			cfg := core.DefaultConfig()

@@ -84,7 +84,7 @@ workloads and the nemeses it supports.`,
 	fs.StringVar(&f.cfg.Workload, "workload", "", "workload (default: the target's first)")
 	fs.StringVar(&f.cfg.Store, "store", f.cfg.Store, "directory that keeps the runs")
 	fs.StringVar(&f.system, "system", "", "a system file (TOML) describing your own nodes, client, workload and nemeses; flags override it (see docs/bring-your-own.md)")
-	fs.StringVar(&f.runtime, "runtime", "local", "where nodes run: "+strings.Join(runtimeNames(), ", "))
+	fs.StringVar(&f.runtime, "runtime", "local", "where nodes run: "+strings.Join(env.runtimeNames(), ", "))
 	fs.DurationVar(&f.cfg.OpTimeout, "op-timeout", f.cfg.OpTimeout, "bound on one operation; past it the outcome is indeterminate (info)")
 	fs.DurationVar(&f.cfg.CheckTimeout, "check-timeout", f.cfg.CheckTimeout, "bound on the checkers; past it the verdict is unknown")
 	fs.BoolVar(&f.cfg.StopOnAnomaly, "stop-on-anomaly", false, "check the history while the run goes and end the run (heal, final reads, teardown, full check) at the first anomaly proven")
@@ -101,7 +101,7 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 	if f.testCount < 1 {
 		return fmt.Errorf("--test-count %d: must be at least 1", f.testCount)
 	}
-	nr, err := newRuntime(f.runtime)
+	nr, err := env.newRuntime(f.runtime)
 	if err != nil {
 		return err
 	}
@@ -166,6 +166,16 @@ func runMany(env *cliEnv, cfg core.Config, count int) error {
 						fmt.Fprintf(env.stderr, "chaos: report of what was recorded: %s\n", rp.HTML)
 					}
 				}
+			}
+			if cfg.Scenario != nil && count > 1 && env.ctx.Err() == nil {
+				// One broken set-up is one run that missed, not the end
+				// of the series: the closing line names it.
+				fmt.Fprintf(env.stderr, "chaos: run failed (seed %d): %v\n", c.Seed, err)
+				rr := runResult{n: i + 1, seed: c.Seed, valid: checkers.Unknown, failed: true}
+				results = append(results, rr)
+				verdicts = append(verdicts, checkers.Unknown)
+				say(lines, "chaos: ", rr.line(count, cfg.Scenario))
+				continue
 			}
 			return exitError{exitOther, fmt.Errorf("run failed (seed %d): %w", c.Seed, err)}
 		}

@@ -1,59 +1,42 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/chaostest/chaos/core"
-	"github.com/chaostest/chaos/runtime/docker"
 	"github.com/chaostest/chaos/runtime/local"
 )
 
-// runtimes maps --runtime names to constructors.
-var runtimes = map[string]func() (core.Runtime, error){
-	"local":  func() (core.Runtime, error) { return local.New() },
-	"docker": func() (core.Runtime, error) { return docker.New(context.Background()) },
-}
+// runtimeNames lists the registered runtimes for --runtime's help.
+func (env *cliEnv) runtimeNames() []string { return env.reg.RuntimeNames() }
 
 // runtimeNemeses says which of a target's nemeses a runtime offers, for
-// `chaos list`.
-func runtimeNemeses(runtime string, t core.TargetInfo) []string {
-	if runtime != "docker" {
-		out := make([]string, 0, len(t.Nemeses))
-		for _, n := range t.Nemeses {
-			if n == "packet" {
-				n = "packet(" + local.PacketFaults + ")"
-			}
-			out = append(out, n)
+// `chaos list`. On the local runtime the packet nemesis names the faults it
+// can apply there.
+func (env *cliEnv) runtimeNemeses(runtime string, t core.TargetInfo) []string {
+	rt, err := env.reg.Runtime(runtime)
+	if err != nil {
+		return nil
+	}
+	ns := core.RuntimeNemeses(rt, t)
+	if runtime != "local" {
+		return ns
+	}
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		if n == "packet" {
+			n = "packet(" + local.PacketFaults + ")"
 		}
-		return out
+		out = append(out, n)
 	}
-	var specs []core.NodeSpec
-	p := core.Params{}
-	for _, x := range t.Params {
-		p[x.Name] = x.Default
-	}
-	if tg, err := t.New(p); err == nil {
-		specs, _ = tg.Nodes([]string{"n1"}, p)
-	}
-	return docker.Nemeses(t.Nemeses, specs)
+	return out
 }
 
-func runtimeNames() []string {
-	names := make([]string, 0, len(runtimes))
-	for n := range runtimes {
-		names = append(names, n)
+func (env *cliEnv) newRuntime(name string) (func() (core.Runtime, error), error) {
+	rt, err := env.reg.Runtime(name)
+	if err != nil {
+		return nil, fmt.Errorf("--runtime %s: unknown runtime (known: %s)", name, strings.Join(env.runtimeNames(), ", "))
 	}
-	sort.Strings(names)
-	return names
-}
-
-func newRuntime(name string) (func() (core.Runtime, error), error) {
-	nr, ok := runtimes[name]
-	if !ok {
-		return nil, fmt.Errorf("--runtime %s: unknown runtime (known: %s)", name, strings.Join(runtimeNames(), ", "))
-	}
-	return nr, nil
+	return func() (core.Runtime, error) { return rt.New(env.ctx) }, nil
 }

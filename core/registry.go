@@ -166,6 +166,7 @@ type Registry struct {
 	nemeses   map[string]NemesisInfo
 	nodes     map[string]NodeInfo
 	scenarios map[string]ScenarioInfo
+	runtimes  map[string]RuntimeInfo // see runtimes.go
 }
 
 // NewRegistry returns an empty registry.

@@ -413,7 +413,8 @@ func Execute(ctx context.Context, p *Prepared) (out *Outcome, err error) {
 	JudgeFaults(&res, out.Faults, cfg.AllowUnappliedFaults)
 	out.Results = res
 	// The verdict is reached: a failure to store it must not lose it.
-	if err := WriteResults(dir, res, out.Faults...); err != nil {
+	if err := WriteStoredResults(dir, StoredResults{Results: res, Faults: out.Faults,
+		Run: &RunTotals{ElapsedS: out.Elapsed.Seconds(), Ops: out.Stats.Invoked}}); err != nil {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("the verdict could not be stored: %v (`chaos check %s` judges the run again)", err, dir))
 	}
 	if err := RecordMatch(dir, cfg.Scenario, res.Valid); err != nil {
@@ -792,7 +793,7 @@ func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
 	}
 	op.Process = w.gc.Process
 	op.Type = history.Invoke
-	inv := r.record(op)
+	inv := r.recordEvent(op)
 	atomic.AddInt64(&r.stats.Invoked, 1)
 
 	done := w.invoke(ctx, inv)
@@ -800,7 +801,7 @@ func (w *worker) perform(ctx context.Context, op history.Op) history.Op {
 	if done.Key == "" {
 		done.Key = inv.Key
 	}
-	rec := r.recordCompletion(done)
+	rec := r.recordEvent(done)
 	switch rec.Type {
 	case history.OK:
 		atomic.AddInt64(&r.stats.OK, 1)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
 )
@@ -80,7 +80,7 @@ type planned struct{ F, Key, Node, Value string }
 // the clock-planned faults, as (f, key, value) and (f, node, value).
 func plans(t *testing.T, workload string, seed int64) (map[int][]planned, []planned) {
 	t.Helper()
-	reg := catalog.New()
+	reg := builtin.New()
 	reg.AddTarget(core.TargetInfo{Name: "noisy", Workloads: []string{workload},
 		New: func(core.Params) (core.Target, error) { return noisyTarget{}, nil }})
 	cfg := core.Config{Target: "noisy", Workload: workload, Nodes: 3, Concurrency: 4,

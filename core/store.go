@@ -186,11 +186,24 @@ func ReadConfig(dir string) (StoredConfig, error) {
 type StoredResults struct {
 	checkers.Results
 	Faults []FaultTally `json:"faults,omitempty"`
+	// Run is how long the run took and how many operations it invoked.
+	Run *RunTotals `json:"run,omitempty"`
+}
+
+// RunTotals are a finished run's length and size, for indexes.
+type RunTotals struct {
+	ElapsedS float64 `json:"elapsed_s"`
+	Ops      int64   `json:"ops"`
 }
 
 // WriteResults writes results.json; faults is the run's fault tally.
 func WriteResults(dir string, rs checkers.Results, faults ...FaultTally) error {
-	return writeJSON(filepath.Join(dir, ResultsFile), StoredResults{Results: rs, Faults: faults})
+	return WriteStoredResults(dir, StoredResults{Results: rs, Faults: faults})
+}
+
+// WriteStoredResults writes results.json.
+func WriteStoredResults(dir string, sr StoredResults) error {
+	return writeJSON(filepath.Join(dir, ResultsFile), sr)
 }
 
 // ReadResults reads a run's results.json.

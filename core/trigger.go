@@ -16,8 +16,9 @@ import (
 // pause that holder", "when a node has issued IDs at time T, roll its clock
 // back past T".
 //
-// The runner offers a Triggered nemesis every completion of a client
-// operation of the main phase, one at a time and in history order, and
+// The runner offers a Triggered nemesis every record of a client operation
+// of the main phase (invocations and completions), one at a time and in
+// history order, and
 // applies the faults it returns at once, in order. The plan stays a pure
 // function of the seed and the recorded events: Trigger may look only at rng
 // (the run's own "trigger" stream), the events it was offered and its own
@@ -28,7 +29,7 @@ import (
 // schedule leaves it out.
 type Triggered interface {
 	Nemesis
-	// Trigger is called with each completion (Index set) and returns the
+	// Trigger is called with each client record (Index set) and returns the
 	// faults to apply in answer, usually none. It must not block.
 	Trigger(rng *rand.Rand, ev history.Op, nodes []string) []history.Op
 }
@@ -119,10 +120,10 @@ func periodic(ns []Nemesis) []Nemesis {
 	return out
 }
 
-// recordCompletion records a client op's completion and offers it to the
-// triggered nemeses, under one lock so that they see events in history
-// order.
-func (r *run) recordCompletion(op history.Op) history.Op {
+// recordEvent records a client op's invocation or completion and offers it
+// to the triggered nemeses, under one lock so that they see events in
+// history order.
+func (r *run) recordEvent(op history.Op) history.Op {
 	t := r.triggers
 	if t == nil {
 		return r.record(op)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
 )
@@ -43,7 +43,7 @@ func (n *everyFifth) HealOps([]string) []history.Op { return nil }
 // in history order, its faults are recorded with the event that fired them,
 // and the clock schedule leaves it alone.
 func TestTriggeredFaultsNameTheirEvent(t *testing.T) {
-	reg := catalog.New()
+	reg := builtin.New()
 	reg.AddTarget(core.TargetInfo{Name: "noisy", Workloads: []string{"ids"},
 		New: func(core.Params) (core.Target, error) { return noisyTarget{}, nil }})
 	nem := &everyFifth{}

@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/reports"
@@ -26,7 +26,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested()
 	os.Exit(m.Run())
 }
 
@@ -179,7 +179,7 @@ func TestBrowserFailingSnowflakeRun(t *testing.T) {
 	cfg := core.Config{Target: "snowflake", Params: core.Params{"mode": "naive"}, Nemeses: []string{"clock"},
 		TimeLimit: 3 * time.Second, NemesisInterval: 500 * time.Millisecond, Seed: 7, Store: t.TempDir(),
 		NewRuntime: func() (core.Runtime, error) { return local.New() }}
-	p, err := core.Prepare(catalog.New(), cfg)
+	p, err := core.Prepare(builtin.New(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

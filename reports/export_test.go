@@ -11,6 +11,8 @@ func Fixture(t testing.TB, kind, dir string) string {
 		return lockFixture().write(t, dir)
 	case "snowflake":
 		return snowflakeFixture().write(t, dir)
+	case "lanes":
+		return laneFixture().write(t, dir)
 	case "hostile":
 		return hostileFixture(t, dir)
 	}

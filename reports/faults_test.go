@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -155,4 +157,45 @@ func TestFaultMarksSitOnTheLanesTheyHit(t *testing.T) {
 
 func regexpAll(expr, s string) [][]string {
 	return regexp.MustCompile(expr).FindAllStringSubmatch(s, -1)
+}
+
+// TestHeadlineScenarioAndIndex: the report opens with the first anomaly in
+// one sentence and says which scenario role the run played and whether it
+// matched; chaos serve's index shows the duration, the op count, the
+// scenario and the match.
+func TestHeadlineScenarioAndIndex(t *testing.T) {
+	store := t.TempDir()
+	f := snowflakeFixture()
+	f.cfg.Scenario = &core.ScenarioRun{Name: "snowflake-clock-rollback", Control: false, Expect: "invalid"}
+	dir := f.write(t, filepath.Join(store, "snowflake", "20261123T110000.000Z"))
+	sr, err := core.ReadResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr.Run = &core.RunTotals{ElapsedS: 10.2, Ops: 400}
+	if err := core.WriteStoredResults(dir, sr); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p.HTML)
+	text := visibleText(t, string(b))
+	for _, want := range []string{"First anomaly: duplicate-id at ", "on node n2, after node n2's clock was rolled back 2s",
+		"snowflake-clock-rollback , the anomaly run (expects invalid): matched."} {
+		if !strings.Contains(text, want) {
+			i := strings.Index(text, "Scenario")
+			t.Errorf("report lacks %q: %q", want, text[max(i, 0):min(max(i, 0)+120, len(text))])
+		}
+	}
+	runs, err := ListRuns(store)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("ListRuns = %v, %v", runs, err)
+	}
+	v := indexPage(store, runs)
+	r := v.Runs[0]
+	if r.Duration != "10.2s" || r.Ops != "400" || r.Scenario != "snowflake-clock-rollback (anomaly)" || r.Matched != "yes" {
+		t.Errorf("index row %+v", r)
+	}
 }

@@ -91,6 +91,8 @@ rect.dot { opacity: .75; }
 <body>
 <header class="verdict {{.Verdict.Class}}" id="verdict">
 <h1>{{.Verdict.Word}}: {{.Verdict.Sentence}}</h1>
+{{- if .Headline}}<p class="headline" id="headline">{{.Headline}}</p>{{end}}
+{{- with .Scenario}}<p class="scenario" id="scenario" data-matched="{{if .Known}}{{.Matched}}{{end}}">Scenario <b>{{.Name}}</b>, {{.Role}} (expects {{.Expect}}): {{if not .Known}}not judged{{else if .Matched}}matched{{else}}<b>did not match</b>{{end}}.</p>{{end}}
 <p class="sub">{{.Target}} / {{.Workload}} · seed <b id="seed">{{.Seed}}</b> · started {{.Start}} · run {{.RunID}}</p>
 <ul class="verdicts">
 {{- range $i, $c := .Checkers}}

@@ -38,6 +38,18 @@ type page struct {
 	NodeLogs  []string
 	Visuals   []string
 	Anomalies int
+	// Headline is one sentence at the top: the first anomaly, when, on
+	// which node, after which fault.
+	Headline string
+	// Scenario says which named scenario the run played, anomaly or
+	// control, and whether the verdict matched what it expects.
+	Scenario *scenarioView
+}
+
+type scenarioView struct {
+	Name, Role, Expect string
+	Matched            bool
+	Known              bool // a verdict exists to match
 }
 
 type kv struct{ K, V string }
@@ -196,6 +208,8 @@ func buildPage(r *Run) *page {
 	} else {
 		p.Verdict = verdictView{Class: "unknown", Word: "Not judged", Sentence: "there are no results for this run; run `chaos check` on it"}
 	}
+	p.Headline = headline(r, marks)
+	p.Scenario = scenarioOf(r)
 	periods := faultPeriods(faults, end)
 	conc := 0
 	if r.Config != nil {
@@ -208,6 +222,72 @@ func buildPage(r *Run) *page {
 	}
 	p.Charts = append(p.Charts, latencyChart(a, client, periods, witnesses), throughputChart(a, client, periods))
 	return p
+}
+
+// headline is the first anomaly in one sentence, or "" without one.
+func headline(r *Run, marks []anomalyMark) string {
+	if r.Results == nil {
+		return ""
+	}
+	var first *checkers.Anomaly
+	var at int64 = -1
+	for _, name := range r.Results.Names() {
+		res := r.Results.Checkers[name]
+		for i := range res.Anomalies {
+			an := &res.Anomalies[i]
+			t := int64(-1)
+			for j := range an.Ops {
+				if t < 0 || an.Ops[j].Time < t {
+					t = an.Ops[j].Time
+				}
+			}
+			if t < 0 && an.Fault != nil {
+				t = an.Fault.Time
+			}
+			if first == nil || (t >= 0 && (at < 0 || t < at)) {
+				first, at = an, t
+			}
+		}
+	}
+	if first == nil {
+		return ""
+	}
+	s := "First anomaly: " + clean(first.Kind, 80)
+	if at >= 0 {
+		s += " at " + secs(at)
+	}
+	if len(first.Nodes) > 0 {
+		var ns []string
+		for _, n := range first.Nodes {
+			ns = append(ns, clean(n, 40))
+		}
+		s += " on node " + strings.Join(ns, ", ")
+	}
+	if first.Fault != nil {
+		s += ", after " + describeFault(first.Fault)
+	} else {
+		s += ", with no fault before it"
+	}
+	return s + "."
+}
+
+// scenarioOf reads the named scenario the run played from config.json.
+func scenarioOf(r *Run) *scenarioView {
+	if r.Config == nil || r.Config.Scenario == nil {
+		return nil
+	}
+	sc := r.Config.Scenario
+	v := &scenarioView{Name: clean(sc.Name, 200), Role: "the anomaly run", Expect: clean(sc.Expect, 40)}
+	if sc.Control {
+		v.Role = "the control"
+	}
+	switch {
+	case r.Config.Matched != nil:
+		v.Known, v.Matched = true, *r.Config.Matched
+	case r.Results != nil:
+		v.Known, v.Matched = true, r.Results.Valid.String() == sc.Expect
+	}
+	return v
 }
 
 // anomaly renders one anomaly and returns the time to mark it at (the

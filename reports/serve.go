@@ -38,6 +38,13 @@ type RunSummary struct {
 	// Checkers summarises each checker's verdict: "ids: invalid".
 	Checkers  []string
 	HasReport bool
+	// Elapsed and Ops are the run's length and operations (from
+	// results.json; zero for a run that has none).
+	Elapsed time.Duration
+	Ops     int64
+	// Scenario names the named scenario played, Role "anomaly" or
+	// "control", Matched "yes", "no" or "" (not known).
+	Scenario, Role, Matched string
 }
 
 // ListRuns lists the runs of a store (store/<target>/<run>/ holding a
@@ -102,9 +109,14 @@ func summarize(store fs.FS, dir string) (RunSummary, bool) {
 			Checkers map[string]struct {
 				Valid checkers.Validity `json:"valid"`
 			} `json:"checkers"`
+			Run *core.RunTotals `json:"run"`
 		}
 		if json.Unmarshal(b, &rs) == nil {
 			s.Verdict = rs.Valid.String()
+			if rs.Run != nil {
+				s.Elapsed = time.Duration(rs.Run.ElapsedS * float64(time.Second))
+				s.Ops = rs.Run.Ops
+			}
 			names := make([]string, 0, len(rs.Checkers))
 			for n := range rs.Checkers {
 				names = append(names, n)
@@ -118,6 +130,21 @@ func summarize(store fs.FS, dir string) (RunSummary, bool) {
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		s.Verdict = "unknown"
+	}
+	if b, err := readSmall(store, path.Join(dir, core.ConfigFile), maxResultsBytes); err == nil {
+		var sc core.StoredConfig
+		if json.Unmarshal(b, &sc) == nil && sc.Scenario != nil {
+			s.Scenario, s.Role = sc.Scenario.Name, "anomaly"
+			if sc.Scenario.Control {
+				s.Role = "control"
+			}
+			switch {
+			case sc.Matched != nil && *sc.Matched, sc.Matched == nil && s.Verdict == sc.Scenario.Expect:
+				s.Matched = "yes"
+			case sc.Matched != nil || s.Verdict == "valid" || s.Verdict == "invalid":
+				s.Matched = "no"
+			}
+		}
 	}
 	_, err = fs.Stat(store, path.Join(dir, HTMLFile))
 	s.HasReport = err == nil
@@ -263,6 +290,7 @@ func serveRendered(w http.ResponseWriter, store fs.FS, storeDir, rel string) {
 
 type indexRow struct {
 	Href, Target, Workload, Nemeses, Start, Seed, Verdict, Class, Checkers string
+	Duration, Ops, Scenario, Matched                                       string
 }
 
 type indexView struct {
@@ -281,6 +309,15 @@ func indexPage(store string, runs []RunSummary) indexView {
 		v.Runs = append(v.Runs, indexRow{Href: "runs/" + r.Path + "/" + HTMLFile, Target: clean(r.Target, 200),
 			Workload: clean(r.Workload, 200), Nemeses: clean(nem, 200), Start: r.Start.UTC().Format("2006-01-02 15:04:05 UTC"),
 			Seed: strconv.FormatInt(r.Seed, 10), Verdict: r.Verdict, Class: cls, Checkers: clean(strings.Join(r.Checkers, " · "), 1000)})
+		row := &v.Runs[len(v.Runs)-1]
+		if r.Elapsed > 0 {
+			row.Duration = r.Elapsed.Round(100 * time.Millisecond).String()
+			row.Ops = strconv.FormatInt(r.Ops, 10)
+		}
+		if r.Scenario != "" {
+			row.Scenario = clean(r.Scenario, 200) + " (" + r.Role + ")"
+			row.Matched = r.Matched
+		}
 	}
 	return v
 }
@@ -301,9 +338,9 @@ th { background: #eef1f4; }
 <h1>chaos runs</h1>
 <p class="note">Store {{.Store}} · newest first · {{len .Runs}} runs</p>
 {{- if .Runs}}
-<table id="runs"><tr><th>verdict</th><th>target</th><th>workload</th><th>nemeses</th><th>started</th><th>seed</th><th>checkers</th></tr>
+<table id="runs"><tr><th>verdict</th><th>target</th><th>workload</th><th>nemeses</th><th>started</th><th>duration</th><th>ops</th><th>seed</th><th>scenario</th><th>matched</th><th>checkers</th></tr>
 {{- range .Runs}}
-<tr><td><a href="{{.Href}}"><span class="verdict {{.Class}}">{{.Verdict}}</span></a></td><td><a href="{{.Href}}">{{.Target}}</a></td><td>{{.Workload}}</td><td>{{.Nemeses}}</td><td>{{.Start}}</td><td>{{.Seed}}</td><td>{{.Checkers}}</td></tr>
+<tr><td><a href="{{.Href}}"><span class="verdict {{.Class}}">{{.Verdict}}</span></a></td><td><a href="{{.Href}}">{{.Target}}</a></td><td>{{.Workload}}</td><td>{{.Nemeses}}</td><td>{{.Start}}</td><td class="duration">{{.Duration}}</td><td class="ops">{{.Ops}}</td><td>{{.Seed}}</td><td class="scenario">{{.Scenario}}</td><td class="matched">{{.Matched}}</td><td>{{.Checkers}}</td></tr>
 {{- end}}
 </table>
 {{- else}}<p>No runs yet: start one with <code>chaos run</code>.</p>{{end}}

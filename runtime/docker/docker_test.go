@@ -16,10 +16,12 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/runtime/linkproxy"
+	"github.com/chaostest/chaos/targets/etcd"
+	"github.com/chaostest/chaos/targets/redis"
 )
 
 // The partition nemesis finds the lossy plan through this interface.
@@ -27,7 +29,7 @@ var _ nemesis.LinkShaper = (*Runtime)(nil)
 
 // The test binary doubles as the node program of these tests: the runtime
 // ships it into the image and starts it as `<binary> node probe ...`, or as
-// any node program of the catalog for the scenario tests.
+// any node program of the full catalog (builtin, etcd, Redis) for the scenario tests.
 func TestMain(m *testing.M) {
 	if os.Getenv(NodeMainEnv) == "1" && len(os.Args) > 2 && os.Args[1] == "node" && os.Args[2] == "probe" {
 		if err := probeNode(os.Args[3:]); err != nil {
@@ -36,7 +38,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested(etcd.Register, redis.Register)
 	os.Exit(m.Run())
 }
 

@@ -10,10 +10,12 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/docker"
+	"github.com/chaostest/chaos/targets/etcd"
+	"github.com/chaostest/chaos/targets/redis"
 )
 
 // dockerScenarios are short runs, one or more per target, with the verdict
@@ -80,7 +82,7 @@ func needDocker(t *testing.T) {
 // the local runtime says", found by running it there too.
 func TestScenariosOnDocker(t *testing.T) {
 	needDocker(t)
-	reg := catalog.New()
+	reg := builtin.New(docker.Register, etcd.Register, redis.Register)
 	timings := &docker.Timings{}
 	var runs []string
 	for _, sc := range dockerScenarios {

@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/local"
 	"github.com/chaostest/chaos/targets/snowflake"
 )
 
 func TestMain(m *testing.M) {
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested()
 	os.Exit(m.Run())
 }
 

@@ -12,14 +12,14 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/local"
 	"github.com/chaostest/chaos/targets/etcd"
 )
 
 func TestMain(m *testing.M) {
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested(etcd.Register)
 	os.Exit(m.Run())
 }
 

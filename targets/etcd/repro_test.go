@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/local"
@@ -40,7 +40,7 @@ func TestReproEtcdLockPause(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two etcd clusters")
 	}
-	s, err := catalog.New().Scenario("etcd-lock-pause")
+	s, err := builtin.New(etcd.Register).Scenario("etcd-lock-pause")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func BenchmarkLockPauseFirstViolation(b *testing.B) {
 			cfg.Seed = int64(seed)
 			cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
 			cfg.Store = b.TempDir()
-			p, err := core.Prepare(catalog.New(), cfg)
+			p, err := core.Prepare(builtin.New(etcd.Register), cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

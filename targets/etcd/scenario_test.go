@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/targets/etcd"
 )
 
 // runScenario runs cfg on the local runtime in a temporary store and checks
@@ -21,7 +22,7 @@ func runScenario(t *testing.T, cfg core.Config) *core.Outcome {
 	t.Helper()
 	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
 	cfg.Store = t.TempDir()
-	p, err := core.Prepare(catalog.New(), cfg)
+	p, err := core.Prepare(builtin.New(etcd.Register), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

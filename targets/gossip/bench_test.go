@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers/convergence"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/linkproxy"
@@ -33,7 +33,7 @@ func BenchmarkCluster25(b *testing.B) {
 			NewRuntime: func() (core.Runtime, error) {
 				return local.New(local.WithLinkLayer(linkproxy.New(linkproxy.WithShape(slow))))
 			}}
-		p, err := core.Prepare(catalog.New(), cfg)
+		p, err := core.Prepare(builtin.New(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/local"
@@ -15,7 +15,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested()
 	os.Exit(m.Run())
 }
 
@@ -24,7 +24,7 @@ func runGossip(t *testing.T, cfg core.Config) *core.Outcome {
 	cfg.Target = "gossip"
 	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
 	cfg.Store = t.TempDir()
-	p, err := core.Prepare(catalog.New(), cfg)
+	p, err := core.Prepare(builtin.New(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

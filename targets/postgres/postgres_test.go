@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/local"
@@ -16,7 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested(postgres.Register)
 	os.Exit(m.Run())
 }
 
@@ -48,7 +48,7 @@ func run(t *testing.T, nodes int, params core.Params, nemeses ...string) *core.O
 	cfg.CheckTimeout = time.Minute
 	cfg.Params = params
 	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(catalog.New(), cfg)
+	p, err := core.Prepare(builtin.New(postgres.Register), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestStandbysUnderFaults(t *testing.T) {
 // acknowledged is lost.
 func TestAsyncFailover(t *testing.T) {
 	needPostgres(t)
-	reg := catalog.New()
+	reg := builtin.New(postgres.Register)
 	sc, err := reg.Scenario("postgres-async-failover")
 	if err != nil {
 		t.Fatal(err)

@@ -11,10 +11,12 @@ import (
 )
 
 // A scenario's clients are c0 and c1 (Kleppmann's clients 1 and 2) and its
-// nodes n1..n5 (his A..E). Timings are fixed: c0 takes the lock first, the
-// faults follow, c1 tries while c0 still holds it by the lock's own
-// promise. Faults come from a script (the redis-script nemesis), so the seed
-// changes nothing that matters; every seed gives the same verdict.
+// nodes n1..n5 (his A..E). c0 takes the lock first; the fault that matters
+// strikes when c0's acquire completes ok (the script's steps are
+// event-triggered, and each record names the acquire), and c1 tries while c0
+// still holds it by the lock's own promise. Faults come from a script (the
+// redis-script nemesis), so the seed changes nothing that matters; every seed
+// gives the same verdict.
 
 // scenario is one named reproduction.
 type scenario struct {
@@ -29,10 +31,15 @@ var (
 	abc = []string{"n1", "n2", "n3"}
 	// c0 cannot reach D and E; c1 cannot reach A and B.
 	redlockSplit = append(Cut([]string{"c0"}, []string{"n4", "n5"}), Cut([]string{"c1"}, []string{"n1", "n2"})...)
+	// c0Granted holds a step back until c0's acquire completes ok: the
+	// fault lands on the lock c0 has just been granted, however long a busy
+	// machine took to grant it.
+	c0Granted = &Event{Client: "c0"}
 )
 
 // redlockParams: c0 takes A, B, C from 0.3s (done by about 1s on a quiet
-// machine) and holds 4s of its 5s lease; the fault comes at 2s; c1 tries
+// machine) and holds 4s of its 5s lease; the fault comes as soon as c0 is
+// granted; c1 tries
 // from 2.5s for about 2s, inside c0's hold, so a node that takes a second to
 // come back (a container) is still caught. The per-node timeout of 150ms is
 // still small against the TTL and leaves room for a loaded machine.
@@ -52,7 +59,7 @@ var scenarios = []scenario{
 		script: func(control bool) []Step {
 			steps := []Step{{F: "partition", Cut: redlockSplit}}
 			if !control {
-				steps = append(steps, Step{After: 2 * time.Second, F: "clock-jump", Node: "n3", Offset: 30 * time.Second})
+				steps = append(steps, Step{On: c0Granted, F: "clock-jump", Node: "n3", Offset: 30 * time.Second})
 			}
 			return steps
 		},
@@ -70,7 +77,7 @@ var scenarios = []scenario{
 				delay = 5500 * time.Millisecond
 			}
 			return []Step{{F: "partition", Cut: redlockSplit},
-				{After: 2 * time.Second, F: "restart", Node: "n3", Delay: delay}}
+				{On: c0Granted, F: "restart", Node: "n3", Delay: delay}}
 		},
 	},
 	{
@@ -94,10 +101,13 @@ var scenarios = []scenario{
 		summary:       "single Redis lock on a primary with a replica: replication cut, c0 locks the primary, the primary is killed and the replica promoted, c1 locks",
 		expect:        "two holders at once: n1 granted c0, the promoted n2 granted c1; the witness names the promotion",
 		controlExpect: "replication intact: the replica has c0's lock when promoted and refuses c1",
-		timeLimit:     4500 * time.Millisecond, nodes: 2,
+		timeLimit:     5500 * time.Millisecond, nodes: 2,
+		// c0 holds 3.5s from its grant; the kill follows the grant by at
+		// most a second (the wait for the replica); c1 tries from 2s for
+		// about 1.5s, inside c0's hold.
 		params: func(control bool) core.Params {
 			return core.Params{"redis-lock": "single", "redis-lock-nodes": "n1,n2", "redis-replicas": "n2=n1", "redis-node-timeout": "150ms",
-				"lock-ttl": "5s", "lock-hold": "2500ms,200ms", "lock-start": "300ms,2s", "lock-attempts": "1,3", "lock-retry": "250ms"}
+				"lock-ttl": "5s", "lock-hold": "3500ms,200ms", "lock-start": "300ms,2s", "lock-attempts": "1,6", "lock-retry": "250ms"}
 		},
 		script: func(control bool) []Step {
 			var steps []Step
@@ -105,7 +115,7 @@ var scenarios = []scenario{
 				steps = append(steps, Step{F: "partition", Cut: Cut([]string{"n1"}, []string{"n2"})})
 			}
 			return append(steps,
-				Step{After: 1500 * time.Millisecond, F: "kill", Node: "n1"},
+				Step{On: c0Granted, F: "kill", Node: "n1", Replica: "n2"},
 				Step{F: "promote", Node: "n2"})
 		},
 	},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -29,6 +31,27 @@ type Step struct {
 	// Client and Pause describe a client pause.
 	Client string
 	Pause  time.Duration
+	// On, when set, holds the step back until a client's acquire completes
+	// ok (the event is named in the step's record); After is then not used.
+	On *Event
+	// Replica, on a kill, is the node that replicates the killed one: the
+	// kill waits up to replicaWait for it to have every write the primary
+	// acknowledged, and the record says whether it had.
+	Replica string
+}
+
+// Event is what a step waits for: the acquire of Client completing ok.
+type Event struct {
+	Client string
+}
+
+// matches reports whether a history record is the event.
+func (e *Event) matches(op history.Op) bool {
+	if op.IsNemesis() || op.F != lock.FAcquire || op.Type != history.OK {
+		return false
+	}
+	var g lock.Grant
+	return op.DecodeValue(&g) == nil && g.Client == e.Client
 }
 
 // StepValue is the value of a scripted fault record.
@@ -40,14 +63,21 @@ type StepValue struct {
 	Delay  string      `json:"delay,omitempty"`
 	Client string      `json:"client,omitempty"`
 	Pause  string      `json:"duration,omitempty"`
+	// Replica and Replicated: whether the replica had caught up with the
+	// primary when it was killed.
+	Replica    string `json:"replica,omitempty"`
+	Replicated *bool  `json:"replicated,omitempty"`
 }
 
 // Script is a fixed fault plan: the nemesis of a named scenario. Its plan
 // ignores the random source entirely, so every seed applies the same faults
-// in the same order, with the gaps the script sets. A fault counts from its
-// invocation, so the gap before a step is waited at the end of the step
-// before it: each record opens when its fault is done, and the last step's
-// record stays open until the phase ends.
+// in the same order. It is event-triggered (core.Triggered): the first
+// client record of the run starts it, and a step with On waits for its
+// event, so a fault lands on the state it is aimed at (a lock c0 has just
+// been granted) however long the machine took to get there. Between steps
+// without On the script keeps the gaps it sets; a gap counts from the step
+// before, and is waited at the end of that step, so each record opens when
+// its fault is done.
 type Script struct {
 	name   string
 	steps  []Step
@@ -59,7 +89,10 @@ type Script struct {
 	down    map[string]bool
 }
 
-var _ core.Nemesis = (*Script)(nil)
+var (
+	_ core.Nemesis   = (*Script)(nil)
+	_ core.Triggered = (*Script)(nil)
+)
 
 // NewScript plays steps; pauses is the client-pause board.
 func NewScript(name string, steps []Step, pauses *lock.Pauses) *Script {
@@ -68,6 +101,25 @@ func NewScript(name string, steps []Step, pauses *lock.Pauses) *Script {
 
 // Name is "redis-script".
 func (s *Script) Name() string { return "redis-script" }
+
+// Trigger plans the steps that are due at ev: at the first event, every
+// leading step without On; at an event a step's On matches, that step and
+// the steps without On that follow it.
+func (s *Script) Trigger(_ *rand.Rand, ev history.Op, _ []string) []history.Op {
+	var out []history.Op
+	used := false
+	for s.next < len(s.steps) {
+		st := s.steps[s.next]
+		if st.On != nil {
+			if used || !st.On.matches(ev) {
+				break
+			}
+			used = true
+		}
+		out = append(out, s.plan(false))
+	}
+	return out
+}
 
 // Next returns the next step. Once the script is played out the last step
 // holds the nemesis until the phase ends, so what Next returns after it is
@@ -78,11 +130,16 @@ func (s *Script) Next(_ *rand.Rand, _ []string) history.Op {
 	if s.next >= len(s.steps) {
 		return history.Op{F: "script-end", Value: history.JSON(map[string]string{"script": s.name})}
 	}
+	return s.plan(true)
+}
+
+// plan returns the next step; wait sleeps the gap before a first step.
+func (s *Script) plan(wait bool) history.Op {
 	st := s.steps[s.next]
-	if s.next == 0 && st.After > 0 {
+	if wait && s.next == 0 && st.After > 0 {
 		time.Sleep(st.After)
 	}
-	v := StepValue{Step: s.next, After: st.After.String(), Cut: st.Cut, Client: st.Client}
+	v := StepValue{Step: s.next, After: st.After.String(), Cut: st.Cut, Client: st.Client, Replica: st.Replica}
 	s.next++
 	switch st.F {
 	case "partition":
@@ -113,13 +170,12 @@ func (s *Script) Apply(ctx context.Context, rt core.Runtime, op history.Op) hist
 	if err := op.DecodeValue(&v); err != nil {
 		return failed(op, fmt.Errorf("bad step: %w", err))
 	}
+	if v.Step == 0 && s.steps[0].After > 0 && s.steps[0].On == nil {
+		_ = sleepCtx(ctx, s.steps[0].After)
+	}
 	done := s.apply(ctx, rt, op, v)
-	if v.Step >= 0 && v.Step < len(s.steps) {
-		if v.Step+1 < len(s.steps) {
-			_ = sleepCtx(ctx, s.steps[v.Step+1].After)
-		} else {
-			<-ctx.Done()
-		}
+	if v.Step >= 0 && v.Step+1 < len(s.steps) && s.steps[v.Step+1].On == nil {
+		_ = sleepCtx(ctx, s.steps[v.Step+1].After)
 	}
 	return done
 }
@@ -134,6 +190,11 @@ func (s *Script) apply(ctx context.Context, rt core.Runtime, op history.Op, v St
 		off, _ := time.ParseDuration(v.Offset)
 		return outcome(op, rt.SetClockOffset(ctx, op.Node, off))
 	case "kill":
+		if v.Replica != "" {
+			caught := caughtUp(ctx, rt, op.Node, v.Replica, replicaWait)
+			v.Replicated = &caught
+			op.Value = history.JSON(v)
+		}
 		return outcome(op, rt.Kill(ctx, op.Node))
 	case "start":
 		return outcome(op, rt.Start(ctx, op.Node))
@@ -224,4 +285,46 @@ func outcome(op history.Op, err error) history.Op {
 	}
 	op.Type = history.OK
 	return op
+}
+
+// replicaWait bounds how long a kill waits for the replica: replication on
+// one machine takes milliseconds once the replica has synced, but its first
+// sync can take longer on a loaded machine; the anomaly run (replication
+// cut) waits all of it and still kills the primary well inside c0's hold.
+const replicaWait = time.Second
+
+// caughtUp waits up to limit for replica to have applied everything primary
+// has (its replication offset reaching the primary's), and says whether it
+// did.
+func caughtUp(ctx context.Context, rt core.Runtime, primary, replica string, limit time.Duration) bool {
+	offset := func(node, field string) (int64, bool) {
+		a, err := rt.Addr("", node, Port)
+		if err != nil {
+			return 0, false
+		}
+		c := newRedisClient(a, 200*time.Millisecond)
+		defer c.Close()
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return 0, false
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				return n, err == nil
+			}
+		}
+		return 0, false
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		want, ok1 := offset(primary, "master_repl_offset")
+		got, ok2 := offset(replica, "slave_repl_offset")
+		if ok1 && ok2 && got >= want {
+			return true
+		}
+		if time.Now().After(deadline) || sleepCtx(ctx, 20*time.Millisecond) != nil {
+			return false
+		}
+	}
 }

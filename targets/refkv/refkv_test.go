@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/checkers/linearizable"
 	"github.com/chaostest/chaos/core"
@@ -17,7 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested()
 	os.Exit(m.Run())
 }
 
@@ -88,7 +88,7 @@ func run(t *testing.T, mode string, nemeses ...string) *core.Outcome {
 	cfg.CheckTimeout = time.Minute
 	cfg.Params = core.Params{"refkv-mode": mode}
 	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(catalog.New(), cfg)
+	p, err := core.Prepare(builtin.New(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	idcheck "github.com/chaostest/chaos/checkers/ids"
 	"github.com/chaostest/chaos/core"
@@ -14,7 +14,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	catalog.RunNodeIfRequested()
+	builtin.RunNodeIfRequested()
 	os.Exit(m.Run())
 }
 
@@ -31,7 +31,7 @@ func scenario(t *testing.T, params core.Params, nemeses ...string) checkers.Resu
 	cfg.NemesisInterval = 700 * time.Millisecond
 	cfg.Params = params
 	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(catalog.New(), cfg)
+	p, err := core.Prepare(builtin.New(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestSameMachineIDsCollideEvenInMonotonicMode(t *testing.T) {
 // nodes, the same fault) shows none.
 func TestReproSnowflakeClockRollback(t *testing.T) {
 	t.Parallel()
-	s, err := catalog.New().Scenario("snowflake-clock-rollback")
+	s, err := builtin.New().Scenario("snowflake-clock-rollback")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestReproSnowflakeClockRollback(t *testing.T) {
 		cfg := s.Config(control)
 		cfg.Store = t.TempDir()
 		cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-		p, err := core.Prepare(catalog.New(), cfg)
+		p, err := core.Prepare(builtin.New(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chaostest/chaos/catalog"
+	"github.com/chaostest/chaos/cli"
 	"github.com/chaostest/chaos/core"
 )
 
@@ -19,12 +20,11 @@ var flagLine = regexp.MustCompile(`^\s+(?:-\w, )?--([a-z0-9-]+)(?: (\S+))?\s{2,}
 
 // placeholders are the value types a help page may show; a choice shows its
 // values (a|b|c), a list ends in ",...".
-var placeholders = regexp.MustCompile(`^(string|int|int64|uint|float|duration|strings|[a-z0-9-]+(\|[a-z0-9/-]+)+)(,\.\.\.)?$`)
+var placeholders = regexp.MustCompile(`^(string|int|int64|uint|float|duration|size|strings|[a-z0-9-]+(\|[a-z0-9/-]+)+)(,\.\.\.)?$`)
 
 // TestEveryHelpShowsTypedFlags runs every command's --help: each flag line
 // parses as name, type, usage; no usage's backticks turn into a placeholder.
 func TestEveryHelpShowsTypedFlags(t *testing.T) {
-	env := &cliEnv{ctx: context.Background(), reg: catalog.New(), stdout: io.Discard, stderr: io.Discard}
 	var paths [][]string
 	var walk func(c *cobra.Command, path []string)
 	walk = func(c *cobra.Command, path []string) {
@@ -33,7 +33,7 @@ func TestEveryHelpShowsTypedFlags(t *testing.T) {
 			walk(sub, append(append([]string(nil), path...), sub.Name()))
 		}
 	}
-	root := newRootCmd(env)
+	root := cli.Command(context.Background(), catalog.New(), cli.WithOutput(io.Discard, io.Discard))
 	root.InitDefaultCompletionCmd()
 	root.InitDefaultHelpCmd()
 	walk(root, nil)
@@ -120,7 +120,7 @@ func TestVersion(t *testing.T) {
 func TestOldParamNamesStillWork(t *testing.T) {
 	store := t.TempDir()
 	code, stdout, stderr := chaos(t, "run", "snowflake", "--mode", "monotonic", "--time-limit", "300ms", "--store", store, "-q")
-	if code != exitValid || !strings.Contains(stderr, "--mode is deprecated") || !strings.HasPrefix(stdout, "VALID ") {
+	if code != 0 || !strings.Contains(stderr, "--mode is deprecated") || !strings.HasPrefix(stdout, "VALID ") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	sc, err := core.ReadConfig(strings.TrimSuffix(strings.Fields(stdout)[1], "/report.html"))
@@ -173,7 +173,7 @@ func TestListFitsIn100Columns(t *testing.T) {
 			t.Errorf("list snowflake lacks %q", want)
 		}
 	}
-	if code, _, stderr := chaos(t, "list", "nope"); code != exitOther || !strings.Contains(stderr, "no target, workload, nemesis or scenario") {
+	if code, _, stderr := chaos(t, "list", "nope"); code != 2 || !strings.Contains(stderr, "no target, workload, nemesis or scenario") {
 		t.Errorf("list nope: exit %d, %q", code, stderr)
 	}
 }
