@@ -73,7 +73,7 @@ var forbiddenFrom = map[string]Model{
 	G0: ReadCommitted, G1a: ReadCommitted, G1b: ReadCommitted, G1c: ReadCommitted,
 	Internal: ReadCommitted, GarbageRead: ReadCommitted, DuplicateElement: ReadCommitted,
 	IncompatibleOrd: ReadCommitted, VersionOrder: ReadCommitted,
-	GSingle:         SnapshotIsolation, LostUpdate: SnapshotIsolation,
+	GSingle: SnapshotIsolation, LostUpdate: SnapshotIsolation,
 	G2Item: Serializable, G2: Serializable,
 	G0RT: StrictSerializable, G1cRT: StrictSerializable, GSingleRT: StrictSerializable, G2ItemRT: StrictSerializable,
 }

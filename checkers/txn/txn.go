@@ -143,7 +143,7 @@ type analysis struct {
 	// prevOf is, for an rw-register version, the version it is known to
 	// have overwritten ("null" for the initial one), for the explanations.
 	prevOf map[kv]string
-	g        *graph
+	g      *graph
 }
 
 // Check judges h.
