@@ -167,6 +167,7 @@ type Registry struct {
 	nodes     map[string]NodeInfo
 	scenarios map[string]ScenarioInfo
 	runtimes  map[string]RuntimeInfo // see runtimes.go
+	matrix    map[string]MatrixRow   // by matrix/name; see matrix.go
 }
 
 // NewRegistry returns an empty registry.
