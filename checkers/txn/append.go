@@ -40,7 +40,7 @@ const emptyRead = math.MinInt64
 // indexWrites maps every written value to its writer, refusing values
 // written twice: the workload contract makes every value unique, and the
 // inference rests on it.
-func (a *analysis) indexWrites(kind byte) (map[kv]int32, []wref, error) {
+func (a *analysis) indexWrites(kind byte) (*wtable, []wref, error) {
 	writes := 0
 	for ti := range a.txns {
 		for _, m := range a.txns[ti].mops {
@@ -51,23 +51,22 @@ func (a *analysis) indexWrites(kind byte) (map[kv]int32, []wref, error) {
 	}
 	// Sized up front: a history of millions of appends would otherwise
 	// spend much of its time growing the map.
-	idx := make(map[kv]int32, writes)
+	idx := newWTable(writes)
 	ws := make([]wref, 0, writes)
 	lastSeen := map[int32]bool{}
 	for ti := range a.txns {
 		t := &a.txns[ti]
 		clear(lastSeen)
 		for mi := len(t.mops) - 1; mi >= 0; mi-- {
-			m := t.mops[mi]
+			m := &t.mops[mi]
 			if m.f != kind {
 				continue
 			}
-			k := kv{m.key, m.val}
-			if j, dup := idx[k]; dup {
+			if j, fresh := idx.put(m.key, m.val, int32(len(ws))); !fresh {
 				return nil, nil, fmt.Errorf("value %d was written to key %s twice (%s and %s): the workload's values must be unique, so this history breaks its contract",
 					m.val, a.keyName(m.key), a.name(ws[j].txn), a.name(int32(ti)))
 			}
-			idx[k] = int32(len(ws))
+			m.w = int32(len(ws))
 			ws = append(ws, wref{txn: int32(ti), last: !lastSeen[m.key], pos: -1})
 			lastSeen[m.key] = true
 		}
@@ -149,6 +148,7 @@ func (a *analysis) listAppend() error {
 		}
 	}
 	order := make([][]int64, nkeys)
+	orderW := make([][]int32, nkeys) // the writes at order's positions, -1 for none
 	for k := range nkeys {
 		if longest[k] < 0 {
 			continue
@@ -156,7 +156,10 @@ func (a *analysis) listAppend() error {
 		lr := &reads[longest[k]]
 		vals := lr.full
 		seen := make(map[int64]bool, len(vals))
+		ow := make([]int32, len(vals))
+		orderW[k] = ow
 		for p, v := range vals {
+			ow[p] = -1
 			if seen[v] {
 				bad[k] = true
 				a.anomaly(DuplicateElement, fmt.Sprintf("%s read %s = %v, which holds %d twice: every append is of a unique value",
@@ -164,13 +167,14 @@ func (a *analysis) listAppend() error {
 				break
 			}
 			seen[v] = true
-			j, ok := idx[kv{int32(k), v}]
+			j, ok := idx.get(int32(k), v)
 			if !ok {
 				bad[k] = true
 				a.anomaly(GarbageRead, fmt.Sprintf("%s read %s = %v, but no transaction appended %d to %s",
 					a.name(lr.txn), a.keyName(int32(k)), vals, v, a.keyName(int32(k))), nil, lr.txn)
 				continue
 			}
+			ow[p] = j
 			w := &ws[j]
 			w.pos = int32(p)
 			wt := &a.txns[w.txn]
@@ -187,15 +191,34 @@ func (a *analysis) listAppend() error {
 	// A transaction's appends to one key are installed together and in its
 	// order: the ones any read shows are its first ones, next to each other.
 	seq := map[int32][]int64{}
+	seqW := map[int32][]int32{}
 	for ti := range a.txns {
 		t := &a.txns[ti]
 		if !t.in() {
 			continue
 		}
+		// Most transactions append to a key at most once: nothing to
+		// check, and no map to fill.
+		multi := false
+		for i, m := range t.mops {
+			if m.f != mopAppend {
+				continue
+			}
+			for _, m2 := range t.mops[i+1:] {
+				if m2.f == mopAppend && m2.key == m.key {
+					multi = true
+				}
+			}
+		}
+		if !multi {
+			continue
+		}
 		clear(seq)
+		clear(seqW)
 		for _, m := range t.mops {
 			if m.f == mopAppend {
 				seq[m.key] = append(seq[m.key], m.val)
+				seqW[m.key] = append(seqW[m.key], m.w)
 			}
 		}
 		keys := make([]int32, 0, len(seq))
@@ -208,9 +231,10 @@ func (a *analysis) listAppend() error {
 			if len(vals) < 2 || bad[k] {
 				continue
 			}
-			prev := ws[idx[kv{k, vals[0]}]].pos
-			for _, v := range vals[1:] {
-				p := ws[idx[kv{k, v}]].pos
+			wsOf := seqW[k]
+			prev := ws[wsOf[0]].pos
+			for _, j := range wsOf[1:] {
+				p := ws[j].pos
 				if (prev < 0 && p >= 0) || (prev >= 0 && p >= 0 && p != prev+1) {
 					bad[k] = true
 					a.anomaly(IncompatibleOrd, fmt.Sprintf("%s appended %v to %s in that order, but %s's order of versions is %v",
@@ -233,7 +257,7 @@ func (a *analysis) listAppend() error {
 			if m.f != mopAppend || m.key != r.key {
 				continue
 			}
-			if p := ws[idx[kv{m.key, m.val}]].pos; p >= 0 && int(p) < len(r.ext) {
+			if p := ws[m.w].pos; p >= 0 && int(p) < len(r.ext) {
 				r.ok = false
 				a.anomaly(Internal, fmt.Sprintf("%s read %s = %v, which holds its own append of %d in a place its own appends do not explain",
 					a.name(r.txn), a.keyName(r.key), r.full, m.val), nil, r.txn)
@@ -249,8 +273,13 @@ func (a *analysis) listAppend() error {
 			continue
 		}
 		v := r.ext[len(r.ext)-1]
-		j, ok := idx[kv{r.key, v}]
-		if !ok {
+		var j int32 = -1
+		if !bad[r.key] {
+			j = orderW[r.key][len(r.ext)-1]
+		} else if jj, ok := idx.get(r.key, v); ok {
+			j = jj
+		}
+		if j < 0 {
 			continue
 		}
 		if w := ws[j]; !w.last && w.txn != r.txn && a.txns[w.txn].status != aborted {
@@ -260,23 +289,32 @@ func (a *analysis) listAppend() error {
 	}
 	// Appends of committed transactions that no read showed come after
 	// every version that was read, in no known order among themselves.
-	unseen := make([][]kv, nkeys)
-	for k, j := range idx {
-		w := ws[j]
-		if w.pos < 0 && a.txns[w.txn].in() {
-			unseen[k.key] = append(unseen[k.key], k)
+	type unseenW struct {
+		val int64
+		j   int32
+	}
+	unseen := make([][]unseenW, nkeys)
+	for ti := range a.txns {
+		if !a.txns[ti].in() {
+			continue
+		}
+		for _, m := range a.txns[ti].mops {
+			if m.f == mopAppend && ws[m.w].pos < 0 {
+				unseen[m.key] = append(unseen[m.key], unseenW{m.val, m.w})
+			}
 		}
 	}
 	for k := range unseen {
-		sort.Slice(unseen[k], func(i, j int) bool { return unseen[k][i].val < unseen[k][j].val })
+		if len(unseen[k]) > 1 {
+			sort.Slice(unseen[k], func(i, j int) bool { return unseen[k][i].val < unseen[k][j].val })
+		}
 	}
 	// About one ww edge per append, a wr and an rw per read, and a few rt
 	// edges per transaction.
 	g := newGraph(len(a.txns), len(ws)+2*len(reads)+8*len(a.txns))
 	a.g = g
-	writer := func(k int32, v int64) (int32, bool) {
-		j, ok := idx[kv{k, v}]
-		if !ok || !a.txns[ws[j].txn].in() {
+	writer := func(j int32) (int32, bool) {
+		if j < 0 || !a.txns[ws[j].txn].in() {
 			return 0, false
 		}
 		return ws[j].txn, true
@@ -285,18 +323,18 @@ func (a *analysis) listAppend() error {
 		if bad[k] {
 			continue
 		}
-		vals := order[k]
+		vals, ow := order[k], orderW[k]
 		for p := 1; p < len(vals); p++ {
-			w1, ok1 := writer(int32(k), vals[p-1])
-			w2, ok2 := writer(int32(k), vals[p])
+			w1, ok1 := writer(ow[p-1])
+			w2, ok2 := writer(ow[p])
 			if ok1 && ok2 {
 				g.add(w1, w2, ww, int32(k), vals[p-1])
 			}
 		}
 		if len(vals) > 0 {
-			if w1, ok := writer(int32(k), vals[len(vals)-1]); ok {
+			if w1, ok := writer(ow[len(vals)-1]); ok {
 				for _, u := range unseen[k] {
-					g.add(w1, ws[idx[u]].txn, ww, int32(k), vals[len(vals)-1])
+					g.add(w1, ws[u.j].txn, ww, int32(k), vals[len(vals)-1])
 				}
 			}
 		}
@@ -307,20 +345,20 @@ func (a *analysis) listAppend() error {
 		if !r.ok || bad[r.key] {
 			continue
 		}
-		vals := order[r.key]
+		vals, ow := order[r.key], orderW[r.key]
 		m := len(r.ext)
 		if m > 0 {
-			if w, ok := writer(r.key, r.ext[m-1]); ok {
+			if w, ok := writer(ow[m-1]); ok {
 				g.add(w, r.txn, wr, r.key, r.ext[m-1])
 			}
 		}
 		if m < len(vals) {
-			if w, ok := writer(r.key, vals[m]); ok {
+			if w, ok := writer(ow[m]); ok {
 				g.add(r.txn, w, rw, r.key, vals[m])
 			}
 		} else {
 			for _, u := range unseen[r.key] {
-				g.add(r.txn, ws[idx[u]].txn, rw, r.key, u.val)
+				g.add(r.txn, ws[u.j].txn, rw, r.key, u.val)
 			}
 		}
 		if r.beforeOwn && a.appendsTo(r.txn, r.key) {
@@ -420,39 +458,41 @@ func joinNames(ns []string) string {
 // everything it precedes that one precedes too. Record order, not time,
 // decides: two records with the same time are ordered as written.
 func (a *analysis) realtime() {
-	type event struct {
-		index int64
-		t     int32
-		inv   bool
+	// The records of graph transactions in history order, without a sort:
+	// at[p] is the transaction whose invocation or completion is record p.
+	at := make([]int32, len(a.ops))
+	for i := range at {
+		at[i] = -1
 	}
-	ev := make([]event, 0, 2*len(a.txns))
 	for i := range a.txns {
 		t := &a.txns[i]
 		if !t.in() {
 			continue
 		}
-		ev = append(ev, event{int64(t.inv), int32(i), true})
+		at[t.inv] = int32(i)
 		if t.status == committed {
-			ev = append(ev, event{int64(t.comp), int32(i), false})
+			at[t.comp] = int32(i)
 		}
 	}
-	sort.Slice(ev, func(i, j int) bool { return ev[i].index < ev[j].index })
 	var frontier []int32
-	for _, e := range ev {
-		if e.inv {
+	for p, ti := range at {
+		if ti < 0 {
+			continue
+		}
+		if a.txns[ti].inv == int32(p) {
 			for _, f := range frontier {
-				a.g.add(f, e.t, rt, -1, 0)
+				a.g.add(f, ti, rt, -1, 0)
 			}
 			continue
 		}
-		invAt := a.txns[e.t].inv
+		invAt := a.txns[ti].inv
 		keep := frontier[:0]
 		for _, f := range frontier {
 			if a.txns[f].comp > invAt {
 				keep = append(keep, f)
 			}
 		}
-		frontier = append(keep, e.t)
+		frontier = append(keep, ti)
 	}
 }
 
@@ -471,13 +511,13 @@ func equal(a, b []int64) bool {
 // incompatible reports two reads of one key that no single order of appends
 // explains, naming where they part and who appended what is there, without
 // printing lists that may hold thousands of elements.
-func (a *analysis) incompatible(r, lr *aread, idx map[kv]int32, ws []wref) {
+func (a *analysis) incompatible(r, lr *aread, idx *wtable, ws []wref) {
 	d := 0
 	for d < len(r.full) && r.full[d] == lr.full[d] {
 		d++
 	}
 	who := func(v int64) string {
-		j, ok := idx[kv{r.key, v}]
+		j, ok := idx.get(r.key, v)
 		if !ok {
 			return "appended by nobody"
 		}

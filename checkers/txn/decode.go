@@ -26,6 +26,9 @@ type mop struct {
 	list    []int64
 	known   bool
 	nilRead bool
+	// w is an append's or write's index among the history's writes
+	// (analysis.indexWrites), so later passes need no lookup by value.
+	w int32
 }
 
 // decoder parses transaction values. Keys are interned to small integers so
@@ -37,18 +40,7 @@ type decoder struct {
 	// cut from, so decoding a long history does not allocate per value.
 	ints     []int64
 	mops     []mop
-	scratch  []int64
 	mscratch []mop
-}
-
-// list returns a slice of the slab for l's values, l being scratch.
-func (d *decoder) keep(l []int64) []int64 {
-	if len(l) > cap(d.ints)-len(d.ints) {
-		d.ints = make([]int64, 0, max(1<<16, 2*len(l)))
-	}
-	start := len(d.ints)
-	d.ints = append(d.ints, l...)
-	return d.ints[start:len(d.ints):len(d.ints)]
 }
 
 func (d *decoder) keepMops(m []mop) []mop {
@@ -60,7 +52,11 @@ func (d *decoder) keepMops(m []mop) []mop {
 	return d.mops[start:len(d.mops):len(d.mops)]
 }
 
-func newDecoder() *decoder { return &decoder{keys: map[string]int32{}} }
+func newDecoder() *decoder {
+	// The slab exists from the start, so an empty read list cut from it
+	// is empty, never nil (nil is how a register read looks).
+	return &decoder{keys: map[string]int32{}, ints: make([]int64, 0, 1<<10)}
+}
 
 // keyBytes is key without allocating for a key already seen.
 func (d *decoder) keyBytes(b []byte) int32 {
@@ -87,9 +83,8 @@ func (d *decoder) key(s string) int32 {
 // A fast hand parser handles our own encoding; anything it cannot read goes
 // through encoding/json, which also gives the error message.
 func (d *decoder) decode(b []byte) ([]mop, error) {
-	p := parser{b: b, scratch: d.scratch[:0]}
+	p := parser{b: b}
 	res, ok := p.txn(d, d.mscratch[:0])
-	d.scratch = p.scratch
 	if !ok {
 		var err error
 		if res, err = d.decodeSlow(b, d.mscratch[:0]); err != nil {
@@ -166,9 +161,8 @@ func (d *decoder) decodeSlow(b []byte, out []mop) ([]mop, error) {
 // parser is the fast path of decode. It reports ok=false on anything it
 // does not expect; the slow path then decides.
 type parser struct {
-	b       []byte
-	i       int
-	scratch []int64
+	b []byte
+	i int
 }
 
 func (p *parser) ws() {
@@ -301,24 +295,34 @@ func (p *parser) txn(d *decoder, out []mop) ([]mop, bool) {
 			case p.null():
 			case p.i < len(p.b) && p.b[p.i] == '[':
 				p.i++
-				l := p.scratch[:0]
+				// Straight into the slab: a long history's reads are
+				// most of its numbers, and copying them costs as much
+				// as parsing them.
+				start := len(d.ints)
 				if !p.eat(']') {
 					for {
 						v, ok := p.int()
 						if !ok {
+							d.ints = d.ints[:start]
 							return nil, false
 						}
-						l = append(l, v)
+						if len(d.ints) == cap(d.ints) {
+							part := d.ints[start:]
+							d.ints = make([]int64, 0, max(1<<16, 4*len(part)))
+							d.ints = append(d.ints, part...)
+							start = 0
+						}
+						d.ints = append(d.ints, v)
 						if p.eat(']') {
 							break
 						}
 						if !p.eat(',') {
+							d.ints = d.ints[:start]
 							return nil, false
 						}
 					}
 				}
-				p.scratch = l
-				m.list, m.known = d.keep(l), true
+				m.list, m.known = d.ints[start:len(d.ints):len(d.ints)], true
 			default:
 				if m.val, ok = p.int(); !ok {
 					return nil, false

@@ -102,7 +102,7 @@ func (a *analysis) rwRegister() error {
 					rmw[rk] = append(rmw[rk], int32(ti))
 				}
 				s.wrote, s.own = true, m.val
-				if j := idx[kv{m.key, m.val}]; ws[j].last && s.read {
+				if j := m.w; ws[j].last && s.read {
 					switch {
 					case s.readNil:
 						pred[j] = predNil
@@ -123,7 +123,7 @@ func (a *analysis) rwRegister() error {
 				}
 				r := rread{txn: int32(ti), key: m.key, val: m.val, nil: isNil, w: noWrite}
 				if !isNil {
-					j, ok := idx[kv{m.key, m.val}]
+					j, ok := idx.get(m.key, m.val)
 					switch {
 					case !ok:
 						a.anomaly(GarbageRead, fmt.Sprintf("%s read %s = %d, but no transaction wrote %d to %s",
@@ -244,7 +244,7 @@ func (a *analysis) rwRegister() error {
 
 // registerEdges adds the edges of one key. It is called key by key, after
 // the graph exists.
-func (a *analysis) registerEdges(k int32, vs []int32, pred []int32, next map[int32][]int32, reads []rread, ws []wref, idx map[kv]int32) {
+func (a *analysis) registerEdges(k int32, vs []int32, pred []int32, next map[int32][]int32, reads []rread, ws []wref, idx *wtable) {
 	g := a.g
 	for _, j := range vs {
 		p := pred[j]
@@ -282,24 +282,22 @@ func (a *analysis) registerEdges(k int32, vs []int32, pred []int32, next map[int
 
 // writeKey and writeVal name write j; the index is small and kept apart
 // from wref, so list-append's analysis does not pay for it.
-func (a *analysis) writeKey(j int, idx map[kv]int32) int32 {
+func (a *analysis) writeKey(j int, idx *wtable) int32 {
 	a.fillWriteNames(idx)
 	return a.wnames[j].key
 }
 
-func (a *analysis) writeVal(j int32, idx map[kv]int32) int64 {
+func (a *analysis) writeVal(j int32, idx *wtable) int64 {
 	a.fillWriteNames(idx)
 	return a.wnames[j].val
 }
 
-func (a *analysis) fillWriteNames(idx map[kv]int32) {
+func (a *analysis) fillWriteNames(idx *wtable) {
 	if a.wnames != nil {
 		return
 	}
-	a.wnames = make([]kv, len(idx))
-	for k, j := range idx {
-		a.wnames[j] = k
-	}
+	a.wnames = make([]kv, idx.n)
+	idx.each(func(k kv, j int32) { a.wnames[j] = k })
 }
 
 func regValue(v int64, isNil bool) string {
