@@ -85,4 +85,3 @@ func (t *wtable) each(f func(k kv, j int32)) {
 		}
 	}
 }
-
