@@ -52,6 +52,7 @@ func (a *analysis) indexWrites(kind byte) (*wtable, []wref, error) {
 	// Sized up front: a history of millions of appends would otherwise
 	// spend much of its time growing the map.
 	idx := newWTable(writes)
+	a.idx = idx
 	ws := make([]wref, 0, writes)
 	lastSeen := map[int32]bool{}
 	for ti := range a.txns {
@@ -328,13 +329,13 @@ func (a *analysis) listAppend() error {
 			w1, ok1 := writer(ow[p-1])
 			w2, ok2 := writer(ow[p])
 			if ok1 && ok2 {
-				g.add(w1, w2, ww, int32(k), vals[p-1])
+				g.add(w1, w2, ww, ow[p-1])
 			}
 		}
 		if len(vals) > 0 {
 			if w1, ok := writer(ow[len(vals)-1]); ok {
 				for _, u := range unseen[k] {
-					g.add(w1, ws[u.j].txn, ww, int32(k), vals[len(vals)-1])
+					g.add(w1, ws[u.j].txn, ww, ow[len(vals)-1])
 				}
 			}
 		}
@@ -349,16 +350,16 @@ func (a *analysis) listAppend() error {
 		m := len(r.ext)
 		if m > 0 {
 			if w, ok := writer(ow[m-1]); ok {
-				g.add(w, r.txn, wr, r.key, r.ext[m-1])
+				g.add(w, r.txn, wr, ow[m-1])
 			}
 		}
 		if m < len(vals) {
 			if w, ok := writer(ow[m]); ok {
-				g.add(r.txn, w, rw, r.key, vals[m])
+				g.add(r.txn, w, rw, ow[m])
 			}
 		} else {
 			for _, u := range unseen[r.key] {
-				g.add(r.txn, ws[u.j].txn, rw, r.key, u.val)
+				g.add(r.txn, ws[u.j].txn, rw, u.j)
 			}
 		}
 		if r.beforeOwn && a.appendsTo(r.txn, r.key) {
@@ -481,7 +482,7 @@ func (a *analysis) realtime() {
 		}
 		if a.txns[ti].inv == int32(p) {
 			for _, f := range frontier {
-				a.g.add(f, ti, rt, -1, 0)
+				a.g.add(f, ti, rt, -1)
 			}
 			continue
 		}

@@ -22,6 +22,7 @@ func (a *analysis) cycles(ctx context.Context, _ bool) error {
 	g := a.g
 	budget := a.c.budget
 	s := newSearcher(ctx, g, &budget)
+	s.memBudget = a.memBudget
 	cWW := g.scc(ww)
 	cWWWR := g.scc(ww | wr)
 	cAll := g.scc(ww | wr | rw)
@@ -241,8 +242,8 @@ func cycleData(a *analysis, cyc []step) any {
 	out := make([]cycleStep, len(cyc))
 	for i, s := range cyc {
 		cs := cycleStep{From: a.name(s.from), To: a.name(s.e.to), Kind: kindName(s.e.kind), Explanation: a.explainEdge(s)}
-		if s.e.key >= 0 {
-			cs.Key = a.keyName(s.e.key)
+		if s.e.kind != rt {
+			cs.Key = a.keyName(a.writeKV(s.e.w).key)
 		}
 		out[i] = cs
 	}
@@ -275,7 +276,8 @@ func (a *analysis) explainEdge(s step) string {
 		ft, tt := a.compOp(s.from).Time, a.invOp(s.e.to).Time
 		return fmt.Sprintf("%s completed at %s, before %s began at %s", from, secs(ft), to, secs(tt))
 	}
-	k := a.keyName(s.e.key)
+	w := a.writeKV(s.e.w)
+	k := a.keyName(w.key)
 	verb := "appended"
 	if a.c.kind == RWRegister {
 		verb = "wrote"
@@ -283,22 +285,22 @@ func (a *analysis) explainEdge(s step) string {
 	switch s.e.kind {
 	case ww:
 		if a.c.kind == RWRegister {
-			return fmt.Sprintf("%s wrote %d to %s, and %s overwrote it (it read %d and wrote %s)", from, s.e.val, k, to, s.e.val, k)
+			return fmt.Sprintf("%s wrote %d to %s, and %s overwrote it (it read %d and wrote %s)", from, w.val, k, to, w.val, k)
 		}
-		return fmt.Sprintf("%s appended %d to %s, and %s appended the next element", from, s.e.val, k, to)
+		return fmt.Sprintf("%s appended %d to %s, and %s appended the next element", from, w.val, k, to)
 	case wr:
 		if a.c.kind == RWRegister {
-			return fmt.Sprintf("%s wrote %d to %s, and %s read it", from, s.e.val, k, to)
+			return fmt.Sprintf("%s wrote %d to %s, and %s read it", from, w.val, k, to)
 		}
-		return fmt.Sprintf("%s appended %d to %s, and %s read %s ending with it", from, s.e.val, k, to, k)
+		return fmt.Sprintf("%s appended %d to %s, and %s read %s ending with it", from, w.val, k, to, k)
 	}
 	if a.c.kind == RWRegister {
-		if prev, ok := a.prevOf[kv{s.e.key, s.e.val}]; ok {
-			return fmt.Sprintf("%s read %s = %s, which %s overwrote with %d", from, k, prev, to, s.e.val)
+		if prev, ok := a.prevOf[w]; ok {
+			return fmt.Sprintf("%s read %s = %s, which %s overwrote with %d", from, k, prev, to, w.val)
 		}
-		return fmt.Sprintf("%s read %s before %s %s %d to it", from, k, to, verb, s.e.val)
+		return fmt.Sprintf("%s read %s before %s %s %d to it", from, k, to, verb, w.val)
 	}
-	return fmt.Sprintf("%s read %s without %d, which %s appended next", from, k, s.e.val, to)
+	return fmt.Sprintf("%s read %s without %d, which %s appended next", from, k, w.val, to)
 }
 
 func secs(ns int64) string { return fmt.Sprintf("%.3fs", time.Duration(ns).Seconds()) }

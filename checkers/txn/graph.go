@@ -3,6 +3,8 @@ package txn
 import (
 	"context"
 	"errors"
+
+	"github.com/chaostest/chaos/checkers"
 )
 
 // Edge kinds, as bits so that a search can take a set of them.
@@ -25,13 +27,13 @@ func kindName(k uint8) string {
 	return "rt"
 }
 
-// edge is a dependency from one transaction to another. key and val say
-// why, for the explanation: the key (-1 for rt) and the value the edge turns
-// on (ww: the earlier append; wr: the value read; rw: the later append).
+// edge is a dependency from one transaction to another. w says why, for
+// the explanation: the index of the write the edge turns on (ww: the earlier
+// append; wr: the value read; rw: the later append), -1 for rt. Twelve
+// bytes, since a history of a million transactions has tens of millions.
 type edge struct {
 	to   int32
-	key  int32
-	val  int64
+	w    int32
 	kind uint8
 }
 
@@ -52,11 +54,11 @@ type pendingEdge struct {
 
 func newGraph(n, edges int) *graph { return &graph{n: n, pending: make([]pendingEdge, 0, edges)} }
 
-func (g *graph) add(from, to int32, kind uint8, key int32, val int64) {
+func (g *graph) add(from, to int32, kind uint8, w int32) {
 	if from == to {
 		return
 	}
-	g.pending = append(g.pending, pendingEdge{from, edge{to: to, key: key, val: val, kind: kind}})
+	g.pending = append(g.pending, pendingEdge{from, edge{to: to, w: w, kind: kind}})
 }
 
 // finish lays the edges out by tail. Edges of one tail keep the order they
@@ -183,18 +185,22 @@ func (g *graph) scc(mask uint8) []int32 {
 // errBudget says a search stopped at its budget.
 var errBudget = errors.New("search budget exhausted")
 
+// errMemory says a search stopped at the check's memory budget.
+var errMemory = errors.New("the cycle search reached the check's memory budget (raise --check-memory)")
+
 // searcher finds shortest paths by breadth-first search, reusing its
 // buffers across searches, and charges every edge it looks at to a shared
 // budget.
 type searcher struct {
-	g      *graph
-	stamp  []int32
-	parent []int32 // node the search came from
-	pedge  []int32 // index of that edge in parent's adjacency
-	queue  []int32
-	round  int32
-	budget *int64
-	ctx    context.Context
+	g         *graph
+	stamp     []int32
+	parent    []int32 // node the search came from
+	pedge     []int32 // index of that edge in parent's adjacency
+	queue     []int32
+	round     int32
+	budget    *int64
+	memBudget int64
+	ctx       context.Context
 }
 
 func newSearcher(ctx context.Context, g *graph, budget *int64) *searcher {
@@ -225,8 +231,13 @@ func (s *searcher) path(src, dst int32, mask uint8, comp []int32, c int32) ([]st
 		if *s.budget < 0 {
 			return nil, errBudget
 		}
-		if qi&1023 == 0 && s.ctx.Err() != nil {
-			return nil, s.ctx.Err()
+		if qi&1023 == 0 {
+			if err := s.ctx.Err(); err != nil {
+				return nil, err
+			}
+			if s.memBudget > 0 && qi&(1<<16-1) == 0 && checkers.HeapBytes() > s.memBudget {
+				return nil, errMemory
+			}
 		}
 		for i, e := range es {
 			if e.kind&mask == 0 || comp[e.to] != c || s.stamp[e.to] == s.round {

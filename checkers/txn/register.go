@@ -250,7 +250,7 @@ func (a *analysis) registerEdges(k int32, vs []int32, pred []int32, next map[int
 		p := pred[j]
 		switch {
 		case p >= 0 && a.txns[ws[p].txn].in():
-			g.add(ws[p].txn, ws[j].txn, ww, k, a.writeVal(p, idx))
+			g.add(ws[p].txn, ws[j].txn, ww, p)
 			a.prevOf[kv{k, a.writeVal(j, idx)}] = fmt.Sprint(a.writeVal(p, idx))
 		case p == -1:
 			a.prevOf[kv{k, a.writeVal(j, idx)}] = "null"
@@ -268,37 +268,22 @@ func (a *analysis) registerEdges(k int32, vs []int32, pred []int32, next map[int
 		if r.nil {
 			after = next[-1]
 		} else if r.w >= 0 && a.txns[ws[r.w].txn].in() {
-			g.add(ws[r.w].txn, r.txn, wr, k, r.val)
+			g.add(ws[r.w].txn, r.txn, wr, r.w)
 			after = next[r.w]
 		}
 		for _, j := range after {
 			if budget--; budget < 0 {
 				break
 			}
-			g.add(r.txn, ws[j].txn, rw, k, a.writeVal(j, idx))
+			g.add(r.txn, ws[j].txn, rw, j)
 		}
 	}
 }
 
-// writeKey and writeVal name write j; the index is small and kept apart
-// from wref, so list-append's analysis does not pay for it.
-func (a *analysis) writeKey(j int, idx *wtable) int32 {
-	a.fillWriteNames(idx)
-	return a.wnames[j].key
-}
+// writeKey and writeVal name write j.
+func (a *analysis) writeKey(j int, _ *wtable) int32 { return a.writeKV(int32(j)).key }
 
-func (a *analysis) writeVal(j int32, idx *wtable) int64 {
-	a.fillWriteNames(idx)
-	return a.wnames[j].val
-}
-
-func (a *analysis) fillWriteNames(idx *wtable) {
-	if a.wnames != nil {
-		return
-	}
-	a.wnames = make([]kv, idx.n)
-	idx.each(func(k kv, j int32) { a.wnames[j] = k })
-}
+func (a *analysis) writeVal(j int32, _ *wtable) int64 { return a.writeKV(j).val }
 
 func regValue(v int64, isNil bool) string {
 	if isNil {

@@ -468,3 +468,14 @@ func FuzzRegisterOracleAgreement(f *testing.F) {
 		agreeRegister(t, rand.New(rand.NewPCG(a, b)), 20)
 	})
 }
+
+// A check past its memory budget is unknown, naming the budget, never
+// valid.
+func TestMemoryBudget(t *testing.T) {
+	h := &history.File{Ops: serialListAppend(2000, 1)}
+	ctx := checkers.WithMemoryBudget(context.Background(), 1)
+	r := New(ListAppend).Check(ctx, h)
+	if r.Valid != checkers.Unknown || !strings.Contains(r.Error, "memory budget") {
+		t.Fatalf("%v %s %s", r.Valid, r.Summary, r.Error)
+	}
+}

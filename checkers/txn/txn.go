@@ -144,14 +144,42 @@ type analysis struct {
 	// have overwritten ("null" for the initial one), for the explanations.
 	prevOf map[kv]string
 	g      *graph
+	// memBudget bounds the heap during the cycle search (the history's
+	// share included).
+	memBudget int64
+	idx       *wtable // the writes by key and value
+}
+
+// writeKV is the key and value of write j, from a table built the first
+// time a witness needs one, so that the analysis keeps no copy of them.
+func (a *analysis) writeKV(j int32) kv {
+	if a.wnames == nil {
+		a.wnames = make([]kv, a.idx.n)
+		a.idx.each(func(k kv, j int32) { a.wnames[j] = k })
+	}
+	return a.wnames[j]
 }
 
 // Check judges h.
 func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	a := &analysis{c: c, dec: newDecoder(), res: &checkers.Result{Counts: map[string]int64{}},
 		found: map[string]bool{}, undecided: map[string]bool{}}
+	// The budget bounds what the check adds to the heap; the history it
+	// is given is the caller's.
+	budget := checkers.MemoryBudget(ctx)
+	base := checkers.HeapBytes()
+	overBudget := func(phase string) *checkers.Result {
+		if used := checkers.HeapBytes() - base; used > budget {
+			r := unknown(fmt.Sprintf("the check reached the memory budget %s (it grew the heap by %d MiB, over the budget of %d MiB; raise --check-memory)", phase, used>>20, budget>>20))
+			return &r
+		}
+		return nil
+	}
 	if err := a.collect(h.Ops); err != nil {
 		return unknown(err.Error())
+	}
+	if r := overBudget("after decoding the transactions"); r != nil {
+		return *r
 	}
 	a.fi = history.NewFaultIndex(h.Ops)
 	var reads int64
@@ -187,6 +215,10 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	if err != nil {
 		return unknown(err.Error())
 	}
+	if r := overBudget("after building the dependency graph"); r != nil {
+		return *r
+	}
+	a.memBudget = base + budget
 	if err := a.cycles(ctx, c.model == StrictSerializable); err != nil {
 		return unknown(err.Error())
 	}
