@@ -146,6 +146,12 @@ type NodeSpec struct {
 	Args  func(env NodeEnv) []string
 	Env   []string
 	Clock ClockMethod
+	// HostFiles are host files and directories (walked whole) the node
+	// needs beside its program, such as a database's own binaries and
+	// share files. A runtime that runs nodes in images built from scratch
+	// (docker) copies them in at the same paths, with every shared library
+	// an ELF file among them needs; the local runtime needs nothing.
+	HostFiles []string
 	// Ready returns nil once the node serves; the runtime polls it after
 	// every start until it succeeds or ctx ends. addr resolves the node's own
 	// ports as the harness reaches them.

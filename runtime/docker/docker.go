@@ -497,6 +497,9 @@ func (r *Runtime) prepare(ctx context.Context, n *node) (image string, cmd, env 
 		}
 		key = "prog:" + prog + "\x00" + strings.Join(preloads(env), ":")
 	}
+	if len(s.HostFiles) > 0 {
+		key += "\x00files:" + strings.Join(s.HostFiles, ":")
+	}
 	r.mu.Lock()
 	offset := n.offset
 	r.mu.Unlock()
@@ -522,6 +525,9 @@ func (r *Runtime) prepare(ctx context.Context, n *node) (image string, cmd, env 
 		source = strings.TrimPrefix(key, "prog:")
 		prog := strings.SplitN(source, "\x00", 2)[0]
 		spec, err = foreignImage(prog, preloads(env))
+	}
+	if err == nil {
+		spec, err = withHostFiles(spec, s.HostFiles)
 	}
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("node %s: %w", s.Name, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/chaostest/chaos/nemesis"
 	"github.com/chaostest/chaos/runtime/linkproxy"
 	"github.com/chaostest/chaos/targets/etcd"
+	"github.com/chaostest/chaos/targets/postgres"
 	"github.com/chaostest/chaos/targets/redis"
 )
 
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	builtin.RunNodeIfRequested(etcd.Register, redis.Register)
+	builtin.RunNodeIfRequested(etcd.Register, redis.Register, postgres.Register)
 	os.Exit(m.Run())
 }
 

@@ -6,6 +6,8 @@ require github.com/chaostest/chaos v0.0.0-00010101000000-000000000000
 
 require github.com/chaostest/chaos/targets/etcd v0.0.0-00010101000000-000000000000
 
+require github.com/chaostest/chaos/targets/postgres v0.0.0-00010101000000-000000000000
+
 require (
 	github.com/chaostest/chaos/targets/redis v0.0.0-00010101000000-000000000000
 	github.com/containerd/errdefs v1.0.0
@@ -50,6 +52,9 @@ require (
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.0 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.3 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.29.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jonboulle/clockwork v0.5.0 // indirect
 	github.com/klauspost/compress v1.18.7 // indirect
 	github.com/lufia/plan9stats v0.0.0-20260330125221-c963978e514e // indirect
@@ -122,3 +127,5 @@ replace github.com/chaostest/chaos => ../..
 replace github.com/chaostest/chaos/targets/etcd => ../../targets/etcd
 
 replace github.com/chaostest/chaos/targets/redis => ../../targets/redis
+
+replace github.com/chaostest/chaos/targets/postgres => ../../targets/postgres

@@ -228,59 +228,159 @@ func isStatic(binary string) (bool, error) {
 // program at its host path, every shared library it and the preloaded
 // libraries need, at their host paths, and an empty /tmp.
 func foreignImage(program string, preload []string) (imageSpec, error) {
-	files := map[string]imageFile{}
-	seen := map[string]bool{}
-	var add func(p string) error
-	add = func(p string) error {
-		if seen[p] {
-			return nil
+	fs := newFileSet()
+	if err := fs.addELF(program); err != nil {
+		return imageSpec{}, fmt.Errorf("image for %s: %w", program, err)
+	}
+	for _, p := range preload {
+		if err := fs.addELF(p); err != nil {
+			return imageSpec{}, fmt.Errorf("image for %s: preload: %w", program, err)
 		}
-		seen[p] = true
-		real, err := filepath.EvalSymlinks(p)
+	}
+	out := []imageFile{{Path: "/tmp", Mode: 0o1777}, {Path: "/data", Mode: 0o755}}
+	return imageSpec{Entrypoint: []string{program}, Files: sortedFiles(append(out, fs.list()...))}, nil
+}
+
+// withHostFiles adds a node's host files and directories (core.NodeSpec's
+// HostFiles) to an image: each at its host path, directories walked whole,
+// symbolic links kept as links (and what they name added too), and every
+// shared library an ELF file among them needs.
+func withHostFiles(s imageSpec, paths []string) (imageSpec, error) {
+	if len(paths) == 0 {
+		return s, nil
+	}
+	fs := newFileSet()
+	for _, f := range s.Files {
+		fs.seen[f.Path] = true
+		fs.files[f.Path] = f
+	}
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			return imageSpec{}, fmt.Errorf("host file %s: not an absolute path", p)
+		}
+		if err := fs.addTree(filepath.Clean(p)); err != nil {
+			return imageSpec{}, fmt.Errorf("host file %s: %w", p, err)
+		}
+	}
+	s.Files = sortedFiles(fs.list())
+	return s, nil
+}
+
+// fileSet gathers an image's files by path.
+type fileSet struct {
+	files map[string]imageFile
+	seen  map[string]bool
+}
+
+func newFileSet() *fileSet {
+	return &fileSet{files: map[string]imageFile{}, seen: map[string]bool{}}
+}
+
+func (fs *fileSet) list() []imageFile {
+	out := make([]imageFile, 0, len(fs.files))
+	for _, f := range fs.files {
+		out = append(out, f)
+	}
+	return out
+}
+
+// addELF adds an executable or library, the links that lead to it, its
+// loader and the libraries it needs.
+func (fs *fileSet) addELF(p string) error {
+	if fs.seen[p] {
+		return nil
+	}
+	fs.seen[p] = true
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	// Libraries get the execute bit too: the loader is one, and the
+	// kernel refuses to map a loader it may not execute.
+	if real != p {
+		// Keep the name the loader asks for and the file it names.
+		fs.files[p] = imageFile{Path: p, Link: real}
+	}
+	fs.seen[real] = true
+	fs.files[real] = imageFile{Path: real, Source: real, Mode: 0o755}
+	interp, needed, rpaths, err := elfDeps(real)
+	if err != nil {
+		return err
+	}
+	if interp != "" {
+		if err := fs.addELF(interp); err != nil {
+			return err
+		}
+	}
+	for _, lib := range needed {
+		lp, err := findLib(lib, rpaths)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fmt.Errorf("%s needs %s: %w", p, lib, err)
 		}
-		// Libraries get the execute bit too: the loader is one, and the
-		// kernel refuses to map a loader it may not execute.
-		mode := int64(0o755)
-		if real != p {
-			// Keep the name the loader asks for and the file it names.
-			files[p] = imageFile{Path: p, Link: real}
+		if err := fs.addELF(lp); err != nil {
+			return err
 		}
-		files[real] = imageFile{Path: real, Source: real, Mode: mode}
-		interp, needed, rpaths, err := elfDeps(real)
+	}
+	return nil
+}
+
+// addTree adds a file, a link or a whole directory.
+func (fs *fileSet) addTree(p string) error {
+	if fs.seen[p] {
+		return nil
+	}
+	st, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.Mode()&os.ModeSymlink != 0:
+		fs.seen[p] = true
+		target, err := os.Readlink(p)
 		if err != nil {
 			return err
 		}
-		if interp != "" {
-			if err := add(interp); err != nil {
-				return err
-			}
+		fs.files[p] = imageFile{Path: p, Link: target}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
 		}
-		for _, lib := range needed {
-			lp, err := findLib(lib, rpaths)
-			if err != nil {
-				return fmt.Errorf("%s needs %s: %w", p, lib, err)
-			}
-			if err := add(lp); err != nil {
+		return fs.addTree(filepath.Clean(target))
+	case st.IsDir():
+		fs.seen[p] = true
+		fs.files[p] = imageFile{Path: p, Mode: int64(st.Mode().Perm())}
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := fs.addTree(filepath.Join(p, e.Name())); err != nil {
 				return err
 			}
 		}
 		return nil
-	}
-	if err := add(program); err != nil {
-		return imageSpec{}, fmt.Errorf("image for %s: %w", program, err)
-	}
-	for _, p := range preload {
-		if err := add(p); err != nil {
-			return imageSpec{}, fmt.Errorf("image for %s: preload: %w", program, err)
+	case st.Mode().IsRegular():
+		if isELF(p) {
+			return fs.addELF(p)
 		}
+		fs.seen[p] = true
+		fs.files[p] = imageFile{Path: p, Source: p, Mode: int64(st.Mode().Perm())}
+		return nil
 	}
-	fs := []imageFile{{Path: "/tmp", Mode: 0o1777}, {Path: "/data", Mode: 0o755}}
-	for _, f := range files {
-		fs = append(fs, f)
+	return nil // sockets, devices: nothing an image can hold
+}
+
+// isELF reports whether p starts with the ELF magic.
+func isELF(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
 	}
-	return imageSpec{Entrypoint: []string{program}, Files: sortedFiles(fs)}, nil
+	defer f.Close()
+	var b [4]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return false
+	}
+	return string(b[:]) == "\x7fELF"
 }
 
 // elfDeps reads an ELF file's loader, needed libraries and search paths.

@@ -15,6 +15,7 @@ import (
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/runtime/docker"
 	"github.com/chaostest/chaos/targets/etcd"
+	"github.com/chaostest/chaos/targets/postgres"
 	"github.com/chaostest/chaos/targets/redis"
 )
 
@@ -57,6 +58,16 @@ var dockerScenarios = []struct {
 	{name: "redis-lock-pause-control", repro: "lock-pause", control: true, want: checkers.Valid},
 	{name: "redis-redlock-clock-jump", repro: "redlock-clock-jump", want: checkers.Invalid},
 	{name: "redis-failover", repro: "redis-failover", want: checkers.Invalid},
+	// PostgreSQL's own dynamically linked programs, their modules, share
+	// files and libraries in a FROM scratch image (NodeSpec.HostFiles);
+	// the server runs as uid 1000, since a container may not make user
+	// namespaces. A primary and two standbys killed, paused and cut off.
+	{name: "postgres-list-append-kill-pause-partition", cfg: core.Config{Target: "postgres", Workload: "list-append", Nodes: 3,
+		Concurrency: 5, TimeLimit: 12 * time.Second, Rate: 200, Seed: 3, Nemeses: []string{"kill", "pause", "partition"},
+		NemesisInterval: 2 * time.Second, Params: core.Params{"postgres-isolation": "serializable"}}, want: checkers.Valid},
+	{name: "postgres-rw-register-repeatable-read", cfg: core.Config{Target: "postgres", Workload: "rw-register", Nodes: 1,
+		Concurrency: 10, TimeLimit: 8 * time.Second, Rate: 400, Seed: 3,
+		Params: core.Params{"postgres-isolation": "repeatable-read", "txn-keys": "3"}}, want: checkers.Invalid},
 }
 
 // needDocker skips when no Docker engine answers, except in CI.
@@ -82,7 +93,7 @@ func needDocker(t *testing.T) {
 // the local runtime says", found by running it there too.
 func TestScenariosOnDocker(t *testing.T) {
 	needDocker(t)
-	reg := builtin.New(docker.Register, etcd.Register, redis.Register)
+	reg := builtin.New(docker.Register, etcd.Register, redis.Register, postgres.Register)
 	timings := &docker.Timings{}
 	var runs []string
 	for _, sc := range dockerScenarios {

@@ -95,8 +95,12 @@ func NodeMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	unprivileged, err := unprivilegedRunner(ctx, bin, f.dataDir)
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(pgdata, "PG_VERSION")); err != nil {
-		if err := create(ctx, bin, pgdata, f); err != nil {
+		if err := create(ctx, unprivileged, bin, pgdata, f); err != nil {
 			return err
 		}
 	}
@@ -115,6 +119,8 @@ func NodeMain(ctx context.Context, args []string) error {
 		// fetch more WAL; the default 5 s would stall a failover.
 		"wal_retrieve_retry_interval=100ms",
 		"log_min_messages=warning", "log_line_prefix=%m [%p] ",
+		// An image carries no LLVM (HostFiles leaves llvmjit out).
+		"jit=off",
 	}
 	if f.primary == "" && f.sync != "off" && f.standbys > 0 {
 		conf = append(conf, "synchronous_standby_names=ANY 1 (*)", "synchronous_commit="+f.sync)
@@ -135,7 +141,7 @@ func NodeMain(ctx context.Context, args []string) error {
 }
 
 // create makes the node's cluster.
-func create(ctx context.Context, bin, pgdata string, f nodeFlags) error {
+func create(ctx context.Context, unprivileged runner, bin, pgdata string, f nodeFlags) error {
 	tmp := pgdata + ".new"
 	os.RemoveAll(tmp)
 	if err := os.MkdirAll(filepath.Dir(pgdata), 0o755); err != nil {
@@ -175,17 +181,89 @@ func create(ctx context.Context, bin, pgdata string, f nodeFlags) error {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("initdb: %w: %s", err, strings.TrimSpace(string(out)))
 	}
+	// initdb trusts only loopback; in containers the harness and the
+	// standbys come from other addresses. The server listens only where
+	// the harness tells it to, on a network of the run's own.
+	hba, err := os.OpenFile(filepath.Join(tmp, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = hba.WriteString("host all all all trust\nhost replication all all trust\n")
+		if cerr := hba.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("initdb: pg_hba.conf: %w", err)
+	}
 	return os.Rename(tmp, pgdata)
 }
 
-// unprivileged prepares a PostgreSQL program to run as uid and gid 1000 of a
-// new user namespace mapped onto the caller's ids, in a new IPC namespace.
-func unprivileged(ctx context.Context, prog string, args ...string) *exec.Cmd {
+// runner prepares a PostgreSQL program to run without root's rights.
+type runner func(ctx context.Context, prog string, args ...string) *exec.Cmd
+
+// pgUID is the id PostgreSQL runs as: inside its user namespace, or, in a
+// container, directly.
+const pgUID = 1000
+
+// unprivilegedRunner says how PostgreSQL's programs run here. Where the
+// kernel lets us create a user namespace (a host), each runs as uid 1000 of
+// a new one mapped onto the caller's ids, in a new IPC namespace. Where it
+// does not (a container: the engine's seccomp profile refuses new user
+// namespaces) and we are root, each runs as uid 1000 directly; the
+// container is its IPC namespace. An image built from scratch has no
+// /etc/passwd, and initdb must find its user there, so one is written; the
+// node's directory is handed to that user.
+func unprivilegedRunner(ctx context.Context, bin, dataDir string) (runner, error) {
+	probe := userNamespaced(ctx, filepath.Join(bin, "postgres"), "--version")
+	probe.Stdout, probe.Stderr = io.Discard, io.Discard
+	if err := probe.Run(); err == nil {
+		return userNamespaced, nil
+	} else if os.Getuid() != 0 {
+		return nil, fmt.Errorf("PostgreSQL cannot run here: no user namespace for it (%v), and not root to drop to uid %d instead", err, pgUID)
+	}
+	if _, err := os.Stat("/etc/passwd"); errors.Is(err, os.ErrNotExist) {
+		passwd := fmt.Sprintf("root:x:0:0:root:/:/bin/sh\npostgres:x:%d:%d:PostgreSQL:%s:/bin/sh\n", pgUID, pgUID, dataDir)
+		group := fmt.Sprintf("root:x:0:\npostgres:x:%d:\n", pgUID)
+		if err := os.WriteFile("/etc/passwd", []byte(passwd), 0o644); err != nil {
+			return nil, fmt.Errorf("write /etc/passwd for PostgreSQL's user: %w", err)
+		}
+		if err := os.WriteFile("/etc/group", []byte(group), 0o644); err != nil {
+			return nil, fmt.Errorf("write /etc/group for PostgreSQL's user: %w", err)
+		}
+	}
+	if err := chownTree(dataDir, pgUID); err != nil {
+		return nil, fmt.Errorf("hand %s to PostgreSQL's user: %w", dataDir, err)
+	}
+	return func(ctx context.Context, prog string, args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, prog, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: pgUID, Gid: pgUID},
+			Pdeathsig:  syscall.SIGKILL,
+		}
+		cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC", "HOME="+dataDir)
+		return cmd
+	}, nil
+}
+
+// chownTree gives dir and everything under it to uid (and the same gid).
+func chownTree(dir string, uid int) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, uid)
+	})
+}
+
+// userNamespaced prepares a PostgreSQL program to run as uid and gid 1000
+// of a new user namespace mapped onto the caller's ids, in a new IPC
+// namespace.
+func userNamespaced(ctx context.Context, prog string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWIPC,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: os.Getuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: os.Getgid(), Size: 1}},
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: pgUID, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: pgUID, HostID: os.Getgid(), Size: 1}},
 		Pdeathsig:   syscall.SIGKILL,
 	}
 	cmd.Env = append(os.Environ(), "LC_ALL=C")

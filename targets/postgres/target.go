@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +58,7 @@ type Target struct {
 	isolation string
 	sync      string
 	bin       string
+	hostFiles []string
 }
 
 var _ core.Target = (*Target)(nil)
@@ -74,7 +77,34 @@ func New(p core.Params) (core.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{isolation: iso, sync: sync, bin: bin}, nil
+	return &Target{isolation: iso, sync: sync, bin: bin, hostFiles: HostFiles(bin)}, nil
+}
+
+// HostFiles are what a PostgreSQL node needs in an image built from
+// scratch (the Docker runtime) beside our own binary: the server programs,
+// their loadable modules (without the JIT, which would drag in LLVM), the
+// share files initdb reads, the time zones, and the shell initdb runs the
+// bootstrap server through. The runtime adds the shared libraries.
+func HostFiles(bin string) []string {
+	files := []string{bin}
+	lib := filepath.Join(filepath.Dir(bin), "lib")
+	if ents, err := os.ReadDir(lib); err == nil {
+		for _, e := range ents {
+			if e.IsDir() || strings.HasPrefix(e.Name(), "llvmjit") {
+				continue
+			}
+			files = append(files, filepath.Join(lib, e.Name()))
+		}
+	}
+	// Debian's layout: /usr/lib/postgresql/15/bin and /usr/share/postgresql/15.
+	version := filepath.Base(filepath.Dir(bin))
+	for _, d := range []string{filepath.Join("/usr/share/postgresql", version), filepath.Join(filepath.Dir(bin), "share"),
+		"/usr/share/zoneinfo", "/bin/sh"} {
+		if _, err := os.Stat(d); err == nil {
+			files = append(files, d)
+		}
+	}
+	return files
 }
 
 // Nodes describes the primary (the first name) and its standbys.
@@ -87,7 +117,7 @@ func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
 	for i, name := range names {
 		isPrimary := name == primary
 		specs[i] = core.NodeSpec{
-			Name: name, Kind: Name, Ports: []string{Port},
+			Name: name, Kind: Name, Ports: []string{Port}, HostFiles: t.hostFiles,
 			Args: func(env core.NodeEnv) []string {
 				args := []string{"--bin", t.bin, "--listen", env.Listen(Port), "--data-dir", env.DataDir,
 					"--sync", t.sync, "--standbys", strconv.Itoa(len(names) - 1)}
