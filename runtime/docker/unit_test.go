@@ -304,3 +304,56 @@ func TestHostNamespaceRefused(t *testing.T) {
 		t.Fatalf("dialIn into the harness's own namespace: %v", err)
 	}
 }
+
+// A node's host files go in at their paths: directories whole, links as
+// links plus what they name, and a dynamic program's loader and libraries.
+func TestHostFilesCarried(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "share", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "share", "sub", "data.txt"), []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "target"), []byte("y"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../target", filepath.Join(dir, "share", "link")); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Skip("no /bin/sh")
+	}
+	spec, err := withHostFiles(imageSpec{Files: []imageFile{{Path: "/chaos", Source: "/dev/null", Mode: 0o755}}},
+		[]string{filepath.Join(dir, "share"), "/bin/sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]imageFile{}
+	for _, f := range spec.Files {
+		got[f.Path] = f
+	}
+	for _, p := range []string{"/chaos", filepath.Join(dir, "share", "sub", "data.txt"), filepath.Join(dir, "target"), sh} {
+		if got[p].Source == "" {
+			t.Errorf("image lacks file %s", p)
+		}
+	}
+	if got[filepath.Join(dir, "share", "sub", "data.txt")].Mode != 0o640 {
+		t.Errorf("mode not kept: %o", got[filepath.Join(dir, "share", "sub", "data.txt")].Mode)
+	}
+	if l := got[filepath.Join(dir, "share", "link")].Link; l != "../target" {
+		t.Errorf("link %q", l)
+	}
+	if got["/bin/sh"].Link == "" {
+		t.Errorf("/bin/sh is not kept as the link it is")
+	}
+	if interp, _, _, _ := elfDeps(sh); interp != "" {
+		if _, ok := got[interp]; !ok {
+			t.Errorf("image lacks the shell's loader %s", interp)
+		}
+	}
+	if _, err := withHostFiles(imageSpec{}, []string{"relative/path"}); err == nil {
+		t.Error("no error for a relative host path")
+	}
+}
