@@ -27,6 +27,13 @@ func Snowflake(epoch time.Time) Layout {
 	return Layout{Epoch: epoch, TimeBits: 41, MachineBits: 10, SequenceBits: 12}
 }
 
+// Plain is the layout of IDs that are bare integers (a database sequence, a
+// leased range): no timestamp and no fields, so no time window is checked.
+var Plain = Layout{}
+
+// IsPlain reports whether IDs of this layout are bare integers.
+func (l Layout) IsPlain() bool { return l.TimeBits == 0 }
+
 // Parts are the fields of an ID.
 type Parts struct {
 	// Millis since the epoch.
@@ -71,6 +78,9 @@ func (l Layout) Time(id uint64) time.Time {
 
 // Describe renders an ID's fields for witnesses.
 func (l Layout) Describe(id uint64) string {
+	if l.IsPlain() {
+		return fmt.Sprintf("%d", id)
+	}
 	p := l.Decode(id)
 	return fmt.Sprintf("%d (timestamp %s, machine %d, sequence %d)", id,
 		l.Time(id).UTC().Format("2006-01-02T15:04:05.000Z"), p.Machine, p.Sequence)
