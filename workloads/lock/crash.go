@@ -138,15 +138,21 @@ func (n *HolderCrash) crash(ctx context.Context, rt core.Runtime, op history.Op,
 	}
 	wake := n.wake
 	n.mu.Unlock()
+	// Armed before the links are cut, so a holder that reaches its pause
+	// point meanwhile dies there, in the hold the record names.
+	started, cancel := (<-chan struct{})(nil), func() {}
+	if n.board != nil {
+		started, cancel = n.board.ArmCrash(v.Client, wake)
+	}
 	if err := rt.Partition(ctx, clientLinks(v.Client, v.Nodes)); err != nil {
+		cancel()
 		op.Type, op.Error = history.Info, "cut the holder's links: "+err.Error()
 		return op
 	}
 	if n.board == nil {
-		op.Type, op.Error = history.OK, "no pause board: only the holder's links were cut"
+		op.Type, op.Error = history.Info, "no pause board: only the holder's links were cut"
 		return op
 	}
-	started, cancel := n.board.ArmCrash(v.Client, wake)
 	t := time.NewTimer(10 * time.Second)
 	defer t.Stop()
 	select {
