@@ -115,7 +115,7 @@ type TargetInfo struct {
 	// WorkloadDefaults are values this target gives workload parameters
 	// the user left unset, where the workload's own default does not fit
 	// what the target serves (IDs from a sequence carry no timestamp:
-	// "ids-layout": "plain"). They are recorded in the history like any
+	// "ids-layout": "counter"). They are recorded in the history like any
 	// other parameter.
 	WorkloadDefaults Params
 	New              func(p Params) (Target, error)
@@ -173,6 +173,7 @@ type Registry struct {
 	nodes     map[string]NodeInfo
 	scenarios map[string]ScenarioInfo
 	runtimes  map[string]RuntimeInfo // see runtimes.go
+	matrix    map[string]MatrixRow   // by matrix/name; see matrix.go
 }
 
 // NewRegistry returns an empty registry.

@@ -64,7 +64,7 @@ func ParseOrder(s string) (Order, error) {
 // WithOrder sets the ordering the scheme promises (default OrderNode).
 func WithOrder(o Order) Option { return func(c *Checker) { c.order = o } }
 
-// New returns an ID checker for IDs of the given layout (Plain: bare
+// New returns an ID checker for IDs of the given layout (Counter: bare
 // integers, no timestamp window).
 func New(l Layout, opts ...Option) *Checker {
 	c := &Checker{layout: l, order: OrderNode, tolerance: 500 * time.Millisecond}
@@ -89,14 +89,14 @@ const (
 type IDWitness struct {
 	ID        uint64 `json:"id"`
 	Timestamp string `json:"timestamp,omitempty"`
-	*Parts    `json:",omitempty"`
+	Parts
 }
 
 func (c *Checker) witness(id uint64) IDWitness {
-	if c.layout.IsPlain() {
+	if c.layout.Counter {
 		return IDWitness{ID: id}
 	}
-	return IDWitness{ID: id, Timestamp: c.layout.Time(id).UTC().Format(time.RFC3339Nano), Parts: ptr(c.layout.Decode(id))}
+	return IDWitness{ID: id, Timestamp: c.layout.Time(id).UTC().Format(time.RFC3339Nano), Parts: c.layout.Decode(id)}
 }
 
 // pending is an invocation waiting for its completion.
@@ -275,12 +275,12 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		if id > gmax || gmaxOp < 0 {
 			gmax, gmaxOp = id, int32(i)
 		}
-		if c.layout.IsPlain() {
-			continue
-		}
 
 		// The timestamp must fall within the request's window, widened by
-		// the node's known clock offset.
+		// the node's known clock offset. A counter has none.
+		if c.layout.Counter {
+			continue
+		}
 		ts := c.layout.Decode(id).Millis*int64(time.Millisecond) - epochToStart
 		widen := ns.maxOffset + tol
 		outside := ts < inv.Time-widen || ts > op.Time+widen
@@ -449,13 +449,11 @@ func (c *Checker) promised() string {
 	case OrderGlobal:
 		s = ", increasing in real time across every node"
 	}
-	if !c.layout.IsPlain() {
+	if !c.layout.Counter {
 		s += " and within their time windows"
 	}
 	return s
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func distinctNodes(a, b string) []string {
 	if a == b {

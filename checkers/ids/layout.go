@@ -11,12 +11,20 @@ import (
 // Layout is the bit layout of a 64-bit snowflake ID, from the most
 // significant bit: a zero sign bit, TimeBits of milliseconds since Epoch,
 // MachineBits of machine id and SequenceBits of per-millisecond sequence.
+// A Counter layout has no fields: the ID is a plain number from a counter
+// (Redis INCR, a database sequence, a ZooKeeper sequential node), with no
+// timestamp to place on the run's time line.
 type Layout struct {
 	Epoch        time.Time
 	TimeBits     uint
 	MachineBits  uint
 	SequenceBits uint
+	Counter      bool
 }
+
+// Counter is the layout of IDs that are plain counter values: the checker
+// judges uniqueness and per-node order, and no timestamp.
+func Counter() Layout { return Layout{Counter: true} }
 
 // DefaultEpoch is the custom epoch of our snowflake service.
 var DefaultEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -26,13 +34,6 @@ var DefaultEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 func Snowflake(epoch time.Time) Layout {
 	return Layout{Epoch: epoch, TimeBits: 41, MachineBits: 10, SequenceBits: 12}
 }
-
-// Plain is the layout of IDs that are bare integers (a database sequence, a
-// leased range): no timestamp and no fields, so no time window is checked.
-var Plain = Layout{}
-
-// IsPlain reports whether IDs of this layout are bare integers.
-func (l Layout) IsPlain() bool { return l.TimeBits == 0 }
 
 // Parts are the fields of an ID.
 type Parts struct {
@@ -78,8 +79,8 @@ func (l Layout) Time(id uint64) time.Time {
 
 // Describe renders an ID's fields for witnesses.
 func (l Layout) Describe(id uint64) string {
-	if l.IsPlain() {
-		return fmt.Sprintf("%d", id)
+	if l.Counter {
+		return fmt.Sprint(id)
 	}
 	p := l.Decode(id)
 	return fmt.Sprintf("%d (timestamp %s, machine %d, sequence %d)", id,

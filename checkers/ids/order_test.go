@@ -24,7 +24,7 @@ func rangesHistory() *builder {
 }
 
 func TestPlainIDsNeedNoTimestamp(t *testing.T) {
-	r := New(Plain).Check(context.Background(), rangesHistory().file())
+	r := New(Counter()).Check(context.Background(), rangesHistory().file())
 	if r.Valid != checkers.Valid {
 		t.Fatalf("plain IDs, per-node order: %s %s", r.Valid, r.Summary)
 	}
@@ -34,7 +34,7 @@ func TestPlainIDsNeedNoTimestamp(t *testing.T) {
 }
 
 func TestGlobalOrderIsHeldWhenPromised(t *testing.T) {
-	r := New(Plain, WithOrder(OrderGlobal)).Check(context.Background(), rangesHistory().file())
+	r := New(Counter(), WithOrder(OrderGlobal)).Check(context.Background(), rangesHistory().file())
 	if r.Valid != checkers.Invalid || r.AnomalyCounts[KindNonMonotone] != 1 {
 		t.Fatalf("global order promised, n1's 3 after n2's 1001: %s %v", r.Valid, r.AnomalyCounts)
 	}
@@ -47,7 +47,7 @@ func TestGlobalOrderIsHeldWhenPromised(t *testing.T) {
 func TestOrderNoneStillFindsDuplicates(t *testing.T) {
 	b := rangesHistory()
 	b.gen(2, "n3", 0.9, 1.0, history.OK, 1)
-	r := New(Plain, WithOrder(OrderNone)).Check(context.Background(), b.file())
+	r := New(Counter(), WithOrder(OrderNone)).Check(context.Background(), b.file())
 	if r.Valid != checkers.Invalid || r.AnomalyCounts[KindDuplicate] != 1 || len(r.AnomalyCounts) != 1 {
 		t.Fatalf("order none: %s %v", r.Valid, r.AnomalyCounts)
 	}
@@ -162,7 +162,7 @@ func TestOrderAgreesWithBruteForceOracle(t *testing.T) {
 	oracletest.Run(t, 900, oracletest.Min{Valid: 30, Invalid: 30}, func(seed uint64) (string, checkers.Validity, error) {
 		h := randomRanges(rand.New(rand.NewPCG(seed, 0x0d3)))
 		o := orders[seed%3]
-		res := New(Plain, WithOrder(o)).Check(context.Background(), h)
+		res := New(Counter(), WithOrder(o)).Check(context.Background(), h)
 		want, kinds, across := orderOracle(h, o)
 		if got := oracletest.Kinds(res.AnomalyCounts); res.Valid != want || got != oracletest.Set(kinds) {
 			return "", want, fmt.Errorf("seed %d order %s: checker %v %v, oracle %v %v", seed, o, res.Valid, got, want, oracletest.Set(kinds))

@@ -18,5 +18,6 @@ func Register(r *core.Registry) {
 		New: func(p core.Params) (core.Target, error) { return NewWithPauses(p, lock.PausesOf(r)) },
 	})
 	r.AddScenario(LockPauseScenario())
+	r.AddMatrixRow(MatrixRow())
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one etcd member (embedded go.etcd.io/etcd/server/v3)", Main: NodeMain})
 }

@@ -164,4 +164,4 @@ func (c *sqlIDClient) Close() error {
 
 // plainIDs are the ids workload's settings for IDs that are bare integers
 // whose order each server keeps: no timestamp window.
-var plainIDs = core.Params{idsworkload.LayoutParam: "plain", idsworkload.OrderParam: "node"}
+var plainIDs = core.Params{idsworkload.LayoutParam: "counter", idsworkload.OrderParam: "node"}

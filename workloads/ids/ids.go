@@ -18,24 +18,25 @@ import (
 // targets that issue snowflake IDs read it.
 const EpochParam = "ids-epoch"
 
+// LayoutParam names the parameter that says what an ID is: a snowflake
+// (timestamp, machine, sequence) or a plain counter value.
+const LayoutParam = "ids-layout"
+
 // Params are the workload's flags.
 var Params = []core.Param{
+	{Name: LayoutParam, Type: core.TypeChoice, Choices: []string{"snowflake", "counter"}, Default: "snowflake",
+		Usage: "what an ID is: snowflake (timestamp, machine, sequence: its timestamp is checked against the request's time) or counter (a plain number from a counter: INCR, a sequence; uniqueness and per-node order only)"},
 	{Name: EpochParam, Default: idcheck.DefaultEpoch.Format(time.RFC3339), Usage: "custom epoch of the IDs' timestamps (RFC 3339)", Aliases: []string{"epoch"}},
 	{Name: "ids-time-tolerance", Type: core.TypeDuration, Default: "500ms", Aliases: []string{"id-time-tolerance"},
 		Usage: "how far an ID's timestamp may lie outside its request's time window beyond the node's known clock offset"},
-	{Name: LayoutParam, Type: core.TypeChoice, Choices: []string{"snowflake", "plain"}, Default: "snowflake",
-		Usage: "what an ID is: snowflake (timestamp, machine, sequence; the timestamp is checked against the request's time) or plain (a bare integer from a sequence or a leased range)"},
 	{Name: OrderParam, Type: core.TypeChoice, Choices: []string{string(idcheck.OrderNode), string(idcheck.OrderGlobal), string(idcheck.OrderNone)}, Default: string(idcheck.OrderNode),
 		Usage: "the order the scheme promises: node (each node's IDs grow; order across nodes is only counted), global (every ID asked for after another was acknowledged is larger) or none (uniqueness only)"},
 }
 
-// LayoutParam and OrderParam name the parameters that say what an ID is and
-// which order the scheme promises; a target whose IDs are not snowflakes
-// sets them through core.TargetInfo.WorkloadDefaults.
-const (
-	LayoutParam = "ids-layout"
-	OrderParam  = "ids-order"
-)
+// OrderParam names the parameter that says which order the scheme
+// promises. A target whose IDs are not snowflakes can set it and
+// LayoutParam through core.TargetInfo.WorkloadDefaults.
+const OrderParam = "ids-order"
 
 // Workload is the ids workload.
 type Workload struct{}
@@ -104,10 +105,10 @@ func checkerOptions(p core.Params) (*idcheck.Checker, error) {
 	layout := idcheck.Snowflake(epoch)
 	switch l := p.String(LayoutParam, "snowflake"); l {
 	case "snowflake":
-	case "plain":
-		layout = idcheck.Plain
+	case "counter":
+		layout = idcheck.Counter()
 	default:
-		return nil, fmt.Errorf("--%s %q: want snowflake or plain", LayoutParam, l)
+		return nil, fmt.Errorf("--%s %q: want snowflake or counter", LayoutParam, l)
 	}
 	order, err := idcheck.ParseOrder(p.String(OrderParam, string(idcheck.OrderNode)))
 	if err != nil {
