@@ -72,7 +72,7 @@ func RenderMarkdown(w io.Writer, r *Result) {
 	if len(r.Command) > 0 {
 		fmt.Fprintf(w, "    %s\n\n", strings.Join(r.Command, " "))
 	}
-	fmt.Fprintf(w, "%d cells, %s wall time, %d at a time", len(r.Cells), (time.Duration(r.ElapsedS*float64(time.Second))).Round(time.Second), r.Parallel)
+	fmt.Fprintf(w, "%d cells, %s wall time, %d at a time", len(r.Cells), (time.Duration(r.ElapsedS * float64(time.Second))).Round(time.Second), r.Parallel)
 	if r.LoadStart != "" {
 		fmt.Fprintf(w, ", load average %s at the start, %s at the end", r.LoadStart, r.LoadEnd)
 	}
