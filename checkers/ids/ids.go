@@ -58,11 +58,14 @@ const (
 // IDWitness is the decoded form of an ID in an anomaly's data.
 type IDWitness struct {
 	ID        uint64 `json:"id"`
-	Timestamp string `json:"timestamp"`
+	Timestamp string `json:"timestamp,omitempty"`
 	Parts
 }
 
 func (c *Checker) witness(id uint64) IDWitness {
+	if c.layout.Counter {
+		return IDWitness{ID: id}
+	}
 	return IDWitness{ID: id, Timestamp: c.layout.Time(id).UTC().Format(time.RFC3339Nano), Parts: c.layout.Decode(id)}
 }
 
@@ -211,7 +214,10 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		}
 
 		// The timestamp must fall within the request's window, widened by
-		// the node's known clock offset.
+		// the node's known clock offset. A counter has none.
+		if c.layout.Counter {
+			continue
+		}
 		ts := c.layout.Decode(id).Millis*int64(time.Millisecond) - epochToStart
 		widen := ns.maxOffset + tol
 		outside := ts < inv.Time-widen || ts > op.Time+widen
@@ -261,8 +267,12 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		r.Error = "nothing to judge: no acknowledged ID"
 	default:
 		r.Valid = checkers.Valid
-		r.Summary = fmt.Sprintf("%d IDs acknowledged, all unique, increasing per node and within their time windows (%d failed, %d indeterminate)",
-			len(acked), counts["fail"], counts["info"])
+		windows := " and within their time windows"
+		if c.layout.Counter {
+			windows = ""
+		}
+		r.Summary = fmt.Sprintf("%d IDs acknowledged, all unique, increasing per node%s (%d failed, %d indeterminate)",
+			len(acked), windows, counts["fail"], counts["info"])
 	}
 	return r
 }

@@ -18,8 +18,14 @@ import (
 // targets that issue snowflake IDs read it.
 const EpochParam = "ids-epoch"
 
+// LayoutParam names the parameter that says what an ID is: a snowflake
+// (timestamp, machine, sequence) or a plain counter value.
+const LayoutParam = "ids-layout"
+
 // Params are the workload's flags.
 var Params = []core.Param{
+	{Name: LayoutParam, Type: core.TypeChoice, Choices: []string{"snowflake", "counter"}, Default: "snowflake",
+		Usage: "what an ID is: snowflake (timestamp, machine, sequence: its timestamp is checked against the request's time) or counter (a plain number from a counter: INCR, a sequence; uniqueness and per-node order only)"},
 	{Name: EpochParam, Default: idcheck.DefaultEpoch.Format(time.RFC3339), Usage: "custom epoch of the IDs' timestamps (RFC 3339)", Aliases: []string{"epoch"}},
 	{Name: "ids-time-tolerance", Type: core.TypeDuration, Default: "500ms", Aliases: []string{"id-time-tolerance"},
 		Usage: "how far an ID's timestamp may lie outside its request's time window beyond the node's known clock offset"},
@@ -79,5 +85,9 @@ func (Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []checkers.Checker{idcheck.New(idcheck.Snowflake(epoch), idcheck.WithTolerance(tol))}, nil
+	layout := idcheck.Snowflake(epoch)
+	if core.Params(h.Params).String(LayoutParam, "snowflake") == "counter" {
+		layout = idcheck.Counter()
+	}
+	return []checkers.Checker{idcheck.New(layout, idcheck.WithTolerance(tol))}, nil
 }
