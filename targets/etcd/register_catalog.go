@@ -19,5 +19,6 @@ func Register(r *core.Registry) {
 	})
 	r.AddScenario(LockPauseScenario())
 	r.AddMatrixRow(MatrixRow())
+	r.AddMatrixRow(IDsMatrixRow())
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one etcd member (embedded go.etcd.io/etcd/server/v3)", Main: NodeMain})
 }
