@@ -17,6 +17,7 @@ import (
 	"github.com/chaostest/chaos/targets/gossip"
 	"github.com/chaostest/chaos/targets/refkv"
 	"github.com/chaostest/chaos/targets/snowflake"
+	"github.com/chaostest/chaos/workloads/bank"
 	"github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/kv"
 	"github.com/chaostest/chaos/workloads/lock"
@@ -43,6 +44,7 @@ var registrations = []func(*core.Registry){
 	refkv.Register,
 	lock.Register,
 	txn.Register,
+	bank.Register,
 }
 
 // New returns a registry of every part of the chaos module, plus whatever

@@ -172,7 +172,7 @@ func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: "redis", Params: Params,
 		Summary:   "real redis-server nodes; Redlock over all of them or the single-instance lock, with a harness-owned resource and optional fencing",
 		Workloads: []string{"lock-set", "lock"},
-		Nemeses:   []string{"kill", "pause", "clock", "partition", "packet", "client-pause", "redis-script"},
+		Nemeses:   []string{"kill", "pause", "clock", "partition", "packet", "client-pause", "holder-pause", "redis-script"},
 		New: func(p core.Params) (core.Target, error) {
 			return New(p, lock.PausesOf(r))
 		}})
@@ -187,6 +187,7 @@ func Register(r *core.Registry) {
 			}
 			return NewScript(name, steps, lock.PausesOf(r)), nil
 		}})
+	registerMatrix(r)
 	for _, s := range scenarios {
 		r.AddScenario(core.ScenarioInfo{Name: s.name, Summary: s.summary, Expect: s.expect,
 			ControlExpect: s.controlExpect, Config: s.config})
