@@ -129,17 +129,22 @@ func randomHistory(r *rand.Rand) []bop {
 		default:
 			o.f, o.a, o.b = "cas", 1+r.Int64N(3), 1+r.Int64N(3)
 		}
-		switch x := r.IntN(10); {
-		case x < 6:
-			o.typ = history.OK
-		case x < 8:
-			o.typ = history.Info
-		default:
-			o.typ = history.Fail
-		}
+		o.typ = randomOutcome(r)
 		ops[i] = o
 	}
 	return ops
+}
+
+// randomOutcome is an operation's completion: ok six times in ten, info
+// twice, fail twice.
+func randomOutcome(r *rand.Rand) history.Type {
+	switch x := r.IntN(10); {
+	case x < 6:
+		return history.OK
+	case x < 8:
+		return history.Info
+	}
+	return history.Fail
 }
 
 // toFile writes ops as a history: operation i is process i.
