@@ -239,3 +239,24 @@ func TestSegmentUnderFaults(t *testing.T) {
 		t.Fatalf("too few IDs to mean anything: %v", r.Counts)
 	}
 }
+
+// TestSegmentFailover: leases the old primary acknowledged and never
+// replicated are leased again from the promoted standby; a synchronous
+// standby loses none.
+func TestSegmentFailover(t *testing.T) {
+	eachRun(t, "postgres-segment-failover", func(t *testing.T, control bool, out *core.Outcome) {
+		if control {
+			verdict(t, out, "ids", checkers.Valid)
+			return
+		}
+		r := verdict(t, out, "ids", checkers.Invalid)
+		if r.AnomalyCounts["duplicate-id"] == 0 {
+			t.Fatalf("want duplicates: %v", r.AnomalyCounts)
+		}
+		a := r.Anomalies[0]
+		if a.Fault == nil || len(a.Nodes) < 1 {
+			t.Fatalf("weak witness: %s (fault %v)", a.Message, a.Fault)
+		}
+		t.Log(a.Message)
+	})
+}
