@@ -190,9 +190,9 @@ func runIDs(t *testing.T, target string, nodes int, params core.Params) *core.Ou
 	cfg := core.DefaultConfig()
 	cfg.Target, cfg.Workload = target, "ids"
 	cfg.Nodes, cfg.Concurrency = nodes, 4
-	cfg.TimeLimit, cfg.Rate, cfg.Seed = 8*time.Second, 300, 3
+	cfg.TimeLimit, cfg.Rate, cfg.Seed = 5*time.Second, 300, 3
 	cfg.Nemeses = []string{"kill", "pause", "partition"}
-	cfg.NemesisInterval = 700 * time.Millisecond
+	cfg.NemesisInterval = 500 * time.Millisecond
 	cfg.OpTimeout, cfg.CheckTimeout = 2*time.Second, time.Minute
 	cfg.Params = params
 	cfg.Store = t.TempDir()

@@ -121,7 +121,7 @@ func autoincConfig(control bool) core.Config {
 	}
 	return core.Config{
 		Target: AutoincName, Workload: "ids", Nodes: 3, Concurrency: 6,
-		TimeLimit: 5 * time.Second, Rate: 300, Seed: 5,
+		TimeLimit: 4 * time.Second, Rate: 300, Seed: 5,
 		Nemeses: []string{"kill"}, NemesisInterval: time.Second,
 		OpTimeout: 2 * time.Second, CheckTimeout: time.Minute,
 		Params: core.Params{"postgres-autoinc-offsets": "1,2,3", "postgres-autoinc-steps": steps},
