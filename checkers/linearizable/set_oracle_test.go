@@ -14,51 +14,12 @@ import (
 // happen, an info add happened at some moment after its invocation or not
 // at all, and an info read says nothing.
 func setOracle(ops []bop) bool {
-	placed := make([]bool, len(ops))
-	var search func(set int64) bool
-	search = func(set int64) bool {
-		done := true
-		for i, o := range ops {
-			if o.typ == history.OK && !placed[i] {
-				done = false
-			}
+	return linearizes(ops, int64(0), func(set int64, o bop) (int64, bool) {
+		if o.f == "add" {
+			return set | 1<<o.a, true
 		}
-		if done {
-			return true
-		}
-		for i, o := range ops {
-			if placed[i] || o.typ == history.Fail {
-				continue
-			}
-			ready := true
-			for j, p := range ops {
-				if !placed[j] && j != i && p.typ == history.OK && p.ret < o.call {
-					ready = false
-					break
-				}
-			}
-			if !ready {
-				continue
-			}
-			next := set
-			switch o.f {
-			case "add":
-				next |= 1 << o.a
-			case "read":
-				if o.typ == history.OK && o.out != set {
-					continue
-				}
-			}
-			placed[i] = true
-			if search(next) {
-				placed[i] = false
-				return true
-			}
-			placed[i] = false
-		}
-		return false
-	}
-	return search(0)
+		return set, o.typ != history.OK || o.out == set
+	})
 }
 
 // randomSetHistory is randomHistory's shape with adds of 1 to 3 and reads
