@@ -2,6 +2,7 @@ package linearizable
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -27,28 +28,43 @@ type bop struct {
 const bnull = -1
 
 func oracle(ops []bop) bool {
-	var live []int // ok and info ops; fails did not happen
-	for i, o := range ops {
-		if o.typ != history.Fail {
-			live = append(live, i)
+	return linearizes(ops, int64(bnull), func(state int64, o bop) (int64, bool) {
+		switch o.f {
+		case "read":
+			return state, o.typ == history.Info || o.out == state
+		case "write":
+			return o.a, true
+		case "cas":
+			if state == o.a {
+				return o.b, true
+			}
+			return state, o.typ == history.Info // an info cas that did not match changed nothing
 		}
-	}
+		return state, false
+	})
+}
+
+// linearizes searches every order of ops directly: a fail did not happen,
+// an info operation happened at some moment after its invocation or not at
+// all, and every ok one happened, after each ok operation that returned
+// before it was invoked. step applies one operation to the state and says
+// whether the model allows it there.
+func linearizes[S any](ops []bop, init S, step func(S, bop) (S, bool)) bool {
 	placed := make([]bool, len(ops))
-	var search func(state int64, left int) bool
-	search = func(state int64, left int) bool {
+	var search func(state S, left int) bool
+	search = func(state S, left int) bool {
 		if left == 0 {
 			return true
 		}
-		for _, i := range live {
-			if placed[i] {
+		for i, o := range ops {
+			if placed[i] || o.typ == history.Fail {
 				continue
 			}
-			o := ops[i]
 			// Every ok operation that returned before o was invoked
 			// must come first.
 			ready := true
-			for _, j := range live {
-				if !placed[j] && j != i && ops[j].typ == history.OK && ops[j].ret < o.call {
+			for j, p := range ops {
+				if !placed[j] && j != i && p.typ == history.OK && p.ret < o.call {
 					ready = false
 					break
 				}
@@ -56,19 +72,7 @@ func oracle(ops []bop) bool {
 			if !ready {
 				continue
 			}
-			next, ok := state, true
-			switch o.f {
-			case "read":
-				ok = o.typ == history.Info || o.out == state
-			case "write":
-				next = o.a
-			case "cas":
-				if state == o.a {
-					next = o.b
-				} else {
-					ok = o.typ == history.Info // an info cas that did not match changed nothing
-				}
-			}
+			next, ok := step(state, o)
 			if !ok {
 				continue
 			}
@@ -77,21 +81,21 @@ func oracle(ops []bop) bool {
 			if o.typ == history.OK {
 				rest--
 			}
-			if search(next, rest) {
-				placed[i] = false
+			found := search(next, rest)
+			placed[i] = false
+			if found {
 				return true
 			}
-			placed[i] = false
 		}
 		return false
 	}
 	oks := 0
-	for _, i := range live {
-		if ops[i].typ == history.OK {
+	for _, o := range ops {
+		if o.typ == history.OK {
 			oks++
 		}
 	}
-	return search(bnull, oks)
+	return search(init, oks)
 }
 
 // expect is the verdict the checker owes: the oracle's, except that a
@@ -125,17 +129,22 @@ func randomHistory(r *rand.Rand) []bop {
 		default:
 			o.f, o.a, o.b = "cas", 1+r.Int64N(3), 1+r.Int64N(3)
 		}
-		switch x := r.IntN(10); {
-		case x < 6:
-			o.typ = history.OK
-		case x < 8:
-			o.typ = history.Info
-		default:
-			o.typ = history.Fail
-		}
+		o.typ = randomOutcome(r)
 		ops[i] = o
 	}
 	return ops
+}
+
+// randomOutcome is an operation's completion: ok six times in ten, info
+// twice, fail twice.
+func randomOutcome(r *rand.Rand) history.Type {
+	switch x := r.IntN(10); {
+	case x < 6:
+		return history.OK
+	case x < 8:
+		return history.Info
+	}
+	return history.Fail
 }
 
 // toFile writes ops as a history: operation i is process i.
@@ -178,95 +187,84 @@ func toFile(ops []bop) *history.File {
 	return hf
 }
 
-func TestAgreesWithOracle(t *testing.T) {
-	c := New(CASRegister())
-	counts := map[bool]int{}
-	for seed := range uint64(4000) {
-		ops := randomHistory(rand.New(rand.NewPCG(seed, 7)))
-		want := oracle(ops)
-		counts[want]++
-		r := c.Check(context.Background(), toFile(ops))
-		if r.Valid != expect(ops, want) {
-			t.Fatalf("seed %d: checker %s, oracle linearizable=%v\nops %+v\n%s", seed, r.Valid, want, ops, r.Summary)
-		}
-	}
-	if counts[true] < 400 || counts[false] < 400 {
-		t.Fatalf("the random histories are lopsided: %v", counts)
-	}
+// oracleCase is one model's cross-check against its brute-force oracle: a
+// generator of small random histories, the oracle, and how the histories
+// are written as history files.
+type oracleCase struct {
+	model  func() Model
+	gen    func(seed uint64) []bop
+	oracle func([]bop) bool
+	file   func([]bop) *history.File
 }
 
-func FuzzAgreesWithOracle(f *testing.F) {
-	f.Add(uint64(1))
-	f.Add(uint64(99))
-	c := New(CASRegister())
+// agree judges seed's history with c and the oracle and returns the
+// oracle's answer, or an error describing the disagreement.
+func (oc oracleCase) agree(c *Checker, seed uint64) (bool, error) {
+	ops := oc.gen(seed)
+	want := oc.oracle(ops)
+	if r := c.Check(context.Background(), oc.file(ops)); r.Valid != expect(ops, want) {
+		return want, fmt.Errorf("seed %d: checker %s, oracle linearizable=%v\nops %+v\n%s", seed, r.Valid, want, ops, r.Summary)
+	}
+	return want, nil
+}
+
+// run compares seeds 0 to n-1, and needs at least min histories each way:
+// agreement on a one-sided sample means little.
+func (oc oracleCase) run(t *testing.T, n uint64, min int) {
+	t.Helper()
+	c := New(oc.model())
+	counts := map[bool]int{}
+	for seed := range n {
+		want, err := oc.agree(c, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[want]++
+	}
+	if counts[true] < min || counts[false] < min {
+		t.Fatalf("the random histories are lopsided: %v", counts)
+	}
+	t.Logf("%d histories agree: linearizable %v", n, counts)
+}
+
+// fuzz compares the seeds the fuzzer picks, starting from corpus.
+func (oc oracleCase) fuzz(f *testing.F, corpus ...uint64) {
+	for _, seed := range corpus {
+		f.Add(seed)
+	}
+	c := New(oc.model())
 	f.Fuzz(func(t *testing.T, seed uint64) {
-		ops := randomHistory(rand.New(rand.NewPCG(seed, 7)))
-		want := oracle(ops)
-		if r := c.Check(context.Background(), toFile(ops)); r.Valid != expect(ops, want) {
-			t.Fatalf("checker %s, oracle linearizable=%v: %+v", r.Valid, want, ops)
+		if _, err := oc.agree(c, seed); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
+
+var casCase = oracleCase{model: CASRegister, oracle: oracle, file: toFile,
+	gen: func(seed uint64) []bop { return randomHistory(rand.New(rand.NewPCG(seed, 7))) }}
+
+func TestAgreesWithOracle(t *testing.T) { casCase.run(t, 4000, 400) }
+
+func FuzzAgreesWithOracle(f *testing.F) { casCase.fuzz(f, 1, 99) }
 
 // The same cross-check for the mutex model: an acquire needs a free lock,
 // a release a held one; an info operation either happened at some moment
 // after its invocation (and was legal then) or not at all.
 func mutexOracle(ops []bop) bool {
-	placed := make([]bool, len(ops))
-	var search func(held bool) bool
-	search = func(held bool) bool {
-		done := true
-		for i, o := range ops {
-			if o.typ == history.OK && !placed[i] {
-				done = false
-			}
-		}
-		if done {
-			return true
-		}
-		for i, o := range ops {
-			if placed[i] || o.typ == history.Fail {
-				continue
-			}
-			ready := true
-			for j, p := range ops {
-				if !placed[j] && j != i && p.typ == history.OK && p.ret < o.call {
-					ready = false
-					break
-				}
-			}
-			acquire := o.f == "acquire"
-			if !ready || acquire == held {
-				continue
-			}
-			placed[i] = true
-			if search(acquire) {
-				placed[i] = false
-				return true
-			}
-			placed[i] = false
-		}
-		return false
-	}
-	return search(false)
+	return linearizes(ops, false, func(held bool, o bop) (bool, bool) {
+		acquire := o.f == "acquire"
+		return acquire, acquire != held
+	})
 }
 
-func TestMutexAgreesWithOracle(t *testing.T) {
-	c := New(Mutex())
-	counts := map[bool]int{}
-	for seed := range uint64(3000) {
+var mutexCase = oracleCase{model: Mutex, oracle: mutexOracle, file: toFile,
+	gen: func(seed uint64) []bop {
 		r := rand.New(rand.NewPCG(seed, 11))
 		ops := randomHistory(r)
 		for i := range ops {
 			ops[i].f = [2]string{"acquire", "release"}[r.IntN(2)]
 		}
-		want := mutexOracle(ops)
-		counts[want]++
-		if res := c.Check(context.Background(), toFile(ops)); res.Valid != expect(ops, want) {
-			t.Fatalf("seed %d: checker %s, oracle %v: %+v", seed, res.Valid, want, ops)
-		}
-	}
-	if counts[true] < 300 || counts[false] < 300 {
-		t.Fatalf("the random histories are lopsided: %v", counts)
-	}
-}
+		return ops
+	}}
+
+func TestMutexAgreesWithOracle(t *testing.T) { mutexCase.run(t, 3000, 300) }

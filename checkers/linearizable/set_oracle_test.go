@@ -1,7 +1,6 @@
 package linearizable
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -14,51 +13,12 @@ import (
 // happen, an info add happened at some moment after its invocation or not
 // at all, and an info read says nothing.
 func setOracle(ops []bop) bool {
-	placed := make([]bool, len(ops))
-	var search func(set int64) bool
-	search = func(set int64) bool {
-		done := true
-		for i, o := range ops {
-			if o.typ == history.OK && !placed[i] {
-				done = false
-			}
+	return linearizes(ops, int64(0), func(set int64, o bop) (int64, bool) {
+		if o.f == "add" {
+			return set | 1<<o.a, true
 		}
-		if done {
-			return true
-		}
-		for i, o := range ops {
-			if placed[i] || o.typ == history.Fail {
-				continue
-			}
-			ready := true
-			for j, p := range ops {
-				if !placed[j] && j != i && p.typ == history.OK && p.ret < o.call {
-					ready = false
-					break
-				}
-			}
-			if !ready {
-				continue
-			}
-			next := set
-			switch o.f {
-			case "add":
-				next |= 1 << o.a
-			case "read":
-				if o.typ == history.OK && o.out != set {
-					continue
-				}
-			}
-			placed[i] = true
-			if search(next) {
-				placed[i] = false
-				return true
-			}
-			placed[i] = false
-		}
-		return false
-	}
-	return search(0)
+		return set, o.typ != history.OK || o.out == set
+	})
 }
 
 // randomSetHistory is randomHistory's shape with adds of 1 to 3 and reads
@@ -99,32 +59,9 @@ func toSetFile(ops []bop) *history.File {
 	return hf
 }
 
-func TestSetAgreesWithOracle(t *testing.T) {
-	c := New(Set())
-	counts := map[bool]int{}
-	for seed := range uint64(3000) {
-		ops := randomSetHistory(rand.New(rand.NewPCG(seed, 13)))
-		want := setOracle(ops)
-		counts[want]++
-		if r := c.Check(context.Background(), toSetFile(ops)); r.Valid != expect(ops, want) {
-			t.Fatalf("seed %d: checker %s, oracle %v: %+v\n%s", seed, r.Valid, want, ops, r.Summary)
-		}
-	}
-	if counts[true] < 300 || counts[false] < 300 {
-		t.Fatalf("the random histories are lopsided: %v", counts)
-	}
-	t.Logf("3000 histories agree: linearizable %v", counts)
-}
+var setCase = oracleCase{model: Set, oracle: setOracle, file: toSetFile,
+	gen: func(seed uint64) []bop { return randomSetHistory(rand.New(rand.NewPCG(seed, 13))) }}
 
-func FuzzSetAgreesWithOracle(f *testing.F) {
-	f.Add(uint64(1))
-	f.Add(uint64(42))
-	c := New(Set())
-	f.Fuzz(func(t *testing.T, seed uint64) {
-		ops := randomSetHistory(rand.New(rand.NewPCG(seed, 13)))
-		want := setOracle(ops)
-		if r := c.Check(context.Background(), toSetFile(ops)); r.Valid != expect(ops, want) {
-			t.Fatalf("checker %s, oracle %v: %+v", r.Valid, want, ops)
-		}
-	})
-}
+func TestSetAgreesWithOracle(t *testing.T) { setCase.run(t, 3000, 300) }
+
+func FuzzSetAgreesWithOracle(f *testing.F) { setCase.fuzz(f, 1, 42) }

@@ -51,6 +51,7 @@ func Register(r *core.Registry) {
 	for _, s := range scenarios() {
 		r.AddScenario(s)
 	}
+	registerLocksAndIDs(r)
 }
 
 // Target starts PostgreSQL nodes.

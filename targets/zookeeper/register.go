@@ -21,5 +21,8 @@ func Register(r *core.Registry) {
 	for _, s := range Scenarios() {
 		r.AddScenario(s)
 	}
+	for _, row := range MatrixRows() {
+		r.AddMatrixRow(row)
+	}
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one ZooKeeper server (writes its zoo.cfg and myid, then execs java)", Main: NodeMain})
 }
