@@ -15,6 +15,7 @@ import (
 	"github.com/chaostest/chaos/runtime/docker"
 	"github.com/chaostest/chaos/targets/etcd"
 	"github.com/chaostest/chaos/targets/postgres"
+	"github.com/chaostest/chaos/targets/postgres/twopc"
 	"github.com/chaostest/chaos/targets/redis"
 )
 
@@ -27,6 +28,7 @@ var registrations = []func(*core.Registry){
 	etcd.Register,
 	redis.Register,
 	postgres.Register,
+	twopc.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node
