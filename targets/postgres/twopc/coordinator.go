@@ -40,6 +40,10 @@ const (
 // instead of a hung one, and no distributed deadlock outlives it.
 const lockTimeout = "500ms"
 
+// prepareTimeout bounds the wait for a participant's answer to PREPARE
+// TRANSACTION.
+const prepareTimeout = time.Second
+
 // coordFlags are the flags of `chaos node twopc`.
 type coordFlags struct {
 	listen, control string
@@ -105,7 +109,8 @@ func parseCoordFlags(args []string) (coordFlags, error) {
 // PREPARED on each. 200: committed everywhere. 409: aborted, committed
 // nowhere. 503: unknown (a commit went unacknowledged). POST /read reads
 // every balance under shared locks held on all participants until all are
-// read. GET /health answers once the coordinator serves, after recovery.
+// read. POST /recover runs a recovery pass now. GET /health answers once
+// the coordinator serves, after recovery.
 //
 // The durable mode recovers on start and then every half second: every
 // transaction prepared on a participant that no transfer in progress owns
@@ -146,11 +151,13 @@ func CoordinatorMain(ctx context.Context, args []string) error {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("POST /transfer", c.handleTransfer)
 	mux.HandleFunc("POST /read", c.handleRead)
+	mux.HandleFunc("POST /recover", c.handleRecover)
 	ls := []httpnode.Listener{{Addr: f.listen, Handler: mux}}
 	if f.control != "" {
 		ctl := http.NewServeMux()
 		ctl.HandleFunc("POST /hold", c.handleArm)
 		ctl.HandleFunc("GET /hold", c.handleHoldState)
+		ctl.HandleFunc("POST /release", c.handleRelease)
 		ls = append(ls, httpnode.Listener{Addr: f.control, Handler: ctl})
 	}
 	err = httpnode.Serve(ctx, ls...)
@@ -170,13 +177,19 @@ type coordinator struct {
 	hold     hold
 }
 
-// hold is the test hook: the next transfer spanning more than after
-// participants commits on the first after of them and then stops, as if the
-// coordinator had died there, until the process is killed.
+// hold is the test hook that puts a transfer at the state a fault needs.
+// At "commit": the next transfer spanning more than after participants
+// commits on the first after of them and then stops, as if the coordinator
+// had died there, until the process is killed. At "prepare": the next
+// transfer spanning participant on and another one stops right before it
+// sends PREPARE TRANSACTION to on, until released (POST /release).
 type hold struct {
 	armed   bool
+	at      string
 	after   int
-	reached string // the transfer that reached the crash point
+	on      string
+	reached string        // the transfer that reached the point
+	release chan struct{} // closed by POST /release
 }
 
 // participant is one PostgreSQL server and a few idle connections to it.
@@ -224,6 +237,21 @@ func (p *participant) put(c *pgx.Conn) {
 	}
 }
 
+// flush closes every idle connection: after one connection to a
+// participant broke, the others are suspect too (a cut link, a restarted
+// server), and a request that matters (a rollback after a lost answer)
+// must not go out on one of them and seem to fail while it arrived.
+func (p *participant) flush() {
+	for {
+		select {
+		case c := <-p.idle:
+			closeConn(c)
+		default:
+			return
+		}
+	}
+}
+
 func closeConn(c *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -232,15 +260,7 @@ func closeConn(c *pgx.Conn) {
 
 func (c *coordinator) closeAll() {
 	for _, p := range c.parts {
-		for {
-			select {
-			case conn := <-p.idle:
-				closeConn(conn)
-				continue
-			default:
-			}
-			break
-		}
+		p.flush()
 	}
 }
 
@@ -387,7 +407,7 @@ func (c *coordinator) transfer(ctx context.Context, t bankcheck.Transfer) outcom
 	// transfers never wait for each other's locks in opposite orders.
 	var prepared []*participant
 	for _, b := range bs {
-		maybe, err := c.prepare(ctx, b, t.ID, gid)
+		maybe, err := c.prepare(ctx, b, t.ID, gid, c.prepareHold(t, bs, b.p))
 		if err == nil {
 			prepared = append(prepared, b.p)
 			continue
@@ -411,6 +431,8 @@ func (c *coordinator) transfer(ctx context.Context, t bankcheck.Transfer) outcom
 	stopAt := c.holdAt(t, len(bs))
 	for i, b := range bs {
 		if i == stopAt {
+			// Only now, with the first commits done, is the point reached.
+			c.reach(t.ID)
 			c.logger.Printf("transfer %d: stopped at the crash point after %d of %d commits", t.ID, i, len(bs))
 			select {} // the nemesis kills the process here
 		}
@@ -433,18 +455,25 @@ func (c *coordinator) transfer(ctx context.Context, t bankcheck.Transfer) outcom
 func (c *coordinator) holdAt(t bankcheck.Transfer, n int) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.hold.armed || n <= c.hold.after {
+	if !c.hold.armed || c.hold.at != "commit" || n <= c.hold.after {
 		return -1
 	}
 	c.hold.armed = false
-	c.hold.reached = strconv.FormatInt(t.ID, 10)
 	return c.hold.after
+}
+
+// reach records that transfer id stands at the armed point, for the
+// nemesis waiting on GET /hold.
+func (c *coordinator) reach(id int64) {
+	c.mu.Lock()
+	c.hold.reached = strconv.FormatInt(id, 10)
+	c.mu.Unlock()
 }
 
 // prepare runs a branch and prepares it. maybe reports that the branch may
 // have been prepared although an error came back (the connection broke
 // while PREPARE TRANSACTION was on its way).
-func (c *coordinator) prepare(ctx context.Context, b *branch, id int64, gid string) (maybe bool, err error) {
+func (c *coordinator) prepare(ctx context.Context, b *branch, id int64, gid string, held chan struct{}) (maybe bool, err error) {
 	conn, err := b.p.conn(ctx)
 	if err != nil {
 		return false, err
@@ -477,13 +506,28 @@ func (c *coordinator) prepare(ctx context.Context, b *branch, id int64, gid stri
 	if _, err := conn.Exec(ctx, "INSERT INTO ledger (id) VALUES ($1)", id); err != nil {
 		return abort(err)
 	}
-	if _, err := conn.Exec(ctx, "PREPARE TRANSACTION '"+gid+"'"); err != nil {
+	if held != nil {
+		// The branch's work is done; only PREPARE is left to send.
+		c.reach(id)
+		c.logger.Printf("transfer %d: held before PREPARE on %s", id, b.p.name)
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return abort(ctx.Err())
+		}
+	}
+	// A participant that does not answer PREPARE within the timeout is
+	// given up on; the transaction may still be prepared there later.
+	pctx, cancel := context.WithTimeout(ctx, prepareTimeout)
+	defer cancel()
+	if _, err := conn.Exec(pctx, "PREPARE TRANSACTION '"+gid+"'"); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
 			// The server answered: it aborted the transaction.
 			return abort(err)
 		}
 		conn.Close(context.WithoutCancel(ctx))
+		b.p.flush()
 		return true, err
 	}
 	return false, nil
@@ -517,6 +561,7 @@ func (c *coordinator) finish(ctx context.Context, p *participant, verb, gid stri
 	var pe *pgconn.PgError
 	if err != nil && !errors.As(err, &pe) {
 		conn.Close(ctx)
+		p.flush()
 		return err
 	}
 	p.put(conn)
@@ -581,20 +626,98 @@ func (c *coordinator) handleRead(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(bal)
 }
 
-// handleArm arms the crash point: POST /hold?after=N (N commits of the next
-// transfer spanning more than N participants happen, then it stops);
-// after=-1 disarms.
+// handleRecover runs one recovery pass now and answers once it has
+// resolved everything it can: 200, or 503 with what is left. Without a log
+// there is nothing to recover from, and it answers 200 at once. The final
+// phase calls it, so the state it reads is the one recovery leaves, not one
+// the next background pass would still change.
+func (c *coordinator) handleRecover(w http.ResponseWriter, r *http.Request) {
+	if c.log == nil {
+		fmt.Fprintln(w, "no log: nothing to recover")
+		return
+	}
+	if err := c.resolve(r.Context()); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "recovered")
+}
+
+// handleArm arms the hook: POST /hold?at=commit&after=N (N commits of the
+// next transfer spanning more than N participants happen, then it stops),
+// POST /hold?at=prepare&on=P (the next transfer spanning P and another
+// participant stops before its PREPARE on P until POST /release);
+// POST /hold?at=none disarms and releases.
 func (c *coordinator) handleArm(w http.ResponseWriter, r *http.Request) {
-	n, err := strconv.Atoi(r.URL.Query().Get("after"))
-	if err != nil {
-		http.Error(w, "after: want a whole number", http.StatusBadRequest)
+	q := r.URL.Query()
+	h := hold{at: q.Get("at"), on: q.Get("on"), release: make(chan struct{})}
+	switch h.at {
+	case "commit":
+		n, err := strconv.Atoi(q.Get("after"))
+		if err != nil || n < 0 {
+			http.Error(w, "after: want a whole number, 0 or more", http.StatusBadRequest)
+			return
+		}
+		h.after, h.armed = n, true
+	case "prepare":
+		if c.participant(h.on) == nil {
+			http.Error(w, fmt.Sprintf("on: no participant %q", h.on), http.StatusBadRequest)
+			return
+		}
+		h.armed = true
+	case "none":
+	default:
+		http.Error(w, "at: want commit, prepare or none", http.StatusBadRequest)
 		return
 	}
 	c.mu.Lock()
-	c.hold = hold{armed: n >= 0, after: n}
+	if c.hold.release != nil {
+		closeOnce(c.hold.release)
+	}
+	c.hold = h
 	c.mu.Unlock()
-	c.logger.Printf("crash point armed: after %d commits", n)
+	c.logger.Printf("hook armed: %s", r.URL.RawQuery)
 	fmt.Fprintln(w, "armed")
+}
+
+// handleRelease lets a transfer held before its PREPARE go on.
+func (c *coordinator) handleRelease(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.hold.release != nil {
+		closeOnce(c.hold.release)
+	}
+	c.mu.Unlock()
+	fmt.Fprintln(w, "released")
+}
+
+// closeOnce closes ch unless it is closed; callers hold c.mu.
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+func (c *coordinator) participant(name string) *participant {
+	for _, p := range c.parts {
+		if p.name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// prepareHold returns, for a transfer about to prepare on p, the channel to
+// wait on before sending PREPARE, or nil.
+func (c *coordinator) prepareHold(t bankcheck.Transfer, bs []*branch, p *participant) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.hold.armed || c.hold.at != "prepare" || c.hold.on != p.name || len(bs) < 2 {
+		return nil
+	}
+	c.hold.armed = false
+	return c.hold.release
 }
 
 // handleHoldState answers "reached <transfer id>", "armed" or "idle".

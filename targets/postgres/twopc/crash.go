@@ -102,7 +102,7 @@ func (n *Crash) Trigger(_ *rand.Rand, ev history.Op, nodes []string) []history.O
 	n.planned = true
 	return []history.Op{
 		{F: FCrash, Node: nodes[0], Value: history.JSON(crashValue{AfterCommits: n.Commits})},
-		{F: FRestart, Node: nodes[0], Value: history.JSON(crashValue{AfterCommits: n.Commits, Down: n.Down.String()})},
+		{F: FRestart, Node: nodes[0], Value: history.JSON(crashValue{AfterCommits: n.Commits})},
 	}
 }
 
@@ -116,10 +116,6 @@ func (n *Crash) Apply(ctx context.Context, rt core.Runtime, op history.Op) histo
 		if !n.down {
 			op.Type, op.Error = history.Fail, "the coordinator was not crashed"
 			return op
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(n.Down):
 		}
 		// The restart completes even when the phase ends meanwhile, so the
 		// final phase finds the coordinator recovered.
@@ -145,7 +141,7 @@ func (n *Crash) crash(ctx context.Context, rt core.Runtime, op history.Op) histo
 	}
 	ctl := "http://" + a + "/hold"
 	hc := &http.Client{Timeout: 5 * time.Second}
-	if code, body, err := httpnode.Do(ctx, hc, http.MethodPost, ctl+"?after="+strconv.Itoa(n.Commits), ""); err != nil || code != http.StatusOK {
+	if code, body, err := httpnode.Do(ctx, hc, http.MethodPost, ctl+"?at=commit&after="+strconv.Itoa(n.Commits), ""); err != nil || code != http.StatusOK {
 		op.Type, op.Error = history.Fail, fmt.Sprintf("arm the crash point: %d %s %v", code, body, err)
 		return op
 	}
@@ -161,13 +157,19 @@ func (n *Crash) crash(ctx context.Context, rt core.Runtime, op history.Op) histo
 				return op
 			}
 			op.Type = history.OK
-			op.Value = history.JSON(crashValue{AfterCommits: n.Commits, Transfer: strings.TrimPrefix(body, "reached ")})
+			op.Value = history.JSON(crashValue{AfterCommits: n.Commits, Transfer: strings.TrimPrefix(body, "reached "), Down: n.Down.String()})
+			// Down for Down; the restart planned with the crash follows at
+			// once, so its record says when the coordinator came back.
+			select {
+			case <-ctx.Done():
+			case <-time.After(n.Down):
+			}
 			return op
 		}
 		select {
 		case <-ctx.Done():
 			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, _, _ = httpnode.Do(dctx, hc, http.MethodPost, ctl+"?after=-1", "")
+			_, _, _ = httpnode.Do(dctx, hc, http.MethodPost, ctl+"?at=none", "")
 			cancel()
 			op.Type, op.Error = history.Fail, fmt.Sprintf("no transfer spanning more than %d participants reached the crash point before the phase ended", n.Commits)
 			return op

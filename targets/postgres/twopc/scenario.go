@@ -30,5 +30,24 @@ func scenarios() []core.ScenarioInfo {
 				// rest is the loaded machine.
 				OpTimeout: 5 * time.Second, FinalTimeout: 30 * time.Second, CheckTimeout: time.Minute}
 		},
+	}, {
+		Name: "twopc-prepare-unanswered",
+		Summary: "a participant's answer to PREPARE never reaches the coordinator: the coordinator gives up, rolls back on the other " +
+			"participant and cannot reach this one, which stays prepared",
+		Expect: "without a coordinator log nothing resolves the abandoned prepared transaction: it stays prepared on one participant and rolled " +
+			"back on the other (in-doubt), holding its row locks",
+		ControlExpect: "with the durable log the coordinator's recovery finds a prepared transaction with no commit decision and rolls it back " +
+			"(presumed abort): nothing is left in doubt",
+		Config: func(control bool) core.Config {
+			mode := LogNone
+			if control {
+				mode = LogDurable
+			}
+			return core.Config{Target: Name, Workload: bank.Name, Nodes: 3, Concurrency: 4,
+				TimeLimit: 10 * time.Second, Nemeses: []string{UnansweredName}, NemesisInterval: time.Second,
+				Seed: 1, Rate: 40,
+				Params:    core.Params{"twopc-log": mode, "bank-accounts": "4", "twopc-unanswered-after": "10", "twopc-unanswered-for": "3s"},
+				OpTimeout: 5 * time.Second, FinalTimeout: 30 * time.Second, CheckTimeout: time.Minute}
+		},
 	}}
 }

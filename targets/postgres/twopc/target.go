@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -55,11 +56,14 @@ func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: Name,
 		Summary: "our two-phase commit coordinator over PostgreSQL participants (PREPARE TRANSACTION); bank transfers across them",
 		Params:  Params, Workloads: []string{bank.Name},
-		Nemeses: []string{"kill", "pause", "partition", CrashName}, New: New})
+		Nemeses: []string{"kill", "pause", "partition", CrashName, UnansweredName}, New: New})
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "the two-phase commit coordinator over PostgreSQL participants", Main: CoordinatorMain})
 	r.AddNemesis(core.NemesisInfo{Name: CrashName,
 		Summary: "twopc: kill the coordinator between prepare and commit (after it prepared on every participant and committed on some), then restart it",
 		Params:  CrashParams, New: NewCrash})
+	r.AddNemesis(core.NemesisInfo{Name: UnansweredName,
+		Summary: "twopc: the last participant's answers to the coordinator are lost just as a transfer sends it PREPARE; healed after the coordinator gave up",
+		Params:  UnansweredParams, New: NewUnanswered})
 	for _, s := range scenarios() {
 		r.AddScenario(s)
 	}
@@ -259,10 +263,24 @@ func (c *client) read(ctx context.Context) (json.RawMessage, error) {
 	return history.JSON(bal), nil
 }
 
-// final reads each participant's balances, ledger and prepared
-// transactions as they are, resolving nothing.
+// final waits for the coordinator's recovery to have run once more, then
+// reads each participant's balances, ledger and prepared transactions as
+// they are, resolving nothing itself.
 func (c *client) final(ctx context.Context) (bankcheck.Final, error) {
 	var f bankcheck.Final
+	for {
+		code, body, err := httpnode.Do(ctx, c.http, http.MethodPost, c.api+"/recover", "")
+		if err == nil && code == http.StatusOK {
+			break
+		}
+		if ctx.Err() != nil {
+			return f, fmt.Errorf("the coordinator did not recover: %d %s %v", code, body, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	for _, p := range c.parts {
 		st, err := participantState(ctx, p)
 		if err != nil {
