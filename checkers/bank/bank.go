@@ -133,7 +133,16 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	if c.Accounts < 1 {
 		return unknown("the workload declares %d accounts", c.Accounts)
 	}
-	pairs, err := history.ClientPairs(h.Ops)
+	// Pair client records only: faults planned on the clock and faults
+	// aimed at events are applied side by side, so nemesis records need
+	// not pair up.
+	client := make([]history.Op, 0, len(h.Ops))
+	for i := range h.Ops {
+		if !h.Ops[i].IsNemesis() {
+			client = append(client, h.Ops[i])
+		}
+	}
+	pairs, err := history.Pairs(client)
 	if err != nil {
 		return unknown("%v", err)
 	}
