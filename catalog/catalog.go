@@ -1,7 +1,7 @@
 // Package catalog wires every target, workload, nemesis, runtime and node
 // program into one registry: the parts of the chaos module (package
 // builtin) and the modules that need large client libraries (the etcd,
-// Redis and PostgreSQL targets, the Docker runtime). cmd/chaos uses it; nothing in the
+// Redis, PostgreSQL and ZooKeeper targets, the Docker runtime). cmd/chaos uses it; nothing in the
 // chaos module imports it, so a user who imports chaostest or cli gets
 // none of those libraries.
 package catalog
@@ -17,6 +17,7 @@ import (
 	"github.com/chaostest/chaos/targets/postgres"
 	"github.com/chaostest/chaos/targets/postgres/twopc"
 	"github.com/chaostest/chaos/targets/redis"
+	"github.com/chaostest/chaos/targets/zookeeper"
 )
 
 // New returns a registry of everything this build knows.
@@ -29,6 +30,7 @@ var registrations = []func(*core.Registry){
 	redis.Register,
 	postgres.Register,
 	twopc.Register,
+	zookeeper.Register,
 }
 
 // NodeEnv marks a process started by the local runtime to run a node

@@ -36,6 +36,7 @@ require (
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-ole/go-ole v1.3.0 // indirect
 	github.com/go-redsync/redsync/v4 v4.18.1 // indirect
+	github.com/go-zookeeper/zk v1.0.4 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
@@ -131,3 +132,7 @@ replace github.com/chaostest/chaos/targets/redis => ../targets/redis
 require github.com/chaostest/chaos/targets/postgres v0.0.0-00010101000000-000000000000
 
 replace github.com/chaostest/chaos/targets/postgres => ../targets/postgres
+
+require github.com/chaostest/chaos/targets/zookeeper v0.0.0-00010101000000-000000000000
+
+replace github.com/chaostest/chaos/targets/zookeeper => ../targets/zookeeper

@@ -70,6 +70,14 @@ type Target interface {
 	NewClient(ctx context.Context, workload string, cfg ClientConfig) (Client, error)
 }
 
+// ClientNoder is a Target whose clients talk only to some of its nodes
+// (ID servers beside the database they lease from). Workers are spread
+// over the nodes ClientNodes returns instead of over every node; an empty
+// answer means every node.
+type ClientNoder interface {
+	ClientNodes(nodes []string) []string
+}
+
 // Workload is what the clients do and how the result is judged.
 type Workload interface {
 	// Generator returns the main-phase operations of one worker. It is

@@ -112,7 +112,13 @@ type TargetInfo struct {
 	Workloads []string
 	// Nemeses this target supports on the local runtime.
 	Nemeses []string
-	New     func(p Params) (Target, error)
+	// WorkloadDefaults are values this target gives workload parameters
+	// the user left unset, where the workload's own default does not fit
+	// what the target serves (IDs from a sequence carry no timestamp:
+	// "ids-layout": "counter"). They are recorded in the history like any
+	// other parameter.
+	WorkloadDefaults Params
+	New              func(p Params) (Target, error)
 }
 
 // WorkloadInfo registers a workload.

@@ -205,6 +205,11 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 	}
 	params := Params{}
 	addDefaults(params, ti.Params)
+	for _, k := range sortedKeys(ti.WorkloadDefaults) {
+		if _, ok := params[k]; !ok {
+			params[k] = ti.WorkloadDefaults[k]
+		}
+	}
 	addDefaults(params, wi.Params)
 	declared := newParamSet()
 	declared.add("target "+ti.Name, ti.Params)
@@ -758,9 +763,15 @@ type worker struct {
 
 func (r *run) newWorker(i int) *worker {
 	nodes := r.p.Nodes
+	serving := nodes
+	if cn, ok := r.p.Target.(ClientNoder); ok {
+		if s := cn.ClientNodes(nodes); len(s) > 0 {
+			serving = s
+		}
+	}
 	return &worker{r: r, gen: r.p.Workload.Generator(i), clients: map[string]Client{},
 		gc: gen.Context{Rand: gen.NewRand(r.cfg.Seed, "worker", i), Worker: i, Process: i,
-			Node: nodes[i%len(nodes)], Nodes: nodes}}
+			Node: serving[i%len(serving)], Nodes: nodes}}
 }
 
 func (w *worker) main(mainCtx, opCtx context.Context) {

@@ -2,7 +2,6 @@ package nemesis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -104,7 +103,7 @@ func (n *Packet) Name() string { return "packet" }
 func (n *Packet) Next(rng *rand.Rand, nodes []string) history.Op {
 	if n.active {
 		n.active = false
-		return history.Op{F: "heal", Value: history.JSON(PartitionValue{Topology: "heal"})}
+		return healLinks()
 	}
 	n.active = true
 	ns := slices.Clone(nodes)
@@ -158,20 +157,7 @@ func (n *Packet) Apply(ctx context.Context, rt core.Runtime, op history.Op) hist
 	}
 	switch op.F {
 	case "packet":
-		sh, ok := rt.(LinkShaper)
-		if !ok || v.Shape == nil {
-			return failed(op, fmt.Errorf("runtime %s cannot shape links: %w", rt.Name(), core.ErrUnsupported))
-		}
-		if err := rt.Heal(ctx); err != nil {
-			return indeterminate(op, err)
-		}
-		if err := sh.ShapeLinks(ctx, v.Shaped, *v.Shape); err != nil {
-			if errors.Is(err, core.ErrUnsupported) {
-				return failed(op, err)
-			}
-			return indeterminate(op, err)
-		}
-		return outcome(op, nil)
+		return shapeLinks(ctx, rt, op, v)
 	case "heal":
 		return outcome(op, rt.Heal(ctx))
 	}
@@ -181,5 +167,5 @@ func (n *Packet) Apply(ctx context.Context, rt core.Runtime, op history.Op) hist
 // HealOps always heals every link, whatever the nemesis thinks is in place.
 func (n *Packet) HealOps(nodes []string) []history.Op {
 	n.active = false
-	return []history.Op{{F: "heal", Value: history.JSON(PartitionValue{Topology: "heal"})}}
+	return []history.Op{healLinks()}
 }

@@ -107,7 +107,7 @@ func (n *Partition) Name() string { return "partition" }
 func (n *Partition) Next(rng *rand.Rand, nodes []string) history.Op {
 	if n.active {
 		n.active = false
-		return history.Op{F: "heal", Value: history.JSON(PartitionValue{Topology: "heal"})}
+		return healLinks()
 	}
 	n.active = true
 	t := n.Topologies[rng.IntN(len(n.Topologies))]
@@ -255,14 +255,7 @@ func (n *Partition) Apply(ctx context.Context, rt core.Runtime, op history.Op) h
 		}
 		return outcome(op, rt.Partition(ctx, v.Cut))
 	case "slow", "lossy":
-		sh, ok := rt.(LinkShaper)
-		if !ok || v.Shape == nil {
-			return failed(op, fmt.Errorf("runtime %s cannot shape links: %w", rt.Name(), core.ErrUnsupported))
-		}
-		if err := rt.Heal(ctx); err != nil {
-			return indeterminate(op, err)
-		}
-		return outcome(op, sh.ShapeLinks(ctx, v.Shaped, *v.Shape))
+		return shapeLinks(ctx, rt, op, v)
 	case "heal":
 		return outcome(op, rt.Heal(ctx))
 	}
@@ -274,5 +267,27 @@ func (n *Partition) Apply(ctx context.Context, rt core.Runtime, op history.Op) h
 // idea of what is in place is not to be trusted, and a heal is idempotent.
 func (n *Partition) HealOps(nodes []string) []history.Op {
 	n.active = false
-	return []history.Op{{F: "heal", Value: history.JSON(PartitionValue{Topology: "heal"})}}
+	return []history.Op{healLinks()}
+}
+
+// healLinks is the fault that heals every link, of the partition and the
+// packet nemesis alike.
+func healLinks() history.Op {
+	return history.Op{F: "heal", Value: history.JSON(PartitionValue{Topology: "heal"})}
+}
+
+// shapeLinks applies a fault that shapes links (the partition nemesis's
+// slow and lossy plans, the packet nemesis): every link healed first, so
+// the fault is exactly its own, then v.Shaped shaped as v.Shape. A runtime
+// without the ability, or one that says it cannot make this shape
+// (core.ErrUnsupported), makes the fault fail: it certainly did not happen.
+func shapeLinks(ctx context.Context, rt core.Runtime, op history.Op, v PartitionValue) history.Op {
+	sh, can := rt.(LinkShaper)
+	if !can || v.Shape == nil {
+		return failed(op, fmt.Errorf("runtime %s cannot shape links: %w", rt.Name(), core.ErrUnsupported))
+	}
+	if err := rt.Heal(ctx); err != nil {
+		return indeterminate(op, err)
+	}
+	return outcome(op, sh.ShapeLinks(ctx, v.Shaped, *v.Shape))
 }

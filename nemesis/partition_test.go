@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,5 +221,22 @@ func TestApplyAndHealOps(t *testing.T) {
 	}
 	if done := p.Apply(ctx, struct{ core.Runtime }{rt}, history.Op{F: "slow", Value: history.JSON(PartitionValue{Shape: &linkproxy.Shape{}})}); done.Type != history.Fail {
 		t.Fatalf("shaping on a runtime without the ability: %s", done.Type)
+	}
+}
+
+// A runtime that says it cannot make a slow or lossy link makes the fault
+// fail, as the packet nemesis's does: it certainly did not happen.
+func TestShapeTheRuntimeCannotMakeFails(t *testing.T) {
+	p, _ := NewPartition(core.Params{"partition-topologies": "slow,lossy"})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2 {
+		op := p.Next(rng, names(4))
+		if op.F == "heal" {
+			continue
+		}
+		got := p.Apply(context.Background(), &refusing{}, op)
+		if got.Type != history.Fail || !strings.Contains(got.Error, "not supported") {
+			t.Fatalf("%s on a runtime that cannot shape it: %s %q, want fail", op.F, got.Type, got.Error)
+		}
 	}
 }

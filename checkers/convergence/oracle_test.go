@@ -512,15 +512,7 @@ func agreeKV(seed uint64) (string, checkers.Validity, error) {
 	h := randomKVHistory(rand.New(rand.NewPCG(seed, 0xc0)))
 	res := convergence.New().Check(context.Background(), h)
 	want, kinds := oracleConvergence(h)
-	if got := oracletest.Kinds(res.AnomalyCounts); res.Valid != want || got != oracletest.Set(kinds) {
-		var lines []string
-		for _, op := range h.Ops {
-			lines = append(lines, op.String())
-		}
-		return "", want, fmt.Errorf("seed %d: checker says %v %v, oracle %v %v\n%s\n%v", seed,
-			res.Valid, got, want, oracletest.Set(kinds), res.Summary, lines)
-	}
-	return oracletest.Set(kinds), want, nil
+	return oracletest.Compare(fmt.Sprintf("seed %d", seed), h, res, want, kinds)
 }
 
 // KVOracleHistories is how many random histories go test compares.
@@ -531,10 +523,5 @@ func TestCheckerAgreesWithBruteForceOracle(t *testing.T) {
 }
 
 func FuzzCheckerAgreesWithOracle(f *testing.F) {
-	f.Add(uint64(5))
-	f.Fuzz(func(t *testing.T, seed uint64) {
-		if _, _, err := agreeKV(seed); err != nil {
-			t.Fatal(err)
-		}
-	})
+	oracletest.Fuzz(f, agreeKV, 5)
 }

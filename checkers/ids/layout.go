@@ -11,12 +11,20 @@ import (
 // Layout is the bit layout of a 64-bit snowflake ID, from the most
 // significant bit: a zero sign bit, TimeBits of milliseconds since Epoch,
 // MachineBits of machine id and SequenceBits of per-millisecond sequence.
+// A Counter layout has no fields: the ID is a plain number from a counter
+// (Redis INCR, a database sequence, a ZooKeeper sequential node), with no
+// timestamp to place on the run's time line.
 type Layout struct {
 	Epoch        time.Time
 	TimeBits     uint
 	MachineBits  uint
 	SequenceBits uint
+	Counter      bool
 }
+
+// Counter is the layout of IDs that are plain counter values: the checker
+// judges uniqueness and per-node order, and no timestamp.
+func Counter() Layout { return Layout{Counter: true} }
 
 // DefaultEpoch is the custom epoch of our snowflake service.
 var DefaultEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -71,6 +79,9 @@ func (l Layout) Time(id uint64) time.Time {
 
 // Describe renders an ID's fields for witnesses.
 func (l Layout) Describe(id uint64) string {
+	if l.Counter {
+		return fmt.Sprint(id)
+	}
 	p := l.Decode(id)
 	return fmt.Sprintf("%d (timestamp %s, machine %d, sequence %d)", id,
 		l.Time(id).UTC().Format("2006-01-02T15:04:05.000Z"), p.Machine, p.Sequence)

@@ -235,14 +235,7 @@ func agree(seed uint64) (string, checkers.Validity, error) {
 	h := randomIDHistory(rand.New(rand.NewPCG(seed, 0x1d5)))
 	r := ids.New(ids.Snowflake(oEpoch), ids.WithTolerance(oTolerance)).Check(context.Background(), h)
 	want, kinds := oracleVerdict(h)
-	if got := oracletest.Kinds(r.AnomalyCounts); r.Valid != want || got != oracletest.Set(kinds) {
-		var lines []string
-		for _, op := range h.Ops {
-			lines = append(lines, op.String())
-		}
-		return "", want, fmt.Errorf("seed %d: checker says %v %v, oracle %v %v\nstart %v\n%v\n%s", seed, r.Valid, got, want, oracletest.Set(kinds), h.Header.Start, lines, r.Summary)
-	}
-	return oracletest.Set(kinds), want, nil
+	return oracletest.Compare(fmt.Sprintf("seed %d (start %v)", seed, h.Header.Start), h, r, want, kinds)
 }
 
 // OracleHistories is how many random histories go test compares.
@@ -253,10 +246,5 @@ func TestCheckerAgreesWithBruteForceOracle(t *testing.T) {
 }
 
 func FuzzCheckerAgreesWithOracle(f *testing.F) {
-	f.Add(uint64(1))
-	f.Fuzz(func(t *testing.T, seed uint64) {
-		if _, _, err := agree(seed); err != nil {
-			t.Fatal(err)
-		}
-	})
+	oracletest.Fuzz(f, agree, 1)
 }

@@ -128,8 +128,15 @@ func TestWriteBenchHistories(t *testing.T) {
 	write("hard.jsonl", hardRegisterRun(7, 20000, 10), 1)
 }
 
+// hardUnwritten is the value hardRegisterRun's last read returns: the
+// written values are all below 5.
+const hardUnwritten = 7
+
 // hardRegisterRun is registerRun with every written value taken from a
-// handful, so no read names its write, and a stale read at the end.
+// handful, so no read names its write, and at the end, after everything
+// else has returned, a read of a value nobody wrote: the history is not
+// linearizable, and porcupine can say so only after trying every order of
+// the operations before it.
 func hardRegisterRun(seed uint64, ops, procs int) *history.File {
 	hf := registerRun(seed, ops, 1, procs, 4)
 	for i := range hf.Ops {
@@ -146,7 +153,24 @@ func hardRegisterRun(seed uint64, ops, procs int) *history.File {
 			}
 		}
 	}
+	last := hf.Ops[len(hf.Ops)-1]
+	read := history.Op{Process: 1 << 20, F: "read", Key: last.Key, Node: last.Node}
+	inv, done := read, read
+	inv.Type, inv.Index, inv.Time = history.Invoke, last.Index+1, last.Time+1000
+	done.Type, done.Index, done.Time, done.Value = history.OK, last.Index+2, last.Time+2000, history.Int(hardUnwritten)
+	hf.Ops = append(hf.Ops, inv, done)
 	return hf
+}
+
+// TestHardRunIsLeftToPorcupineAndNeverValid: the read-mapping check cannot
+// take the hard history (its values repeat), and porcupine, cut short, says
+// unknown, never valid.
+func TestHardRunIsLeftToPorcupineAndNeverValid(t *testing.T) {
+	hf := hardRegisterRun(7, 2000, 10)
+	r := New(KV(CASRegister()), WithTimeout(200*time.Millisecond)).Check(context.Background(), hf)
+	if r.Valid != checkers.Unknown || r.Counts["read_mapped_partitions"] != 0 {
+		t.Fatalf("hard history: %s, %d read-mapped (%s); want unknown from porcupine", r.Valid, r.Counts["read_mapped_partitions"], r.Summary)
+	}
 }
 
 // BenchmarkHistoryFile checks the history.jsonl CHAOS_BENCH_HISTORY names

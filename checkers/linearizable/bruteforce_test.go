@@ -27,28 +27,43 @@ type bop struct {
 const bnull = -1
 
 func oracle(ops []bop) bool {
-	var live []int // ok and info ops; fails did not happen
-	for i, o := range ops {
-		if o.typ != history.Fail {
-			live = append(live, i)
+	return linearizes(ops, int64(bnull), func(state int64, o bop) (int64, bool) {
+		switch o.f {
+		case "read":
+			return state, o.typ == history.Info || o.out == state
+		case "write":
+			return o.a, true
+		case "cas":
+			if state == o.a {
+				return o.b, true
+			}
+			return state, o.typ == history.Info // an info cas that did not match changed nothing
 		}
-	}
+		return state, false
+	})
+}
+
+// linearizes searches every order of ops directly: a fail did not happen,
+// an info operation happened at some moment after its invocation or not at
+// all, and every ok one happened, after each ok operation that returned
+// before it was invoked. step applies one operation to the state and says
+// whether the model allows it there.
+func linearizes[S any](ops []bop, init S, step func(S, bop) (S, bool)) bool {
 	placed := make([]bool, len(ops))
-	var search func(state int64, left int) bool
-	search = func(state int64, left int) bool {
+	var search func(state S, left int) bool
+	search = func(state S, left int) bool {
 		if left == 0 {
 			return true
 		}
-		for _, i := range live {
-			if placed[i] {
+		for i, o := range ops {
+			if placed[i] || o.typ == history.Fail {
 				continue
 			}
-			o := ops[i]
 			// Every ok operation that returned before o was invoked
 			// must come first.
 			ready := true
-			for _, j := range live {
-				if !placed[j] && j != i && ops[j].typ == history.OK && ops[j].ret < o.call {
+			for j, p := range ops {
+				if !placed[j] && j != i && p.typ == history.OK && p.ret < o.call {
 					ready = false
 					break
 				}
@@ -56,19 +71,7 @@ func oracle(ops []bop) bool {
 			if !ready {
 				continue
 			}
-			next, ok := state, true
-			switch o.f {
-			case "read":
-				ok = o.typ == history.Info || o.out == state
-			case "write":
-				next = o.a
-			case "cas":
-				if state == o.a {
-					next = o.b
-				} else {
-					ok = o.typ == history.Info // an info cas that did not match changed nothing
-				}
-			}
+			next, ok := step(state, o)
 			if !ok {
 				continue
 			}
@@ -77,21 +80,21 @@ func oracle(ops []bop) bool {
 			if o.typ == history.OK {
 				rest--
 			}
-			if search(next, rest) {
-				placed[i] = false
+			found := search(next, rest)
+			placed[i] = false
+			if found {
 				return true
 			}
-			placed[i] = false
 		}
 		return false
 	}
 	oks := 0
-	for _, i := range live {
-		if ops[i].typ == history.OK {
+	for _, o := range ops {
+		if o.typ == history.OK {
 			oks++
 		}
 	}
-	return search(bnull, oks)
+	return search(init, oks)
 }
 
 // expect is the verdict the checker owes: the oracle's, except that a
@@ -212,43 +215,10 @@ func FuzzAgreesWithOracle(f *testing.F) {
 // a release a held one; an info operation either happened at some moment
 // after its invocation (and was legal then) or not at all.
 func mutexOracle(ops []bop) bool {
-	placed := make([]bool, len(ops))
-	var search func(held bool) bool
-	search = func(held bool) bool {
-		done := true
-		for i, o := range ops {
-			if o.typ == history.OK && !placed[i] {
-				done = false
-			}
-		}
-		if done {
-			return true
-		}
-		for i, o := range ops {
-			if placed[i] || o.typ == history.Fail {
-				continue
-			}
-			ready := true
-			for j, p := range ops {
-				if !placed[j] && j != i && p.typ == history.OK && p.ret < o.call {
-					ready = false
-					break
-				}
-			}
-			acquire := o.f == "acquire"
-			if !ready || acquire == held {
-				continue
-			}
-			placed[i] = true
-			if search(acquire) {
-				placed[i] = false
-				return true
-			}
-			placed[i] = false
-		}
-		return false
-	}
-	return search(false)
+	return linearizes(ops, false, func(held bool, o bop) (bool, bool) {
+		acquire := o.f == "acquire"
+		return acquire, acquire != held
+	})
 }
 
 func TestMutexAgreesWithOracle(t *testing.T) {

@@ -113,7 +113,6 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 		w.Competing = append(w.Competing, describe(i))
 	}
 
-	sp := p.pairs[stuck]
 	a.Message = fmt.Sprintf("%s: at most %d of %d operations fit one order that respects real time and the %s model (state after them: %s); then %s cannot take effect",
 		keyDesc, len(longest), len(p.ops), c.model.Name, w.State, w.Stuck)
 	if len(comp) > 0 {
@@ -126,6 +125,24 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 	if len(longest) > 0 {
 		ids = append(ids, longest[len(longest)-1])
 	}
+	p.cite(&a, ids, faults)
+
+	if path := c.vizPath(h, p.key); path != "" {
+		w.Visualization, w.VisualizationNote = c.visualize(ctx, path, p, info, stuck)
+	}
+	return a, w.Visualization
+}
+
+// TimeUnitParam is the header parameter an importer sets to "line" when a
+// record's time is only its line number in the source file.
+const TimeUnitParam = "time-unit"
+
+// cite puts the operations ids of p into a as the witness's records (each
+// one's completion, or its invocation when it never completed), with their
+// processes and nodes, sorted, and the last fault before the point of
+// failure: the first operation's completion, or its invocation when it
+// never completed.
+func (p *partition) cite(a *checkers.Anomaly, ids []int, faults *history.FaultIndex) {
 	procs := map[int]bool{}
 	nodes := map[string]bool{}
 	for _, i := range ids {
@@ -148,23 +165,15 @@ func (c *Checker) explain(ctx context.Context, h *history.File, p *partition, fa
 		a.Nodes = append(a.Nodes, n)
 	}
 	sort.Strings(a.Nodes)
-	// The fault just before the point of failure: the stuck operation's
-	// completion, or its invocation when it never completed.
-	at := sp.Invoke.Time
-	if sp.Completed() {
-		at = sp.Complete.Time
+	if len(ids) > 0 {
+		first := p.pairs[ids[0]]
+		at := first.Invoke.Time
+		if first.Completed() {
+			at = first.Complete.Time
+		}
+		a.Fault = faults.Before(at, first.Invoke.Node)
 	}
-	a.Fault = faults.Before(at, sp.Invoke.Node)
-
-	if path := c.vizPath(h, p.key); path != "" {
-		w.Visualization, w.VisualizationNote = c.visualize(ctx, path, p, info, stuck)
-	}
-	return a, w.Visualization
 }
-
-// TimeUnitParam is the header parameter an importer sets to "line" when a
-// record's time is only its line number in the source file.
-const TimeUnitParam = "time-unit"
 
 func recordDesc(p *history.Pair, lines bool) string {
 	s := fmt.Sprintf("record #%d, process %d", p.Invoke.Index, p.Invoke.Process)
@@ -351,36 +360,7 @@ func (c *Checker) explainReadMap(ctx context.Context, h *history.File, p *partit
 	} else {
 		a.Message = fmt.Sprintf("%s: %s", keyDesc, p.rm.reason)
 	}
-	procs := map[int]bool{}
-	nodes := map[string]bool{}
-	for _, i := range ids {
-		pr := p.pairs[i]
-		rec := pr.Invoke
-		if pr.Completed() {
-			rec = pr.Complete
-		}
-		a.Ops = append(a.Ops, rec)
-		procs[rec.Process] = true
-		if rec.Node != "" {
-			nodes[rec.Node] = true
-		}
-	}
-	for pr := range procs {
-		a.Processes = append(a.Processes, pr)
-	}
-	sort.Ints(a.Processes)
-	for n := range nodes {
-		a.Nodes = append(a.Nodes, n)
-	}
-	sort.Strings(a.Nodes)
-	if len(ids) > 0 {
-		sp := p.pairs[ids[0]]
-		at := sp.Invoke.Time
-		if sp.Completed() {
-			at = sp.Complete.Time
-		}
-		a.Fault = faults.Before(at, sp.Invoke.Node)
-	}
+	p.cite(&a, ids, faults)
 	if path := c.vizPath(h, p.key); path != "" {
 		w.Visualization, w.VisualizationNote = c.visualizeReadMap(ctx, path, p, ids)
 	}

@@ -403,15 +403,7 @@ func agreeLock(seed uint64) (string, checkers.Validity, error) {
 	resource := seed%4 != 0
 	res := lock.New(lock.WithResource(resource)).Check(context.Background(), h)
 	want, kinds := oracleLock(h, resource)
-	if got := oracletest.Kinds(res.AnomalyCounts); res.Valid != want || got != oracletest.Set(kinds) {
-		var lines []string
-		for _, op := range h.Ops {
-			lines = append(lines, op.String())
-		}
-		return "", want, fmt.Errorf("seed %d (resource %v): checker says %v %v, oracle %v %v\n%s\n%v", seed, resource,
-			res.Valid, got, want, oracletest.Set(kinds), res.Summary, lines)
-	}
-	return oracletest.Set(kinds), want, nil
+	return oracletest.Compare(fmt.Sprintf("seed %d (resource %v)", seed, resource), h, res, want, kinds)
 }
 
 // LockOracleHistories is how many random histories go test compares.
@@ -422,10 +414,5 @@ func TestCheckerAgreesWithBruteForceOracle(t *testing.T) {
 }
 
 func FuzzCheckerAgreesWithOracle(f *testing.F) {
-	f.Add(uint64(3))
-	f.Fuzz(func(t *testing.T, seed uint64) {
-		if _, _, err := agreeLock(seed); err != nil {
-			t.Fatal(err)
-		}
-	})
+	oracletest.Fuzz(f, agreeLock, 3)
 }

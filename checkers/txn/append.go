@@ -391,8 +391,12 @@ func (a *analysis) lostUpdates(rmw map[kv][]int32) {
 		for i, t := range ts {
 			names[i] = a.name(t)
 		}
-		a.anomaly(LostUpdate, fmt.Sprintf("%s each read %s of %s and then appended to %s: each write was made without seeing the others'",
-			joinNames(names), seen, a.keyName(k.key), a.keyName(k.key)), nil, ts...)
+		verb := "appended to"
+		if a.c.kind == RWRegister {
+			verb = "wrote"
+		}
+		a.anomaly(LostUpdate, fmt.Sprintf("%s each read %s of %s and then %s %s: each write was made without seeing the others'",
+			joinNames(names), seen, a.keyName(k.key), verb, a.keyName(k.key)), nil, ts...)
 	}
 }
 

@@ -293,6 +293,9 @@ func (a *analysis) explainEdge(s step) string {
 		return fmt.Sprintf("%s appended %d to %s, and %s read %s ending with it", from, s.e.val, k, to, k)
 	}
 	if a.c.kind == RWRegister {
+		if prev, ok := a.prevOf[kv{s.e.key, s.e.val}]; ok {
+			return fmt.Sprintf("%s read %s = %s, which %s overwrote with %d", from, k, prev, to, s.e.val)
+		}
 		return fmt.Sprintf("%s read %s before %s %s %d to it", from, k, to, verb, s.e.val)
 	}
 	return fmt.Sprintf("%s read %s without %d, which %s appended next", from, k, s.e.val, to)

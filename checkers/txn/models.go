@@ -60,6 +60,9 @@ const (
 	GarbageRead      = "garbage-read"
 	DuplicateElement = "duplicate-elements"
 	IncompatibleOrd  = "incompatible-order"
+	// VersionOrder is never found, only undecided: an rw-register key whose
+	// version order the history does not determine.
+	VersionOrder = "version-order"
 )
 
 // forbiddenFrom is the weakest model that forbids each anomaly. Anomalies
@@ -69,8 +72,8 @@ const (
 var forbiddenFrom = map[string]Model{
 	G0: ReadCommitted, G1a: ReadCommitted, G1b: ReadCommitted, G1c: ReadCommitted,
 	Internal: ReadCommitted, GarbageRead: ReadCommitted, DuplicateElement: ReadCommitted,
-	IncompatibleOrd: ReadCommitted,
-	GSingle:         SnapshotIsolation, LostUpdate: SnapshotIsolation,
+	IncompatibleOrd: ReadCommitted, VersionOrder: ReadCommitted,
+	GSingle: SnapshotIsolation, LostUpdate: SnapshotIsolation,
 	G2Item: Serializable, G2: Serializable,
 	G0RT: StrictSerializable, G1cRT: StrictSerializable, GSingleRT: StrictSerializable, G2ItemRT: StrictSerializable,
 }

@@ -136,7 +136,14 @@ type analysis struct {
 	found map[string]bool
 	// undecided lists anomaly classes whose search did not finish.
 	undecided map[string]bool
-	g         *graph
+	// orderGap says why a register key's version order is not known, when
+	// it is not.
+	orderGap string
+	wnames   []kv // rw-register: the key and value of each write
+	// prevOf is, for an rw-register version, the version it is known to
+	// have overwritten ("null" for the initial one), for the explanations.
+	prevOf map[kv]string
+	g      *graph
 }
 
 // Check judges h.
@@ -393,13 +400,15 @@ func (a *analysis) verdict() {
 		}
 		a.res.Summary = s
 	default:
-		var u []string
-		for k := range a.undecided {
-			u = append(u, k)
-		}
-		sort.Strings(u)
 		a.res.Summary = fmt.Sprintf("%s: undecided for %s", head, a.c.model)
-		a.res.Error = fmt.Sprintf("the cycle search stopped at its budget of %d edges before it could rule out %s", a.c.budget, strings.Join(u, ", "))
+		var why []string
+		if a.orderGap != "" {
+			why = append(why, a.orderGap)
+		}
+		if a.undecided[GSingle] {
+			why = append(why, fmt.Sprintf("the cycle search stopped at its budget of %d edges before it could rule out %s", a.c.budget, GSingle))
+		}
+		a.res.Error = strings.Join(why, "; ")
 	}
 	a.res.Details = d
 }

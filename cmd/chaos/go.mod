@@ -81,7 +81,7 @@ require (
 	github.com/shirou/gopsutil/v4 v4.26.6 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
 	github.com/soheilhy/cmux v0.1.5 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
+	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/testcontainers/testcontainers-go v0.45.0 // indirect
@@ -137,6 +137,13 @@ replace github.com/chaostest/chaos/targets/etcd => ../../targets/etcd
 
 replace github.com/chaostest/chaos/targets/redis => ../../targets/redis
 
-require github.com/chaostest/chaos/targets/postgres v0.0.0-00010101000000-000000000000 // indirect
+require (
+	github.com/chaostest/chaos/targets/postgres v0.0.0-00010101000000-000000000000 // indirect
+	github.com/go-zookeeper/zk v1.0.4 // indirect
+)
 
 replace github.com/chaostest/chaos/targets/postgres => ../../targets/postgres
+
+require github.com/chaostest/chaos/targets/zookeeper v0.0.0-00010101000000-000000000000 // indirect
+
+replace github.com/chaostest/chaos/targets/zookeeper => ../../targets/zookeeper

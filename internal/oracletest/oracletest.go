@@ -5,11 +5,13 @@
 package oracletest
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/chaostest/chaos/checkers"
+	"github.com/chaostest/chaos/history"
 )
 
 // Agree judges one seed's history with the checker and the oracle. It
@@ -39,6 +41,35 @@ func Run(t *testing.T, n int, min Min, agree Agree) {
 	if verdicts[checkers.Valid] < min.Valid || verdicts[checkers.Invalid] < min.Invalid || verdicts[checkers.Unknown] < min.Unknown {
 		t.Fatalf("generator too one-sided: %v, want at least %+v", verdicts, min)
 	}
+}
+
+// Compare holds a checker's result on h against the oracle's verdict and
+// anomaly kinds. It returns the oracle's kinds and verdict, as an Agree
+// does, or an error showing both sides, the checker's summary and every
+// record of h; what names the case (its seed and whatever else shaped it).
+func Compare(what string, h *history.File, res checkers.Result, want checkers.Validity, kinds map[string]bool) (string, checkers.Validity, error) {
+	if got := Kinds(res.AnomalyCounts); res.Valid != want || got != Set(kinds) {
+		lines := make([]string, 0, len(h.Ops))
+		for _, op := range h.Ops {
+			lines = append(lines, op.String())
+		}
+		return "", want, fmt.Errorf("%s: checker says %v %v, oracle %v %v\n%s\n%v", what,
+			res.Valid, got, want, Set(kinds), res.Summary, lines)
+	}
+	return Set(kinds), want, nil
+}
+
+// Fuzz makes f compare checker and oracle on the seeds the fuzzer picks,
+// starting from corpus.
+func Fuzz(f *testing.F, agree Agree, corpus ...uint64) {
+	for _, seed := range corpus {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		if _, _, err := agree(seed); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // Kinds renders the kinds present in a checker's anomaly counts, sorted.

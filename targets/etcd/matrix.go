@@ -35,3 +35,15 @@ func MatrixRow() core.MatrixRow {
 			return cfg, true
 		}}
 }
+
+// IDsMatrixRow is etcd's row of `chaos matrix ids`: revision IDs (the
+// revision of a put, the notes' second etcd scheme) on three members.
+func IDsMatrixRow() core.MatrixRow {
+	return core.MatrixRow{Matrix: core.MatrixIDs, Name: "etcd-revision",
+		Doc: "etcd revision IDs (the store revision of a put, raft-ordered): unique and increasing across members; unavailable without a quorum",
+		Cell: func(fault, runtime string) (core.Config, bool) {
+			cfg, ok := IDsConfig(fault)
+			cfg.TimeLimit, cfg.Seed = 6*time.Second, 11
+			return cfg, ok
+		}}
+}

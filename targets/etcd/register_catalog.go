@@ -9,9 +9,9 @@ import (
 func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{
 		Name:      Name,
-		Summary:   "etcd v3.7.3 cluster, one embedded member per process: register (kv txns), concurrency.Mutex locks with revision fencing; partition cuts client-member and member-member links (local runtime)",
+		Summary:   "etcd v3.7.3 cluster, one embedded member per process: register (kv txns), concurrency.Mutex locks with revision fencing, revision IDs; partition cuts client-member and member-member links (local runtime)",
 		Params:    Params,
-		Workloads: []string{"register", "lock", "lock-set"},
+		Workloads: []string{"register", "lock", "lock-set", "ids"},
 		Nemeses:   []string{"kill", "pause", "partition", "packet", "holder-pause"},
 		// The pause board is the one package workloads/lock registered,
 		// looked up when a run is built.
@@ -19,5 +19,6 @@ func Register(r *core.Registry) {
 	})
 	r.AddScenario(LockPauseScenario())
 	r.AddMatrixRow(MatrixRow())
+	r.AddMatrixRow(IDsMatrixRow())
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one etcd member (embedded go.etcd.io/etcd/server/v3)", Main: NodeMain})
 }

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"strings"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -44,4 +45,31 @@ func lockPauseConfig(control bool) core.Config {
 			"etcd-lock-set": set,
 		},
 	}
+}
+
+// IDsConfig is a short run of the ids workload (revision IDs: each ID the
+// revision of a put) on three members under the given faults (a
+// comma-separated list of kill, pause, partition, or "none"): every ID must
+// be unique and larger than every ID acknowledged before it was asked for,
+// on any member. ok is false for a fault this target does not take.
+func IDsConfig(faults string) (core.Config, bool) {
+	var nemeses []string
+	if faults != "none" && faults != "" {
+		for _, f := range strings.Split(faults, ",") {
+			switch f {
+			case "kill", "pause", "partition":
+				nemeses = append(nemeses, f)
+			default:
+				return core.Config{}, false
+			}
+		}
+	}
+	return core.Config{
+		Target: Name, Workload: "ids", Nodes: 3, Concurrency: 6,
+		TimeLimit: 10 * time.Second, Rate: 100, Seed: 3,
+		Nemeses: nemeses, NemesisInterval: time.Second,
+		OpTimeout: 2 * time.Second, CheckTimeout: time.Minute,
+		// IDs are plain counter values: no timestamp window.
+		Params: core.Params{"ids-layout": "counter"},
+	}, true
 }

@@ -202,8 +202,14 @@ func (t *Target) NewClient(ctx context.Context, workload string, cfg core.Client
 			return nil, err
 		}
 		return newLockClient(cli, t, workload, cfg), nil
+	case "ids":
+		cli, err := dial(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &idClient{cli: cli, endpoint: cfg.Endpoint}, nil
 	}
-	return nil, fmt.Errorf("etcd target has no client for workload %q (it runs register, lock, lock-set)", workload)
+	return nil, fmt.Errorf("etcd target has no client for workload %q (it runs register, lock, lock-set, ids)", workload)
 }
 
 // dial connects to the one member cfg.Node, through the runtime's address for

@@ -34,9 +34,14 @@ func needPostgres(t *testing.T) {
 
 func run(t *testing.T, nodes int, params core.Params, nemeses ...string) *core.Outcome {
 	t.Helper()
+	return runWorkload(t, "list-append", nodes, params, nemeses...)
+}
+
+func runWorkload(t *testing.T, workload string, nodes int, params core.Params, nemeses ...string) *core.Outcome {
+	t.Helper()
 	cfg := core.DefaultConfig()
 	cfg.Target = postgres.Name
-	cfg.Workload = "list-append"
+	cfg.Workload = workload
 	cfg.Nodes = nodes
 	cfg.Concurrency = 10
 	cfg.TimeLimit = 8 * time.Second

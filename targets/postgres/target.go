@@ -3,7 +3,7 @@
 // service), each in the node's own directory. The first node is the
 // primary; the others are streaming standbys copied from it with
 // pg_basebackup, asynchronous or synchronous (--postgres-sync). Clients run
-// the list-append workload against the primary, each transaction at the
+// the list-append and rw-register workloads against the primary, each transaction at the
 // isolation level --postgres-isolation names.
 package postgres
 
@@ -41,7 +41,7 @@ var Params = []core.Param{
 func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: Name,
 		Summary: "PostgreSQL primary with streaming standbys; transactions at a chosen isolation level",
-		Params:  Params, Workloads: []string{txn.ListAppend}, Nemeses: []string{"kill", "pause", "partition", FailoverName}, New: New})
+		Params:  Params, Workloads: []string{txn.ListAppend, txn.RWRegister}, Nemeses: []string{"kill", "pause", "partition", FailoverName}, New: New})
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one PostgreSQL server (primary or standby)", Main: NodeMain})
 	r.AddNemesis(core.NemesisInfo{Name: FailoverName,
 		Summary: "postgres: cut the primary from its standbys, kill it, promote the first standby",
@@ -49,6 +49,7 @@ func Register(r *core.Registry) {
 	for _, s := range scenarios() {
 		r.AddScenario(s)
 	}
+	registerLocksAndIDs(r)
 }
 
 // Target starts PostgreSQL nodes.
@@ -110,8 +111,11 @@ func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
 					_, err = c.Exec(ctx, "SELECT 1")
 					return err
 				}
-				// The primary is ready once the workload's table exists.
-				_, err = c.Exec(ctx, "CREATE TABLE IF NOT EXISTS lists (k bigint PRIMARY KEY, v text NOT NULL)")
+				// The primary is ready once the workloads' tables exist.
+				if _, err = c.Exec(ctx, "CREATE TABLE IF NOT EXISTS lists (k bigint PRIMARY KEY, v text NOT NULL)"); err != nil {
+					return err
+				}
+				_, err = c.Exec(ctx, "CREATE TABLE IF NOT EXISTS registers (k bigint PRIMARY KEY, v bigint NOT NULL)")
 				return err
 			},
 		}
@@ -131,15 +135,15 @@ func connect(ctx context.Context, addr string) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-// NewClient opens a list-append client on the primary.
+// NewClient opens a list-append or rw-register client on the primary.
 func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientConfig) (core.Client, error) {
-	if workload != txn.ListAppend {
-		return nil, fmt.Errorf("postgres runs the %s workload, not %s", txn.ListAppend, workload)
+	if workload != txn.ListAppend && workload != txn.RWRegister {
+		return nil, fmt.Errorf("postgres runs the %s and %s workloads, not %s", txn.ListAppend, txn.RWRegister, workload)
 	}
 	if len(cfg.Nodes) == 0 {
 		return nil, errors.New("postgres: no nodes")
 	}
-	c := &client{isolation: t.isolation}
+	c := &client{isolation: t.isolation, registers: workload == txn.RWRegister}
 	for _, n := range cfg.Nodes {
 		a, err := cfg.Addr(n, Port)
 		if err != nil {
@@ -150,13 +154,15 @@ func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientCo
 	return c, nil
 }
 
-// client runs list-append transactions over one connection to the primary,
+// client runs list-append or rw-register transactions over one connection
+// to the primary,
 // opened again after any error that may have broken it. The primary is the
 // first node that is not in recovery, so after a failover the client follows
 // the promoted standby.
 type client struct {
 	addrs     []string
 	isolation string
+	registers bool // rw-register: reads are of the registers table
 	conn      *pgx.Conn
 }
 
@@ -226,7 +232,28 @@ func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
 			if _, err := c.conn.Exec(ctx, "INSERT INTO lists AS l (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = l.v || ',' || $2", k, s); err != nil {
 				return fail(err)
 			}
+		case "w":
+			v, err := asInt(mops[i][2])
+			if err != nil {
+				return fail(err)
+			}
+			if _, err := c.conn.Exec(ctx, "INSERT INTO registers AS r (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, v); err != nil {
+				return fail(err)
+			}
 		case "r":
+			if c.registers {
+				var v int64
+				err := c.conn.QueryRow(ctx, "SELECT v FROM registers WHERE k = $1", k).Scan(&v)
+				switch {
+				case errors.Is(err, pgx.ErrNoRows):
+					mops[i][2] = nil
+				case err != nil:
+					return fail(err)
+				default:
+					mops[i][2] = v
+				}
+				continue
+			}
 			var v string
 			err := c.conn.QueryRow(ctx, "SELECT v FROM lists WHERE k = $1", k).Scan(&v)
 			if errors.Is(err, pgx.ErrNoRows) {

@@ -18,12 +18,25 @@ import (
 // targets that issue snowflake IDs read it.
 const EpochParam = "ids-epoch"
 
+// LayoutParam names the parameter that says what an ID is: a snowflake
+// (timestamp, machine, sequence) or a plain counter value.
+const LayoutParam = "ids-layout"
+
 // Params are the workload's flags.
 var Params = []core.Param{
+	{Name: LayoutParam, Type: core.TypeChoice, Choices: []string{"snowflake", "counter"}, Default: "snowflake",
+		Usage: "what an ID is: snowflake (timestamp, machine, sequence: its timestamp is checked against the request's time) or counter (a plain number from a counter: INCR, a sequence; uniqueness and per-node order only)"},
 	{Name: EpochParam, Default: idcheck.DefaultEpoch.Format(time.RFC3339), Usage: "custom epoch of the IDs' timestamps (RFC 3339)", Aliases: []string{"epoch"}},
 	{Name: "ids-time-tolerance", Type: core.TypeDuration, Default: "500ms", Aliases: []string{"id-time-tolerance"},
 		Usage: "how far an ID's timestamp may lie outside its request's time window beyond the node's known clock offset"},
+	{Name: OrderParam, Type: core.TypeChoice, Choices: []string{string(idcheck.OrderNode), string(idcheck.OrderGlobal), string(idcheck.OrderNone)}, Default: string(idcheck.OrderNode),
+		Usage: "the order the scheme promises: node (each node's IDs grow; order across nodes is only counted), global (every ID asked for after another was acknowledged is larger) or none (uniqueness only)"},
 }
+
+// OrderParam names the parameter that says which order the scheme
+// promises. A target whose IDs are not snowflakes can set it and
+// LayoutParam through core.TargetInfo.WorkloadDefaults.
+const OrderParam = "ids-order"
 
 // Workload is the ids workload.
 type Workload struct{}
@@ -33,7 +46,7 @@ func Register(r *core.Registry) {
 	r.AddWorkload(core.WorkloadInfo{Name: "ids", Summary: "ask for unique 64-bit IDs; check uniqueness, per-node order and timestamps",
 		Params: Params, New: func(p core.Params) (core.Workload, error) {
 			// The checker's parameters are checked before the run, not after.
-			if _, _, err := checkerParams(p); err != nil {
+			if _, err := checkerOptions(p); err != nil {
 				return nil, err
 			}
 			return Workload{}, nil
@@ -75,9 +88,31 @@ func (Workload) Final([]string) []history.Op { return nil }
 
 // Checkers rebuilds the ids checker from the history's parameters.
 func (Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
-	epoch, tol, err := checkerParams(core.Params(h.Params))
+	c, err := checkerOptions(core.Params(h.Params))
 	if err != nil {
 		return nil, err
 	}
-	return []checkers.Checker{idcheck.New(idcheck.Snowflake(epoch), idcheck.WithTolerance(tol))}, nil
+	return []checkers.Checker{c}, nil
+}
+
+// checkerOptions builds the ids checker from the run's parameters (older
+// histories have neither layout nor order: snowflake, per node).
+func checkerOptions(p core.Params) (*idcheck.Checker, error) {
+	epoch, tol, err := checkerParams(p)
+	if err != nil {
+		return nil, err
+	}
+	layout := idcheck.Snowflake(epoch)
+	switch l := p.String(LayoutParam, "snowflake"); l {
+	case "snowflake":
+	case "counter":
+		layout = idcheck.Counter()
+	default:
+		return nil, fmt.Errorf("--%s %q: want snowflake or counter", LayoutParam, l)
+	}
+	order, err := idcheck.ParseOrder(p.String(OrderParam, string(idcheck.OrderNode)))
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", OrderParam, err)
+	}
+	return idcheck.New(layout, idcheck.WithTolerance(tol), idcheck.WithOrder(order)), nil
 }

@@ -124,7 +124,10 @@ func (c *Client) acquire(ctx context.Context, op history.Op) history.Op {
 	if !c.set {
 		// In the plain lock workload the pause strikes while the client
 		// holds the lock, before it says so.
-		c.pauses.strike(ctx, c.endpoint)
+		if c.pauses.strike(ctx, c.endpoint) {
+			c.held = nil
+			return info(op, crashedMsg)
+		}
 	}
 	op.Type, op.Value = history.OK, history.JSON(g)
 	return op
@@ -167,7 +170,10 @@ func (c *Client) read(ctx context.Context, op history.Op) history.Op {
 	if a.Hold > 0 {
 		_ = sleep(ctx, time.Duration(a.Hold))
 	}
-	c.pauses.strike(ctx, c.endpoint)
+	if c.pauses.strike(ctx, c.endpoint) {
+		c.held, c.lastRead = nil, nil
+		return info(op, crashedMsg)
+	}
 	op.Type, op.Value = history.OK, history.JSON(ReadResult{Set: set, Token: c.held.Token})
 	return op
 }
@@ -217,6 +223,10 @@ type Pauses struct {
 type armedPause struct {
 	d       time.Duration
 	started chan struct{}
+	// wake, when set, makes the pause a crash: the client stays stopped
+	// until wake closes (the end of the run), and the operation it was in
+	// ends as info.
+	wake <-chan struct{}
 }
 
 // NewPauses returns an empty board.
@@ -238,18 +248,50 @@ func (p *Pauses) Arm(client string, d time.Duration) (started <-chan struct{}, c
 	}
 }
 
-// strike performs a pause armed for client, if any.
-func (p *Pauses) strike(ctx context.Context, client string) {
+// ArmCrash makes client crash at its next pause point: it stops there
+// until wake closes and then reports the operation it was in as info, as a
+// process that died would never have reported it. The returned channel
+// closes when the crash happens; cancel disarms one that has not.
+func (p *Pauses) ArmCrash(client string, wake <-chan struct{}) (started <-chan struct{}, cancel func()) {
+	ap := &armedPause{started: make(chan struct{}), wake: wake}
+	p.mu.Lock()
+	p.armed[client] = ap
+	p.mu.Unlock()
+	return ap.started, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.armed[client] == ap {
+			delete(p.armed, client)
+		}
+	}
+}
+
+// strike performs a pause armed for client, if any, and reports whether it
+// was a crash.
+func (p *Pauses) strike(ctx context.Context, client string) (crashed bool) {
 	if p == nil {
-		return
+		return false
 	}
 	p.mu.Lock()
 	ap := p.armed[client]
 	delete(p.armed, client)
 	p.mu.Unlock()
 	if ap == nil {
-		return
+		return false
 	}
 	close(ap.started)
+	if ap.wake != nil {
+		// Dead until the run is over; ctx bounds it only on an interrupt
+		// or an operation timeout the scenario chose shorter.
+		select {
+		case <-ap.wake:
+		case <-ctx.Done():
+		}
+		return true
+	}
 	_ = sleep(ctx, ap.d)
+	return false
 }
+
+// crashedMsg is the error of the operation a crashed client was in.
+const crashedMsg = "the client crashed while holding the lock and stayed down until the run ended"

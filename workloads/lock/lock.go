@@ -2,6 +2,7 @@ package lock
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,7 +194,13 @@ func (w *Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
 
 // Checkers rebuilds the checkers of a stored lock or lock-set history.
 func Checkers(h *history.Header) ([]checkers.Checker, error) {
-	return []checkers.Checker{lockcheck.New(lockcheck.WithResource(h.Workload == "lock-set"))}, nil
+	cs := []checkers.Checker{lockcheck.New(lockcheck.WithResource(h.Workload == "lock-set"))}
+	if slices.Contains(h.Nemeses, HolderCrashName) {
+		// Only a run that kills a holder can show whether the lock
+		// outlives it.
+		cs = append(cs, lockcheck.NewLiveness(lockcheck.WithCrashRecord(HolderCrashName)))
+	}
+	return cs, nil
 }
 
 // Register adds the lock and lock-set workloads and the client-pause fault
@@ -210,6 +217,11 @@ func Register(r *core.Registry) {
 		Summary: "when an acquire completes ok, stop that holder (the client and its links to every node) for twice the lock's TTL; triggered by the acquire, which its record names",
 		New: func(p core.Params) (core.Nemesis, error) {
 			return NewHolderPause(board, p)
+		}})
+	r.AddNemesis(core.NemesisInfo{Name: HolderCrashName, Params: HolderCrashParams,
+		Summary: "when an acquire completes ok, that holder crashes: it never releases and stays down (its links cut) until the main phase ends; checked for a lock nobody can take again",
+		New: func(p core.Params) (core.Nemesis, error) {
+			return NewHolderCrash(board, p)
 		}})
 	r.AddWorkload(core.WorkloadInfo{Name: "lock", Params: Params,
 		Summary: "acquire and release one lock over and over; checked for overlapping holds",
