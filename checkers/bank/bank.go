@@ -28,6 +28,7 @@
 package bank
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -362,10 +363,6 @@ func (c *Checker) checkFinal(res *checkers.Result, f *Final, fp history.Pair, tr
 		if len(during) > 0 {
 			fault = &during[0]
 		}
-		ops := append([]history.Op{t.pair.Invoke}, finalOps...)
-		if t.pair.Completed() {
-			ops = []history.Op{t.pair.Invoke, t.pair.Complete, fp.Complete}
-		}
 		describe := func() string {
 			var b strings.Builder
 			fmt.Fprintf(&b, "transfer %d (%d from account %d to %d, reported %s", t.ID, t.Amount, t.From, t.To, outcome)
@@ -395,6 +392,10 @@ func (c *Checker) checkFinal(res *checkers.Result, f *Final, fp history.Pair, tr
 			if res.Full() {
 				res.Count(kind)
 				return
+			}
+			ops := append([]history.Op{t.pair.Invoke}, finalOps...)
+			if t.pair.Completed() {
+				ops = []history.Op{t.pair.Invoke, t.pair.Complete, fp.Complete}
 			}
 			res.AddAnomaly(checkers.Anomaly{Kind: kind, Message: describe() + ": " + why, Ops: ops,
 				Processes: []int{t.pair.Invoke.Process}, Nodes: parts, Fault: fault,
@@ -537,7 +538,7 @@ func decodeStrict(b json.RawMessage, v any) error {
 	if len(b) == 0 || string(b) == "null" {
 		return fmt.Errorf("no value")
 	}
-	d := json.NewDecoder(strings.NewReader(string(b)))
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		return err
