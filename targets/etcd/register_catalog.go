@@ -12,12 +12,13 @@ func Register(r *core.Registry) {
 		Summary:   "etcd v3.7.3 cluster, one embedded member per process: register (kv txns), concurrency.Mutex locks with revision fencing, revision IDs; partition cuts client-member and member-member links (local runtime)",
 		Params:    Params,
 		Workloads: []string{"register", "lock", "lock-set", "ids"},
-		Nemeses:   []string{"kill", "pause", "partition", "packet", "holder-pause"},
+		Nemeses:   []string{"kill", "pause", "partition", "packet", "holder-pause", "read-isolate"},
 		// The pause board is the one package workloads/lock registered,
 		// looked up when a run is built.
 		New: func(p core.Params) (core.Target, error) { return NewWithPauses(p, lock.PausesOf(r)) },
 	})
 	r.AddScenario(LockPauseScenario())
+	r.AddScenario(SerializableStaleReadScenario())
 	r.AddMatrixRow(MatrixRow())
 	r.AddMatrixRow(IDsMatrixRow())
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one etcd member (embedded go.etcd.io/etcd/server/v3)", Main: NodeMain})
