@@ -60,6 +60,7 @@ var commands = []func(*cliEnv) *cobra.Command{
 	newServeCmd,
 	newSimCmd,
 	newCleanCmd,
+	newMatrixCmd,
 }
 
 // Option configures Main.

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,7 +96,9 @@ func runID(dir string) string {
 // atomically so a reader never sees it missing.
 func LinkLatest(store, target, dir string) error {
 	parent := filepath.Join(store, target)
-	tmp := filepath.Join(parent, fmt.Sprintf(".latest-%d", os.Getpid()))
+	// The temporary name is unique within the process too: runs of one
+	// target may end at once (`chaos matrix` runs cells side by side).
+	tmp := filepath.Join(parent, fmt.Sprintf(".latest-%d-%s", os.Getpid(), rand.Text()))
 	_ = os.Remove(tmp)
 	if err := os.Symlink(filepath.Base(dir), tmp); err != nil {
 		return fmt.Errorf("link latest run: %w", err)

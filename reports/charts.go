@@ -61,6 +61,12 @@ type chart struct {
 	Lines   []line
 	Markers []marker
 	Legend  []legend
+	// NodeLegend replaces Legend when the page colours operations by node.
+	NodeLegend []legend
+	// Holds are drawn behind the marks.
+	Holds []mark
+	// YTicks are y positions of horizontal grid lines.
+	YTicks  []string
 	GridTop string
 	GridBot string
 	// TickY is where the time labels go, under the plot.
@@ -77,7 +83,14 @@ type label struct{ X, Y, Text, Class string }
 // reader (or a test) can tell which lane a fault mark sits on.
 type mark struct{ X, Y, W, H, Class, ID, Title, Href, Lane, Kind string }
 type line struct{ Points, Class, Title string }
-type marker struct{ X, Y, Label, Href, Title string }
+
+// marker is an anomaly's line on the timeline; its label starts at LX, LY
+// on label row Row, and Lead draws a leader from the line's top to it.
+type marker struct {
+	X, Label, Href, Title string
+	LX, LY, Top, Row      string
+	Lead                  bool
+}
 type legend struct{ Class, Text string }
 
 func (c *chart) setHeight(h float64) {
@@ -167,8 +180,11 @@ func rowsOf(pairs []history.Pair, concurrency int) (rowOf func(p int) int, label
 }
 
 // timelineChart draws one row per process (or worker), each operation from
-// invocation to completion, coloured by outcome; fault periods shaded behind.
-func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[int64]bool, periods []period, anomalies []anomalyMark) chart {
+// invocation to completion, coloured by outcome (or, with the page's toggle,
+// by the node it went to); fault periods shaded behind; for a lock history,
+// each hold behind its process's operations with a mark where its lease ran
+// out.
+func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[int64]bool, periods []period, anomalies []anomalyMark, nodes []string) chart {
 	c := chart{ID: "timeline", Title: "Operations per process",
 		Legend: []legend{{"ok", "ok"}, {"fail", "fail (did not happen)"}, {"info", "info (indeterminate)"}, {"witness", "witness of an anomaly"}}}
 	if len(pairs) == 0 {
@@ -177,16 +193,46 @@ func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[
 		return c
 	}
 	rowOf, labels := rowsOf(pairs, concurrency)
+	nodeIdx := nodeIndex(nodes, pairs)
+	c.NodeLegend = nodeLegend(nodeIdx)
+	// A row's label names its node when all its operations went to one.
+	rowNode := make([]string, len(labels))
+	mixed := make([]bool, len(labels))
+	for i := range pairs {
+		r, n := rowOf(pairs[i].Invoke.Process), pairs[i].Invoke.Node
+		if rowNode[r] == "" {
+			rowNode[r] = n
+		} else if rowNode[r] != n {
+			mixed[r] = true
+		}
+	}
 	rowH := 14.0
 	if len(labels) > 20 {
 		rowH = 8
 	}
-	top := 8.0
+
+	// Anomaly labels first: their rows decide where the plot begins.
+	ms := append([]anomalyMark(nil), anomalies...)
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].T < ms[j].T })
+	xs := make([]float64, len(ms))
+	texts := make([]string, len(ms))
+	for i, am := range ms {
+		xs[i], texts[i] = a.x(am.T), am.Label
+	}
+	boxes, labelRows := layoutLabels(xs, texts, plotX0, chartW-4)
+	top := 8.0 + float64(labelRows)*labelRowH
+	if labelRows > 0 {
+		top += 3
+	}
 	height := top + rowH*float64(len(labels)) + 24
 	c.setHeight(height)
 	plotBottom := top + rowH*float64(len(labels))
 	c.GridTop, c.GridBot = f1(top), f1(plotBottom)
 	for i, l := range labels {
+		if rowNode[i] != "" && !mixed[i] && !strings.HasPrefix(l, "p≡") {
+			l += " · " + short(rowNode[i], 12)
+			labels[i] = l
+		}
 		c.Labels = append(c.Labels, label{X: f1(plotX0 - 6), Y: f1(top + rowH*float64(i) + rowH*0.75), Text: l})
 	}
 	c.Ticks = ticks(a)
@@ -195,18 +241,80 @@ func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[
 	h := f1(rowH - 2)
 	end := a.end
 
+	// Holds of a lock, behind the operations; lease ends on top of them.
+	holds, writeHold := lockHolds(pairs, end)
+	var leases []mark
+	drawAll := len(holds) <= maxSingleOps/2
+	// A lease end is drawn in its own hold's room: before the same
+	// process's next hold begins.
+	room := make([]int64, len(holds))
+	nextOf := map[int]int64{}
+	for i := len(holds) - 1; i >= 0; i-- {
+		room[i] = end
+		if t, ok := nextOf[holds[i].Process]; ok {
+			room[i] = t
+		}
+		nextOf[holds[i].Process] = holds[i].Start
+	}
+	for i, hd := range holds {
+		past := hd.Expires > 0 && hd.Expires < hd.End
+		if !drawAll && !past {
+			continue
+		}
+
+		r := rowOf(hd.Process)
+		lane := labels[r]
+		x0, x1 := a.x(hd.Start), a.x(hd.End)
+		until := hd.End
+		if past {
+			until = hd.Expires
+		}
+		xe := a.x(until)
+		c.Holds = append(c.Holds, mark{X: f1(x0), Y: y(r), W: f1(math.Max(xe-x0, 0.8)), H: h, Class: "hold", Lane: lane, Kind: "hold",
+			Title: fmt.Sprintf("%s held %s from %s to %s%s", lane, clean(hd.Key, 80), secs(hd.Start), secs(hd.End), leaseNote(hd))})
+		if past {
+			c.Holds = append(c.Holds, mark{X: f1(xe), Y: y(r), W: f1(math.Max(x1-xe, 0.8)), H: h, Class: "hold past", Lane: lane, Kind: "hold-past-lease",
+				Title: fmt.Sprintf("%s still held %s after its lease ran out at %s, until %s", lane, clean(hd.Key, 80), secs(hd.Expires), secs(hd.End))})
+		}
+		if hd.Expires > 0 && hd.Expires <= room[i] {
+			xl := a.x(hd.Expires)
+			if !past && hd.Expires > hd.End {
+				// Released before its lease ran out: a thin line to where it would have.
+				c.Holds = append(c.Holds, mark{X: f1(x1), Y: f1(top + rowH*float64(r) + rowH/2 - 0.5), W: f1(math.Max(xl-x1, 0.8)), H: "1", Class: "hold rest", Lane: lane, Kind: "lease-rest",
+					Title: fmt.Sprintf("%s released %s at %s; its lease would have run until %s", lane, clean(hd.Key, 80), secs(hd.End), secs(hd.Expires))})
+			}
+			leases = append(leases, mark{X: f1(xl - 1), Y: f1(top + rowH*float64(r)), W: "2", H: f1(rowH), Class: "lease", Lane: lane, Kind: "lease-expiry",
+				Title: fmt.Sprintf("%s: the lease on %s granted at %s ends at %s", lane, clean(hd.Key, 80), secs(hd.Start), secs(hd.Expires))})
+		}
+	}
+	if len(holds) > 0 {
+		c.Legend = append(c.Legend, legend{"hold", "lock held"}, legend{"lease", "lease ends"}, legend{"hold past", "held past its lease"})
+	}
+	lateWrite := func(p *history.Pair) (int64, bool) {
+		j, ok := writeHold[p.Invoke.Index]
+		if !ok || holds[j].Expires == 0 || p.Invoke.Time <= holds[j].Expires {
+			return 0, false
+		}
+		return holds[j].Expires, true
+	}
+
 	if len(pairs) <= maxSingleOps {
 		for i := range pairs {
 			p := &pairs[i]
 			x0, x1 := a.x(p.Invoke.Time), a.x(p.End(end))
 			w := math.Max(x1-x0, 0.8)
-			cls := rankClass[outcomeRank(p.Outcome())]
+			cls := "op " + rankClass[outcomeRank(p.Outcome())] + nodeClass(nodeIdx, p.Invoke.Node)
 			id := "op-" + strconv.FormatInt(p.Invoke.Index, 10)
 			if witnesses[p.Invoke.Index] {
 				cls += " witness"
 			}
+			title := opTitle(p, end)
+			if exp, late := lateWrite(p); late {
+				cls += " late"
+				title += fmt.Sprintf(" (invoked %s after its lease ran out at %s)", dur(time.Duration(p.Invoke.Time-exp)), secs(exp))
+			}
 			c.Rects = append(c.Rects, mark{X: f1(x0), Y: y(rowOf(p.Invoke.Process)), W: f1(w), H: h,
-				Class: cls, ID: id, Title: opTitle(p, end)})
+				Class: cls, ID: id, Title: title})
 		}
 	} else {
 		c.Note = fmt.Sprintf("%d operations merged per pixel column and row; a merged mark takes the colour of its most severe outcome (info over fail over ok). Witnesses are drawn one by one.", len(pairs))
@@ -231,6 +339,12 @@ func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[
 		colW := plotW / columns
 		for r := range grid {
 			row := grid[r]
+			// A merged mark takes its row's node colour when the row
+			// went to one node, and none otherwise.
+			nc := " mixed"
+			if !mixed[r] {
+				nc = nodeClass(nodeIdx, rowNode[r])
+			}
 			for j := 0; j < columns; {
 				worst := 0
 				for k := 3; k >= 1; k-- {
@@ -264,7 +378,7 @@ func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[
 				t0 := int64(float64(j0) / columns * float64(end))
 				t1 := int64(float64(j) / columns * float64(end))
 				c.Rects = append(c.Rects, mark{X: f1(plotX0 + float64(j0)*colW), Y: y(r), W: f1(float64(j-j0) * colW), H: h,
-					Class: rankClass[worst],
+					Class: "op " + rankClass[worst] + nc,
 					Title: fmt.Sprintf("%s, %s–%s: %d ok, %d fail, %d info (operations spanning these columns)", labels[r], secs(t0), secs(t1), tot[1], tot[2], tot[3])})
 			}
 		}
@@ -275,26 +389,74 @@ func timelineChart(a axis, pairs []history.Pair, concurrency int, witnesses map[
 			}
 			x0, x1 := a.x(p.Invoke.Time), a.x(p.End(end))
 			c.Rects = append(c.Rects, mark{X: f1(x0), Y: y(rowOf(p.Invoke.Process)), W: f1(math.Max(x1-x0, 1.5)), H: h,
-				Class: rankClass[outcomeRank(p.Outcome())] + " witness", ID: "op-" + strconv.FormatInt(p.Invoke.Index, 10),
+				Class: "op " + rankClass[outcomeRank(p.Outcome())] + nodeClass(nodeIdx, p.Invoke.Node) + " witness", ID: "op-" + strconv.FormatInt(p.Invoke.Index, 10),
 				Title: opTitle(p, end)})
 		}
 	}
-	// Labels that would overlap are left off; every marker keeps its line,
-	// link and tooltip.
-	ms := append([]anomalyMark(nil), anomalies...)
-	sort.SliceStable(ms, func(i, j int) bool { return ms[i].T < ms[j].T })
-	lastLabel := math.Inf(-1)
-	for _, am := range ms {
-		x := a.x(am.T)
-		lbl := am.Label
-		if x-lastLabel < 22 {
-			lbl = ""
-		} else {
-			lastLabel = x
+	c.Rects = append(c.Rects, leases...)
+	// Every anomaly keeps its label: rows above the plot, nearest first;
+	// a label moved right of its line is joined to it by a leader.
+	for i, am := range ms {
+		b := boxes[i]
+		rowTop := top - 3 - float64(b.Row+1)*labelRowH
+		m := marker{X: f1(b.X), Href: "#" + am.ID, Title: am.Title, Label: am.Label,
+			LX: f1(b.X0), LY: f1(rowTop + 10.5), Top: f1(rowTop + 1), Row: strconv.Itoa(b.Row)}
+		if b.X0 > b.X+labelPad+0.5 || b.X0 < b.X {
+			m.Lead = true
+			m.Top = f1(rowTop + labelRowH - 0.5)
 		}
-		c.Markers = append(c.Markers, marker{X: f1(x), Y: f1(top - 1), Label: lbl, Href: "#" + am.ID, Title: am.Title})
+		c.Markers = append(c.Markers, m)
 	}
 	return c
+}
+
+// nodeIndex numbers the nodes for their colours: the header's nodes in
+// order, then any other node the operations went to, sorted.
+func nodeIndex(nodes []string, pairs []history.Pair) map[string]int {
+	idx := map[string]int{}
+	for _, n := range nodes {
+		if _, ok := idx[n]; !ok {
+			idx[n] = len(idx)
+		}
+	}
+	var extra []string
+	seen := map[string]bool{}
+	for i := range pairs {
+		n := pairs[i].Invoke.Node
+		if _, ok := idx[n]; !ok && n != "" && !seen[n] {
+			seen[n] = true
+			extra = append(extra, n)
+		}
+	}
+	sort.Strings(extra)
+	for _, n := range extra {
+		idx[n] = len(idx)
+	}
+	return idx
+}
+
+// nodeColours is how many node colours the page defines; beyond it they
+// repeat (the row label and tooltip still name the node).
+const nodeColours = 8
+
+func nodeClass(idx map[string]int, node string) string {
+	i, ok := idx[node]
+	if !ok {
+		return " nonode"
+	}
+	return " nd" + strconv.Itoa(i%nodeColours)
+}
+
+func nodeLegend(idx map[string]int) []legend {
+	names := make([]string, len(idx))
+	for n, i := range idx {
+		names[i] = n
+	}
+	out := make([]legend, 0, len(names))
+	for i, n := range names {
+		out = append(out, legend{Class: "node" + strconv.Itoa(i%nodeColours), Text: short(n, 24)})
+	}
+	return out
 }
 
 // period is a stretch of time in which a fault was in effect.
@@ -708,8 +870,10 @@ func latencyChart(a axis, pairs []history.Pair, periods []period, witnesses map[
 		llo, lhi = math.Floor(llo), math.Floor(llo)+1
 	}
 	yOf := func(l float64) float64 { return top + ph - (math.Log10(l)-llo)/(lhi-llo)*(ph-4) - 2 }
-	for e := math.Ceil(llo); e <= math.Floor(lhi); e++ {
-		c.YLabels = append(c.YLabels, label{X: f1(plotX0 - 6), Y: f1(yOf(math.Pow(10, e)) + 3), Text: dur(time.Duration(math.Pow(10, e)))})
+	for _, v := range logTicks(llo, lhi) {
+		yv := yOf(v)
+		c.YLabels = append(c.YLabels, label{X: f1(plotX0 - 6), Y: f1(yv + 3), Text: tickDur(time.Duration(v))})
+		c.YTicks = append(c.YTicks, f1(yv))
 	}
 	single := len(pairs) <= maxSingleDots
 	if !single {
@@ -771,8 +935,14 @@ func throughputChart(a axis, pairs []history.Pair, periods []period) chart {
 		}
 	}
 	yOf := func(v float64) float64 { return top + ph - v/peak*(ph-4) }
-	c.YLabels = []label{{X: f1(plotX0 - 6), Y: f1(yOf(peak) + 3), Text: strconv.FormatFloat(peak, 'f', 0, 64) + "/s"},
-		{X: f1(plotX0 - 6), Y: f1(yOf(0) + 3), Text: "0"}}
+	for _, v := range linTicks(peak) {
+		txt := strconv.FormatFloat(v, 'f', -1, 64) + "/s"
+		if v == 0 {
+			txt = "0"
+		}
+		c.YLabels = append(c.YLabels, label{X: f1(plotX0 - 6), Y: f1(yOf(v) + 3), Text: txt})
+		c.YTicks = append(c.YTicks, f1(yOf(v)))
+	}
 	for k := 1; k <= 3; k++ {
 		pts := make([]string, 0, buckets)
 		for b := 0; b < buckets; b++ {
@@ -791,4 +961,73 @@ func completeOrInvoke(p *history.Pair) *history.Op {
 		return &p.Complete
 	}
 	return &p.Invoke
+}
+
+// logTicks picks round latencies (in ns) between 10^llo and 10^lhi for a
+// log axis: 1, 2 and 5 times each power of ten over a few decades, fewer
+// multiples as the span grows, so the axis always reads in round numbers.
+func logTicks(llo, lhi float64) []float64 {
+	span := lhi - llo
+	mults := []float64{1, 2, 5}
+	step := 1.0 // decades between labelled powers of ten
+	switch {
+	case span > 8:
+		mults, step = []float64{1}, 2
+	case span > 4:
+		mults = []float64{1}
+	case span > 2.5:
+		mults = []float64{1, 3}
+	}
+	var out []float64
+	for e := math.Floor(llo); e <= math.Ceil(lhi); e += step {
+		for _, m := range mults {
+			v := m * math.Pow(10, e)
+			if l := math.Log10(v); l >= llo-1e-9 && l <= lhi+1e-9 {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// tickDur renders a round latency with its unit: 500µs, 2ms, 1.5s, 20s.
+func tickDur(d time.Duration) string {
+	unit, div := "ns", 1.0
+	switch {
+	case d >= time.Second:
+		unit, div = "s", float64(time.Second)
+	case d >= time.Millisecond:
+		unit, div = "ms", float64(time.Millisecond)
+	case d >= time.Microsecond:
+		unit, div = "µs", float64(time.Microsecond)
+	}
+	return strconv.FormatFloat(float64(d)/div, 'g', 3, 64) + unit
+}
+
+// linTicks picks about five round values from 0 to peak.
+func linTicks(peak float64) []float64 {
+	if peak <= 0 {
+		return []float64{0}
+	}
+	raw := peak / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var out []float64
+	for v := 0.0; v <= peak+1e-9; v += step {
+		out = append(out, math.Round(v/step)*step)
+	}
+	return out
+}
+
+func leaseNote(hd hold) string {
+	if hd.Expires == 0 {
+		return " (the lock reported no lease)"
+	}
+	return "; its lease ran until " + secs(hd.Expires)
 }

@@ -3,7 +3,7 @@ package reports
 import "testing"
 
 // Fixture writes a hand-built run directory of the given kind ("lock",
-// "snowflake", "hostile") into dir, for the browser tests in reports_test.
+// "lease", "labels", "snowflake", "lanes", "hostile") into dir, for the browser tests in reports_test.
 func Fixture(t testing.TB, kind, dir string) string {
 	t.Helper()
 	switch kind {
@@ -13,6 +13,10 @@ func Fixture(t testing.TB, kind, dir string) string {
 		return snowflakeFixture().write(t, dir)
 	case "lanes":
 		return laneFixture().write(t, dir)
+	case "lease":
+		return leaseFixture().write(t, dir)
+	case "labels":
+		return labelFixture().write(t, dir)
 	case "hostile":
 		return hostileFixture(t, dir)
 	}

@@ -244,9 +244,9 @@ func lockFixture() *fixture {
 	}
 	b.fault(12.09, 12.10, "clock-bump", "n3", clockValue(30*time.Second, 30*time.Second))
 	b.invoke(12.2, 3, "acquire", "L", nil, "n1")
-	firstOK := b.complete(12.30, 3, history.OK, history.JSON(map[string]any{"token": 100, "granted_by": []string{"n1", "n2", "n3"}}), "")
+	firstOK := b.complete(12.30, 3, history.OK, history.JSON(map[string]any{"token": 100, "granted_by": []string{"n1", "n2", "n3"}, "validity_ns": 700 * time.Millisecond}), "")
 	b.invoke(12.31, 7, "acquire", "L", nil, "n5")
-	secondOK := b.complete(12.35, 7, history.OK, history.JSON(map[string]any{"token": 101, "granted_by": []string{"n3", "n4", "n5"}}), "")
+	secondOK := b.complete(12.35, 7, history.OK, history.JSON(map[string]any{"token": 101, "granted_by": []string{"n3", "n4", "n5"}, "validity_ns": 550 * time.Millisecond}), "")
 	rel3 := b.invoke(12.84, 3, "release", "L", nil, "n1")
 	b.complete(12.86, 3, history.OK, nil, "")
 	b.invoke(12.90, 7, "release", "L", nil, "n5")
@@ -319,4 +319,92 @@ func bigFixture(n int) *fixture {
 	res.AddAnomaly(checkers.Anomaly{Kind: "duplicate-id", Message: "two processes received the same ID", Ops: wit})
 	rs := checkers.Results{Valid: checkers.Invalid, Checkers: map[string]checkers.Result{"ids/unique": res}}
 	return &fixture{hdr: h, cfg: storedConfig(h, workers), ops: ops, results: &rs}
+}
+
+// leaseFixture is a lock-set run on Redlock in which client 2 is paused
+// while it holds the lock: its lease runs out, client 3 takes the lock, and
+// client 2's write, sent after its lease ended, is accepted anyway.
+func leaseFixture() *fixture {
+	h := header("redlock", "lock-set", 5, "n1", "n2", "n3")
+	h.Nemeses = []string{"client-pause"}
+	h.Params = map[string]string{"lock-ttl": "1s"}
+	b := newBuilder()
+	validity := int64(time.Second)
+	grant := func(p, token int) json.RawMessage {
+		return history.JSON(map[string]any{"token": fmt.Sprint(token), "validity_ns": validity, "nodes": []string{"n1", "n2", "n3"}, "client": fmt.Sprintf("c%d", p)})
+	}
+	set := []int64{}
+	// Clients 0..3 take turns: acquire, read, write, release, 0.6 s each.
+	var lateInv, lateOK, otherOK history.Op
+	for turn := 0; turn < 14; turn++ {
+		p := turn % 4
+		s := 0.1 + float64(turn)*0.6
+		node := h.Nodes[p%3]
+		if turn == 6 { // client 2, paused while it holds the lock
+			b.invoke(s, p, "acquire", "L", history.JSON(map[string]any{"ttl_ns": validity}), node)
+			b.complete(s+0.02, p, history.OK, grant(p, turn), "")
+			b.fault(s+0.05, s+0.051, "client-pause", "", history.JSON(map[string]string{"client": "c2", "duration": "1.6s"}))
+			lateInv = b.invoke(s+1.8, p, "write", "L", history.JSON(map[string]any{"add": turn}), node)
+			set = append(set, int64(turn))
+			lateOK = b.complete(s+1.82, p, history.OK, history.JSON(map[string]any{"add": turn, "set": set}), "")
+			b.invoke(s+1.85, p, "release", "L", nil, node)
+			b.complete(s+1.87, p, history.Fail, nil, "not held: the lease ran out")
+			continue
+		}
+		if turn == 7 { // client 3 takes the expired lock while client 2 sleeps
+			s = 4.0 + 1.15
+		}
+		if turn > 7 {
+			s += 1.2
+		}
+		b.invoke(s, p, "acquire", "L", history.JSON(map[string]any{"ttl_ns": validity}), node)
+		b.complete(s+0.02, p, history.OK, grant(p, turn), "")
+		b.invoke(s+0.05, p, "read", "L", nil, node)
+		b.complete(s+0.07, p, history.OK, history.JSON(map[string]any{"set": set}), "")
+		b.invoke(s+0.25, p, "write", "L", history.JSON(map[string]any{"add": turn}), node)
+		set = append(set, int64(turn))
+		w := b.complete(s+0.27, p, history.OK, history.JSON(map[string]any{"add": turn, "set": set}), "")
+		if turn == 7 {
+			otherOK = w
+		}
+		b.invoke(s+0.3, p, "release", "L", nil, node)
+		b.complete(s+0.32, p, history.OK, history.JSON(map[string]any{"token": fmt.Sprint(turn)}), "")
+	}
+	ops := b.finish()
+	lateInv, lateOK, otherOK = b.get(lateInv), b.get(lateOK), b.get(otherOK)
+	var fault history.Op
+	for _, op := range ops {
+		if op.F == "client-pause" && op.Type == history.OK {
+			fault = op
+		}
+	}
+	res := checkers.Result{Valid: checkers.Invalid, Summary: "1 write after its hold's validity ran out",
+		Counts: map[string]int64{"acquire-ok": 14, "write-ok": 14, "holds": 14}}
+	res.AddAnomaly(checkers.Anomaly{Kind: "write-after-validity",
+		Message: fmt.Sprintf("process 2's write of 6 was invoked at %s, %s after its hold's validity ran out at %s, and accepted without a fencing token; process 3 had written at %s in between",
+			secs(lateInv.Time), dur(time.Duration(lateInv.Time-at(3.7)-validity)), secs(at(3.7)+validity), secs(otherOK.Time)),
+		Ops: []history.Op{lateInv, lateOK, otherOK}, Processes: []int{2, 3}, Nodes: []string{"n3"}, Fault: &fault})
+	rs := checkers.Results{Valid: checkers.Invalid, Checkers: map[string]checkers.Result{"lock-safety": res}}
+	return &fixture{hdr: h, cfg: storedConfig(h, 4, "chaos", "run", "redlock", "--workload", "lock-set", "--nemesis", "client-pause"), ops: ops, results: &rs}
+}
+
+// labelFixture is an ids run with many anomalies close together in time,
+// in three clusters, so their labels cannot all sit in one row.
+func labelFixture() *fixture {
+	f := snowflakeFixture()
+	res := f.results.Checkers["ids/unique"]
+	var oks []history.Op
+	for _, op := range f.ops {
+		if op.Type == history.OK && op.Process >= 0 {
+			oks = append(oks, op)
+		}
+	}
+	for i, at := range []int{40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 200, 203, 206, 380, 381, 382, 383, 384, 385, 386} {
+		op := oks[at]
+		res.AddAnomaly(checkers.Anomaly{Kind: "duplicate-id", Message: fmt.Sprintf("duplicate %d: ID %s issued twice", i, op.Value),
+			Ops: []history.Op{op}, Processes: []int{op.Process}, Nodes: []string{op.Node}})
+	}
+	res.Summary = fmt.Sprintf("%d duplicate IDs", len(res.Anomalies))
+	f.results.Checkers["ids/unique"] = res
+	return f
 }

@@ -86,6 +86,20 @@ polyline.rate.ok { stroke: #4caf50; } polyline.rate.fail { stroke: #e5534b; } po
 span.key.node0 { background: #1565c0; } span.key.node1 { background: #e36209; } span.key.node2 { background: #2e7d32; } span.key.node3 { background: #6f42c1; }
 span.key.node4 { background: #b42318; } span.key.node5 { background: #00838f; } span.key.node6 { background: #795548; } span.key.node7 { background: #ad1457; }
 rect.dot { opacity: .75; }
+rect.hold { fill: #1565c0; opacity: .16; } rect.hold.past { fill: #b42318; opacity: .3; } rect.hold.rest { fill: #1565c0; opacity: .7; } rect.lease { fill: #111; }
+rect.late { stroke: #b42318; stroke-width: 2; stroke-dasharray: 2 1; }
+span.key.hold { background: rgba(21,101,192,.25); } span.key.lease { background: #111; width: 3px; } span.key.hold.past { background: rgba(180,35,24,.4); }
+line.marker.leader { stroke-dasharray: none; stroke-width: .8; }
+input.colour-by { margin: 0 4px 0 12px; vertical-align: -2px; }
+.legend.by-node { display: none; }
+#colour-node:checked ~ #chart-timeline .legend.by-node { display: block; }
+#colour-node:checked ~ #chart-timeline .legend.by-outcome { display: none; }
+#colour-node:checked ~ #chart-timeline rect.op.nd0 { fill: #1565c0; } #colour-node:checked ~ #chart-timeline rect.op.nd1 { fill: #e36209; }
+#colour-node:checked ~ #chart-timeline rect.op.nd2 { fill: #2e7d32; } #colour-node:checked ~ #chart-timeline rect.op.nd3 { fill: #6f42c1; }
+#colour-node:checked ~ #chart-timeline rect.op.nd4 { fill: #b42318; } #colour-node:checked ~ #chart-timeline rect.op.nd5 { fill: #00838f; }
+#colour-node:checked ~ #chart-timeline rect.op.nd6 { fill: #795548; } #colour-node:checked ~ #chart-timeline rect.op.nd7 { fill: #ad1457; }
+#colour-node:checked ~ #chart-timeline rect.op.mixed, #colour-node:checked ~ #chart-timeline rect.op.nonode { fill: #999; }
+#colour-node:checked ~ #chart-timeline rect.op.fail { opacity: .45; }
 </style>
 </head>
 <body>
@@ -120,6 +134,10 @@ rect.dot { opacity: .75; }
 
 <h2>Timeline</h2>
 <p class="note">One time axis for every plot: seconds since the run started. Shaded bands are fault periods; red dashed lines mark anomalies (click to jump to the explanation). Hover a mark for its details.</p>
+{{- if .NodeToggle}}
+<input type="radio" name="colour-by" id="colour-outcome" class="colour-by" checked><label for="colour-outcome">Colour operations by outcome</label>
+<input type="radio" name="colour-by" id="colour-node" class="colour-by"><label for="colour-node">by the node they went to</label>
+{{- end}}
 {{range .Charts}}{{template "chart" .}}{{end}}
 
 <h2 id="anomalies">Verdicts and anomalies</h2>
@@ -173,19 +191,22 @@ rect.dot { opacity: .75; }
 <section class="chart" id="chart-{{.ID}}">
 <h3>{{.Title}}</h3>
 {{- if .Empty}}<p class="note">{{.Empty}}</p>{{else}}
-<p class="legend">{{range .Legend}}<span class="key {{.Class}}"></span>{{.Text}}{{end}}</p>
+<p class="legend by-outcome">{{range .Legend}}<span class="key {{.Class}}"></span>{{.Text}}{{end}}</p>
+{{- if .NodeLegend}}<p class="legend by-node">Colour by node: {{range .NodeLegend}}<span class="key {{.Class}}"></span>{{.Text}}{{end}}</p>{{end}}
 {{- if .Note}}<p class="note">{{.Note}}</p>{{end}}
 <svg viewBox="0 0 1100 {{.H}}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{{.Title}}">
 {{- range .Ticks}}<line class="tick" x1="{{.X}}" x2="{{.X}}" y1="{{$.GridTop}}" y2="{{$.GridBot}}"/><text class="tl" x="{{.X}}" y="{{$.TickY}}">{{.Label}}</text>{{end}}
 <line class="base" x1="100" x2="1090" y1="{{.GridBot}}" y2="{{.GridBot}}"/>
 {{- range .Bands}}<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>{{end}}
+{{- range .YTicks}}<line class="tick" x1="100" x2="1090" y1="{{.}}" y2="{{.}}"/>{{end}}
+{{- range .Holds}}<rect class="{{.Class}}" data-lane="{{.Lane}}" data-kind="{{.Kind}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>{{end}}
 {{- range .Labels}}<text class="row" x="{{.X}}" y="{{.Y}}">{{.Text}}</text>{{end}}
 {{- range .YLabels}}<text class="row" x="{{.X}}" y="{{.Y}}">{{.Text}}</text>{{end}}
 {{- range .Lines}}<polyline class="{{.Class}}" points="{{.Points}}"><title>{{.Title}}</title></polyline>{{end}}
 {{- range .Rects}}
 {{if .Href}}<a href="{{.Href}}">{{end}}<rect{{if .ID}} id="{{.ID}}"{{end}} class="{{.Class}}"{{if .Lane}} data-lane="{{.Lane}}"{{end}}{{if .Kind}} data-kind="{{.Kind}}"{{end}} x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}">{{if .Title}}<title>{{.Title}}</title>{{end}}</rect>{{if .Href}}</a>{{end}}
 {{- end}}
-{{- range .Markers}}<a href="{{.Href}}"><line class="marker" x1="{{.X}}" x2="{{.X}}" y1="{{$.GridTop}}" y2="{{$.GridBot}}"/><text class="marker" x="{{.X}}" y="{{.Y}}" dx="2" dy="8">{{.Label}}</text><title>{{.Title}}</title></a>{{end}}
+{{- range .Markers}}<a href="{{.Href}}" class="anomaly-mark"><line class="marker" x1="{{.X}}" x2="{{.X}}" y1="{{.Top}}" y2="{{$.GridBot}}"/>{{if .Lead}}<line class="marker leader" x1="{{.X}}" x2="{{.LX}}" y1="{{.Top}}" y2="{{.Top}}"/>{{end}}<text class="marker" x="{{.LX}}" y="{{.LY}}" data-row="{{.Row}}">{{.Label}}</text><title>{{.Title}}</title></a>{{end}}
 </svg>
 {{- end}}
 </section>

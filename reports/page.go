@@ -38,6 +38,8 @@ type page struct {
 	NodeLogs  []string
 	Visuals   []string
 	Anomalies int
+	// NodeToggle offers colouring the timeline's operations by node.
+	NodeToggle bool
 	// Headline is one sentence at the top: the first anomaly, when, on
 	// which node, after which fault.
 	Headline string
@@ -215,7 +217,9 @@ func buildPage(r *Run) *page {
 	if r.Config != nil {
 		conc = r.Config.Concurrency
 	}
-	p.Charts = append(p.Charts, timelineChart(a, client, conc, witnesses, periods, marks))
+	tl := timelineChart(a, client, conc, witnesses, periods, marks, h.Nodes)
+	p.NodeToggle = len(tl.NodeLegend) > 0
+	p.Charts = append(p.Charts, tl)
 	p.Charts = append(p.Charts, faultChart(a, h.Nodes, periods))
 	if cc, ok := clockChart(a, h.Nodes, faults); ok {
 		p.Charts = append(p.Charts, cc)

@@ -68,6 +68,17 @@ var allowedElements = map[string]bool{
 	"h2": true, "h3": true, "h4": true, "p": true, "b": true, "ul": true, "li": true, "a": true, "span": true, "code": true,
 	"main": true, "div": true, "table": true, "tr": true, "th": true, "td": true, "section": true, "pre": true,
 	"details": true, "summary": true, "svg": true, "line": true, "rect": true, "text": true, "polyline": true,
+	// The timeline's colour toggle: two radio buttons and their labels.
+	"input": true, "label": true,
+}
+
+func attr(tok html.Token, key string) string {
+	for _, a := range tok.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
 }
 
 // checkStructure fails when the page holds an element or attribute the
@@ -86,6 +97,9 @@ func checkStructure(t *testing.T, page string) {
 		tok := z.Token()
 		if !allowedElements[tok.Data] {
 			t.Fatalf("unexpected element <%s> in the report: a value escaped its context", tok.Data)
+		}
+		if tok.Data == "input" && !(attr(tok, "type") == "radio" && attr(tok, "name") == "colour-by") {
+			t.Fatalf("unexpected input %v in the report", tok.Attr)
 		}
 		for _, a := range tok.Attr {
 			if strings.HasPrefix(strings.ToLower(a.Key), "on") {

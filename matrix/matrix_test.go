@@ -1,0 +1,182 @@
+package matrix
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaostest/chaos/builtin"
+	"github.com/chaostest/chaos/core"
+)
+
+func TestMain(m *testing.M) {
+	builtin.RunNodeIfRequested()
+	os.Exit(m.Run())
+}
+
+// tinyRegistry is builtin plus two rows over the reference store: one
+// correct, one that loses acknowledged writes; only the none and kill
+// columns apply, and the broken row has no kill.
+func tinyRegistry() *core.Registry {
+	reg := builtin.New()
+	row := func(name, mode string, kill bool) core.MatrixRow {
+		return core.MatrixRow{Matrix: core.MatrixIDs, Name: name, Doc: "refkv in " + mode + " mode",
+			Cell: func(fault, runtime string) (core.Config, bool) {
+				cfg := core.Config{Target: "refkv", Workload: "register", Nodes: 1, Concurrency: 2,
+					TimeLimit: 20 * time.Second, Rate: 100, Seed: 3, NemesisInterval: 500 * time.Millisecond,
+					CheckTimeout: time.Minute, Params: core.Params{"refkv-mode": mode}}
+				switch {
+				case fault == core.FaultNone:
+				case fault == core.FaultKill && kill:
+					cfg.Nemeses = []string{"kill"}
+				default:
+					return cfg, false
+				}
+				return cfg, true
+			}}
+	}
+	reg.AddMatrixRow(row("refkv-ok", "linearizable", true))
+	reg.AddMatrixRow(row("refkv-lossy", "lost-write", false))
+	return reg
+}
+
+func TestTinyMatrixEndToEnd(t *testing.T) {
+	reg := tinyRegistry()
+	store := t.TempDir()
+	var log strings.Builder
+	o := Options{Matrix: core.MatrixIDs, Rows: []string{"refkv-ok", "refkv-lossy"}, Faults: []string{core.FaultNone, core.FaultKill, core.FaultClock},
+		Runtimes: []string{"local"}, CellTime: 1500 * time.Millisecond, Store: store, Parallel: 2, Log: &log,
+		Command: []string{"chaos", "matrix", "ids"},
+		NewRuntime: func(name string) (func() (core.Runtime, error), error) {
+			info, err := reg.Runtime(name)
+			if err != nil {
+				return nil, err
+			}
+			return func() (core.Runtime, error) { return info.New(context.Background()) }, nil
+		}}
+	start := time.Now()
+	res, err := Run(context.Background(), reg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// --cell-time replaced the rows' 20 s.
+	if d := time.Since(start); d > 15*time.Second*2 {
+		t.Errorf("the tiny matrix took %s: the cell time was not applied", d)
+	}
+	want := map[string]string{
+		"refkv-ok/none": "valid", "refkv-ok/kill": "valid", "refkv-ok/clock": NA,
+		"refkv-lossy/none": "invalid", "refkv-lossy/kill": NA, "refkv-lossy/clock": NA,
+	}
+	if len(res.Cells) != len(want) {
+		t.Fatalf("%d cells, want %d: %+v", len(res.Cells), len(want), res.Cells)
+	}
+	for _, c := range res.Cells {
+		if got := c.Verdict; got != want[c.Row+"/"+c.Fault] {
+			t.Errorf("%s × %s: %s (%s), want %s", c.Row, c.Fault, got, c.Witness, want[c.Row+"/"+c.Fault])
+		}
+		if c.Verdict == NA {
+			if c.Dir != "" || c.Report != "" {
+				t.Errorf("%s × %s: n/a cell with a run %s", c.Row, c.Fault, c.Dir)
+			}
+			continue
+		}
+		if _, err := os.Stat(c.Report); err != nil {
+			t.Errorf("%s × %s: report: %v", c.Row, c.Fault, err)
+		}
+		if c.Seed != 3 {
+			t.Errorf("%s × %s: seed %d, want the row's 3", c.Row, c.Fault, c.Seed)
+		}
+	}
+	lossy, _ := res.Cell("refkv-lossy", core.FaultNone, "local")
+	if !strings.Contains(lossy.Witness, "linearizab") && len(lossy.Kinds) == 0 {
+		t.Errorf("invalid cell without a witness: %+v", lossy)
+	}
+	if strings.Contains(lossy.Witness, "\n") {
+		t.Errorf("witness spans lines: %q", lossy.Witness)
+	}
+	if kill, _ := res.Cell("refkv-ok", core.FaultKill, "local"); kill.Faults == 0 {
+		t.Errorf("kill cell applied no fault: %+v", kill)
+	}
+	if !res.Complete() {
+		t.Error("matrix not complete")
+	}
+	if n := strings.Count(log.String(), "\n"); n != len(want) {
+		t.Errorf("%d log lines, want one per cell:\n%s", n, log.String())
+	}
+
+	page := filepath.Join(store, "pages", "ids.html")
+	paths, err := Write(res, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(paths.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := string(html)
+	for _, s := range []string{"<!DOCTYPE html>", "refkv-ok", "refkv-lossy", "refkv in lost-write mode",
+		`data-verdict="invalid"`, `data-verdict="n/a"`, "chaos matrix ids", "<th>kill</th>"} {
+		if !strings.Contains(h, s) {
+			t.Errorf("page lacks %q", s)
+		}
+	}
+	if strings.Contains(h, "<script") || strings.Contains(h, "http://") || strings.Contains(h, "https://") {
+		t.Error("page is not self-contained")
+	}
+	// Every cell that ran links to its report, relative to the page.
+	for _, c := range res.Cells {
+		if c.Report == "" {
+			continue
+		}
+		rel, _ := filepath.Rel(filepath.Dir(page), c.Report)
+		if !strings.Contains(h, `href="`+filepath.ToSlash(rel)+`"`) {
+			t.Errorf("page has no link %s for %s × %s", rel, c.Row, c.Fault)
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(page), rel)); err != nil {
+			t.Errorf("link %s does not resolve: %v", rel, err)
+		}
+	}
+	md, err := os.ReadFile(paths.Markdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"| ids | none | kill | clock |", "| refkv-lossy | **invalid", "| refkv-ok | valid | valid | n/a |"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md)
+		}
+	}
+	var back Result
+	b, err := os.ReadFile(paths.JSON)
+	if err != nil || json.Unmarshal(b, &back) != nil || len(back.Cells) != len(res.Cells) {
+		t.Errorf("json: %v, %d cells", err, len(back.Cells))
+	}
+}
+
+func TestPlanRefusesUnknownNames(t *testing.T) {
+	reg := tinyRegistry()
+	base := Options{Matrix: core.MatrixIDs, Runtimes: []string{"local"}}
+	for _, c := range []struct {
+		mod  func(o *Options)
+		want string
+	}{
+		{func(o *Options) { o.Matrix = "queues" }, `unknown matrix "queues"`},
+		{func(o *Options) { o.Rows = []string{"nope"} }, "refkv-lossy, refkv-ok, snowflake-guarded"},
+		{func(o *Options) { o.Faults = []string{"flood"} }, "none, partition, kill, pause, clock, failover"},
+		{func(o *Options) { o.Runtimes = []string{"vm"} }, `unknown runtime "vm"`},
+	} {
+		o := base
+		c.mod(&o)
+		if _, _, _, err := Plan(reg, o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Plan: %v, want an error naming %q", err, c.want)
+		}
+	}
+	rows, faults, _, err := Plan(reg, Options{Matrix: core.MatrixIDs, Runtimes: []string{"local"},
+		Rows: []string{"refkv-ok", "refkv-ok"}, Faults: []string{"kill", "none"}})
+	if err != nil || len(rows) != 1 || strings.Join(faults, ",") != "none,kill" {
+		t.Errorf("Plan: %v rows %d faults %v: want one row, the faults in column order", err, len(rows), faults)
+	}
+}
