@@ -95,6 +95,7 @@ func TestPartitionCutsServerLinks(t *testing.T) {
 	if err := rt.Partition(ctx, cut); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	// A server that lost its quorum closes its sessions and refuses new
 	// ones; it notices within syncLimit (12 ticks of 250ms) and an election.
 	deadline := time.Now().Add(90 * time.Second)
@@ -114,6 +115,7 @@ func TestPartitionCutsServerLinks(t *testing.T) {
 			t.Fatalf("the majority n1, n2 does not serve while n3 is cut off: %v", err)
 		}
 	}
+	t.Logf("n3 stopped serving, n1 serves: %s after the cut", time.Since(start).Round(100*time.Millisecond))
 	if err := rt.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +129,7 @@ func TestPartitionCutsServerLinks(t *testing.T) {
 			t.Fatalf("n3 does not serve again after the heal: %v", err)
 		}
 	}
+	t.Logf("n3 serves again %s after the cut", time.Since(start).Round(100*time.Millisecond))
 }
 
 // BenchmarkEnsembleReady measures the time from starting three servers until
