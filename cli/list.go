@@ -58,8 +58,7 @@ func listNames(reg *core.Registry) []string {
 }
 
 func listAll(w io.Writer, reg *core.Registry) {
-	type row struct{ name, text string }
-	section := func(title string, rows []row) {
+	section := func(title string, rows []listRow) {
 		fmt.Fprintf(w, "%s\n", title)
 		width := 0
 		for _, r := range rows {
@@ -71,31 +70,26 @@ func listAll(w io.Writer, reg *core.Registry) {
 		}
 		fmt.Fprintln(w)
 	}
-	var rows []row
-	for _, t := range reg.Targets() {
-		rows = append(rows, row{t.Name, t.Summary})
+	section("TARGETS (chaos list <target>: workloads, nemeses, flags)",
+		listRows(reg.Targets(), func(x core.TargetInfo) (string, string) { return x.Name, x.Summary }))
+	section("WORKLOADS", listRows(reg.Workloads(), func(x core.WorkloadInfo) (string, string) { return x.Name, x.Summary }))
+	section("NEMESES", listRows(reg.Nemeses(), func(x core.NemesisInfo) (string, string) { return x.Name, x.Summary }))
+	section("RUNTIMES (--runtime)", listRows(reg.Runtimes(), func(x core.RuntimeInfo) (string, string) { return x.Name, x.Summary }))
+	section("SCENARIOS (chaos repro <name> [--control])",
+		listRows(reg.Scenarios(), func(x core.ScenarioInfo) (string, string) { return x.Name, x.Summary }))
+}
+
+// listRow is one line of a chaos list section: a part's name and summary.
+type listRow struct{ name, text string }
+
+// listRows makes a section's rows from the registry's parts, in their order.
+func listRows[T any](parts []T, row func(T) (name, summary string)) []listRow {
+	rows := make([]listRow, 0, len(parts))
+	for _, p := range parts {
+		name, summary := row(p)
+		rows = append(rows, listRow{name, summary})
 	}
-	section("TARGETS (chaos list <target>: workloads, nemeses, flags)", rows)
-	rows = nil
-	for _, x := range reg.Workloads() {
-		rows = append(rows, row{x.Name, x.Summary})
-	}
-	section("WORKLOADS", rows)
-	rows = nil
-	for _, x := range reg.Nemeses() {
-		rows = append(rows, row{x.Name, x.Summary})
-	}
-	section("NEMESES", rows)
-	rows = nil
-	for _, rt := range reg.Runtimes() {
-		rows = append(rows, row{rt.Name, rt.Summary})
-	}
-	section("RUNTIMES (--runtime)", rows)
-	rows = nil
-	for _, s := range reg.Scenarios() {
-		rows = append(rows, row{s.Name, s.Summary})
-	}
-	section("SCENARIOS (chaos repro <name> [--control])", rows)
+	return rows
 }
 
 // listOne shows every part named name in full.

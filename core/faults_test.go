@@ -161,6 +161,11 @@ func TestHealsAreNotFaults(t *testing.T) {
 	cfg := fakeConfig(t, rt)
 	cfg.Nemeses = []string{"picky"}
 	cfg.NemesisInterval = 30 * time.Millisecond
+	// Workers at an unbounded rate kept the nemesis goroutine from running
+	// on a loaded machine (one kill in 300 ms, no start); a bounded rate
+	// and a longer phase leave it dozens of turns.
+	cfg.Rate = 200
+	cfg.TimeLimit = 1500 * time.Millisecond
 	p, err := Prepare(pickyRegistry(false), cfg)
 	if err != nil {
 		t.Fatal(err)

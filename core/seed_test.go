@@ -77,14 +77,33 @@ func (noisyClient) Close() error { return nil }
 type planned struct{ F, Key, Node, Value string }
 
 // plans runs workload with seed and returns each worker's invocations and
-// the clock-planned faults, as (f, key, value) and (f, node, value).
+// the clock-planned faults, as (f, key, value) and (f, node, value). A
+// loaded machine may give a short run only a few operations: the run is
+// played again, twice as long each time, until every worker has planned at
+// least 10 operations and the nemesis 3 faults, so the comparison never
+// fails on time alone.
 func plans(t *testing.T, workload string, seed int64) (map[int][]planned, []planned) {
+	t.Helper()
+	for limit := 400 * time.Millisecond; ; limit *= 2 {
+		workers, faults := plansFor(t, workload, seed, limit)
+		enough := len(faults) >= 3
+		for w := 0; w < 4; w++ {
+			enough = enough && len(workers[w]) >= 10
+		}
+		if enough || limit >= 12*time.Second {
+			return workers, faults
+		}
+		t.Logf("seed %d in %s: too few operations planned on this machine, playing it for %s", seed, limit, 2*limit)
+	}
+}
+
+func plansFor(t *testing.T, workload string, seed int64, limit time.Duration) (map[int][]planned, []planned) {
 	t.Helper()
 	reg := builtin.New()
 	reg.AddTarget(core.TargetInfo{Name: "noisy", Workloads: []string{workload},
 		New: func(core.Params) (core.Target, error) { return noisyTarget{}, nil }})
 	cfg := core.Config{Target: "noisy", Workload: workload, Nodes: 3, Concurrency: 4,
-		TimeLimit: 400 * time.Millisecond, Rate: 2000, Seed: seed, Store: t.TempDir(), CheckTimeout: 2 * time.Second,
+		TimeLimit: limit, Rate: 2000, Seed: seed, Store: t.TempDir(), CheckTimeout: 2 * time.Second,
 		Nemeses: []string{"kill", "pause", "partition"}, NemesisInterval: 20 * time.Millisecond,
 		NewRuntime: func() (core.Runtime, error) { return noisyRuntime{}, nil }}
 	p, err := core.Prepare(reg, cfg)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -187,15 +186,6 @@ func (c *Clock) HealOps(nodes []string) []history.Op {
 		ops = append(ops, history.Op{F: "clock-reset", Node: n, Value: history.JSON(ClockValue{Offset: "0s"})})
 	}
 	return ops
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func ok(op history.Op) history.Op {

@@ -3,7 +3,9 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,7 +53,7 @@ func (k *Kill) Name() string { return "kill" }
 
 // Next starts the node that is down, or kills or restarts a random one.
 func (k *Kill) Next(rng *rand.Rand, nodes []string) history.Op {
-	for _, n := range sortedKeys(k.down) {
+	for _, n := range slices.Sorted(maps.Keys(k.down)) {
 		if k.down[n] {
 			k.down[n] = false
 			return history.Op{F: "start", Node: n}
@@ -122,7 +124,7 @@ func (p *Pause) Name() string { return "pause" }
 
 // Next resumes the paused node, or pauses a random one.
 func (p *Pause) Next(rng *rand.Rand, nodes []string) history.Op {
-	for _, n := range sortedKeys(p.paused) {
+	for _, n := range slices.Sorted(maps.Keys(p.paused)) {
 		if p.paused[n] {
 			p.paused[n] = false
 			return history.Op{F: "resume", Node: n}
@@ -193,7 +195,7 @@ func (s *marks) has(node string) bool {
 func (s *marks) list() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return sortedKeys(s.m)
+	return slices.Sorted(maps.Keys(s.m))
 }
 
 // outcome is ok when err is nil and info otherwise: a runtime error leaves

@@ -8,6 +8,8 @@ func Register(r *core.Registry) {
 		Params: ClockParams, New: NewClock})
 	r.AddNemesis(core.NemesisInfo{Name: "aimed-rollback", Summary: "once a node has answered ok for a while, roll its clock back past what it just answered with (event-triggered; the record names the answer)",
 		Params: AimedRollbackParams, New: NewAimedRollback})
+	r.AddNemesis(core.NemesisInfo{Name: "read-isolate", Summary: "when a read on a node completes ok, cut that node off from the others until a write of the key was acknowledged elsewhere and the node was read again (event-triggered; stale reads)",
+		Params: ReadIsolateParams, New: NewReadIsolate})
 	r.AddNemesis(core.NemesisInfo{Name: "kill", Summary: "kill a node with SIGKILL and start it again, at once or after --kill-restart-delay",
 		Params: KillParams, New: NewKill})
 	r.AddNemesis(core.NemesisInfo{Name: "pause", Summary: "freeze a node with SIGSTOP and resume it with SIGCONT",

@@ -31,7 +31,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -293,7 +295,7 @@ func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			}
 		}
 	}
-	for _, n := range sortedKeys(dumps) {
+	for _, n := range slices.Sorted(maps.Keys(dumps)) {
 		d := dumps[n]
 		for _, e := range d.Entries {
 			if !e.Deleted {
@@ -334,12 +336,12 @@ func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			keySet[k] = true
 		}
 	}
-	keys := sortedKeys(keySet)
+	keys := slices.Sorted(maps.Keys(keySet))
 	det := Details{Nodes: len(nodes), Keys: len(keys), MessagesByKind: map[string]int64{}}
 
 	// Phantom values: seen but never written, or written and failed. Every
 	// key read counts, also one nobody wrote or holds.
-	for _, key := range sortedKeys(reads) {
+	for _, key := range slices.Sorted(maps.Keys(reads)) {
 		for _, r := range reads[key] {
 			if w := byValue[key][r.value]; !r.null && (w == nil || w.pair.Outcome() == history.Fail) {
 				res.AddAnomaly(checkers.Anomaly{Kind: "phantom-read",
@@ -486,7 +488,7 @@ func (c Checker) judgeKey(res *checkers.Result, key string, nodes []string, dump
 	}
 	if len(groups) > 1 {
 		var parts []string
-		for _, desc := range sortedKeys(groups) {
+		for _, desc := range slices.Sorted(maps.Keys(groups)) {
 			parts = append(parts, strings.Join(groups[desc], ",")+" hold "+desc)
 		}
 		a := checkers.Anomaly{Kind: "disagreement",
@@ -589,7 +591,7 @@ func failedVisible(res *checkers.Result, key string, ws []*write, dumps map[stri
 		}
 		var seen []string
 		var ops []history.Op
-		for _, n := range sortedKeys(dumps) {
+		for _, n := range slices.Sorted(maps.Keys(dumps)) {
 			d := dumps[n]
 			found := false
 			if e, ok := d.entries[key]; ok && !e.Deleted && e.Value == w.value {
@@ -693,7 +695,7 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 func anomalyList(m map[string]int64) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
 	}
 	return strings.Join(parts, ", ")
@@ -704,13 +706,4 @@ func unknown(res checkers.Result, why string) checkers.Result {
 	res.Error = why
 	res.Summary = "unknown: " + why
 	return res
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

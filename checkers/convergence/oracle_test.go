@@ -63,36 +63,9 @@ type oWrite struct {
 // oracleConvergence judges h from the definition, one key at a time.
 func oracleConvergence(h *history.File) (checkers.Validity, map[string]bool) {
 	kinds := map[string]bool{}
-	type pair struct {
-		inv  history.Op
-		done *history.Op
-	}
-	var pairs []pair
-	open := map[int]int{}
-	for i, op := range h.Ops {
-		if op.IsNemesis() {
-			continue
-		}
-		if op.Type == history.Invoke {
-			if _, busy := open[op.Process]; busy {
-				return checkers.Unknown, kinds
-			}
-			open[op.Process] = len(pairs)
-			pairs = append(pairs, pair{inv: op})
-			continue
-		}
-		j, ok := open[op.Process]
-		if !ok || pairs[j].inv.F != op.F {
-			return checkers.Unknown, kinds
-		}
-		delete(open, op.Process)
-		pairs[j].done = &h.Ops[i]
-	}
-	outcome := func(p pair) history.Type {
-		if p.done == nil {
-			return history.Info
-		}
-		return p.done.Type
+	pairs, ok := oracletest.Pairs(h.Ops)
+	if !ok {
+		return checkers.Unknown, kinds
 	}
 	var writes []*oWrite
 	type read struct {
@@ -101,11 +74,11 @@ func oracleConvergence(h *history.File) (checkers.Validity, map[string]bool) {
 	var reads []read
 	dumps := map[string]oDump{}
 	for _, p := range pairs {
-		switch p.inv.F {
+		switch p.Inv.F {
 		case "write", "delete":
-			w := &oWrite{inv: p.inv, out: outcome(p), deleted: p.inv.F == "delete"}
+			w := &oWrite{inv: p.Inv, out: p.Outcome(), deleted: p.Inv.F == "delete"}
 			if !w.deleted {
-				n, err := strconv.ParseInt(string(p.inv.Value), 10, 64)
+				n, err := strconv.ParseInt(string(p.Inv.Value), 10, 64)
 				if err != nil {
 					return checkers.Unknown, kinds
 				}
@@ -121,22 +94,22 @@ func oracleConvergence(h *history.File) (checkers.Validity, map[string]bool) {
 					HLC    uint64 `json:"hlc"`
 					Origin string `json:"origin"`
 				}
-				if json.Unmarshal(p.done.Value, &a) == nil && a.Origin != "" {
+				if json.Unmarshal(p.Done.Value, &a) == nil && a.Origin != "" {
 					w.ver, w.hasVer = oVer{a.HLC, a.Origin}, true
 				}
 			}
 			writes = append(writes, w)
 		case "read":
-			if outcome(p) == history.OK && string(p.done.Value) != "null" && len(p.done.Value) > 0 {
-				reads = append(reads, read{p.inv.Key, string(p.done.Value)})
+			if p.Outcome() == history.OK && string(p.Done.Value) != "null" && len(p.Done.Value) > 0 {
+				reads = append(reads, read{p.Inv.Key, string(p.Done.Value)})
 			}
 		case "dump":
-			if outcome(p) == history.OK {
+			if p.Outcome() == history.OK {
 				var d oDump
-				if json.Unmarshal(p.done.Value, &d) != nil {
+				if json.Unmarshal(p.Done.Value, &d) != nil {
 					return checkers.Unknown, kinds
 				}
-				dumps[p.inv.Node] = d
+				dumps[p.Inv.Node] = d
 			}
 		}
 	}

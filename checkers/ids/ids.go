@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -313,7 +315,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	if len(dups.values) > 0 {
 		c.addDuplicates(&r, ops, dups.values, faults())
 	}
-	for _, k := range sortedKinds(other.AnomalyCounts) {
+	for _, k := range slices.Sorted(maps.Keys(other.AnomalyCounts)) {
 		if r.AnomalyCounts == nil {
 			r.AnomalyCounts = map[string]int64{}
 		}
@@ -326,7 +328,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	case len(r.AnomalyCounts) > 0:
 		r.Valid = checkers.Invalid
 		var parts []string
-		for _, k := range sortedKinds(r.AnomalyCounts) {
+		for _, k := range slices.Sorted(maps.Keys(r.AnomalyCounts)) {
 			parts = append(parts, fmt.Sprintf("%d %s", r.AnomalyCounts[k], k))
 		}
 		r.Summary = fmt.Sprintf("%d IDs acknowledged: %s", len(acked), strings.Join(parts, ", "))
@@ -473,13 +475,4 @@ func secs(t int64) string { return fmt.Sprintf("%.3fs", time.Duration(t).Seconds
 
 func unknown(why string) checkers.Result {
 	return checkers.Result{Valid: checkers.Unknown, Summary: "could not judge the ID history", Error: why}
-}
-
-func sortedKinds(m map[string]int64) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

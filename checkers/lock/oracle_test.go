@@ -41,60 +41,37 @@ func oracleLock(h *history.File, resource bool) (checkers.Validity, map[string]b
 	if len(ops) > 0 {
 		end = ops[len(ops)-1].Time
 	}
-	// Pair every client operation.
-	type pair struct {
-		inv  history.Op
-		done *history.Op
-	}
-	var pairs []pair
-	open := map[int]int{}
-	for i := range ops {
-		op := ops[i]
-		if op.IsNemesis() {
-			continue
-		}
-		if op.Type == history.Invoke {
-			if _, busy := open[op.Process]; busy {
-				return checkers.Unknown, kinds
-			}
-			open[op.Process] = len(pairs)
-			pairs = append(pairs, pair{inv: op})
-			continue
-		}
-		j, ok := open[op.Process]
-		if !ok || pairs[j].inv.F != op.F {
-			return checkers.Unknown, kinds
-		}
-		delete(open, op.Process)
-		pairs[j].done = &ops[i]
+	pairs, ok := oracletest.Pairs(ops)
+	if !ok {
+		return checkers.Unknown, kinds
 	}
 	// Holds: from an ok acquire to the holder's next release invocation of
 	// the same lock, or its next granted acquire's invocation of it.
 	var holds []oHold
 	acquired := 0
 	for _, p := range pairs {
-		if p.inv.F != "acquire" || p.done == nil || p.done.Type != history.OK {
+		if p.Inv.F != "acquire" || p.Done == nil || p.Done.Type != history.OK {
 			continue
 		}
 		acquired++
 		var g lock.Grant
-		if json.Unmarshal(p.done.Value, &g) != nil {
+		if json.Unmarshal(p.Done.Value, &g) != nil {
 			return checkers.Unknown, kinds
 		}
-		hd := oHold{proc: p.inv.Process, key: p.inv.Key, inv: p.inv, ok: *p.done, start: p.done.Time, end: end, dead: 1<<63 - 1, fence: g.Fence}
+		hd := oHold{proc: p.Inv.Process, key: p.Inv.Key, inv: p.Inv, ok: *p.Done, start: p.Done.Time, end: end, dead: 1<<63 - 1, fence: g.Fence}
 		if g.Validity > 0 {
-			hd.dead = p.inv.Time + g.Validity
+			hd.dead = p.Inv.Time + g.Validity
 		}
 		for _, q := range pairs {
-			if q.inv.Process != hd.proc || q.inv.Key != hd.key || q.inv.Index < p.done.Index {
+			if q.Inv.Process != hd.proc || q.Inv.Key != hd.key || q.Inv.Index < p.Done.Index {
 				continue
 			}
-			if q.inv.F == "release" {
-				hd.end, hd.released = q.inv.Time, true
+			if q.Inv.F == "release" {
+				hd.end, hd.released = q.Inv.Time, true
 				break
 			}
-			if q.inv.F == "acquire" && q.done != nil && q.done.Type == history.OK {
-				hd.end = q.inv.Time
+			if q.Inv.F == "acquire" && q.Done != nil && q.Done.Type == history.OK {
+				hd.end = q.Inv.Time
 				break
 			}
 		}
@@ -113,7 +90,7 @@ func oracleLock(h *history.File, resource bool) (checkers.Validity, map[string]b
 			return nil
 		}
 		for _, q := range pairs {
-			if q.inv.Process == proc && q.inv.Key == key && q.inv.F == "release" && q.inv.Index > best.ok.Index && q.inv.Index < i {
+			if q.Inv.Process == proc && q.Inv.Key == key && q.Inv.F == "release" && q.Inv.Index > best.ok.Index && q.Inv.Index < i {
 				return nil
 			}
 		}
@@ -141,35 +118,35 @@ func oracleLock(h *history.File, resource bool) (checkers.Validity, map[string]b
 	}
 	var fails []refused
 	for _, p := range pairs {
-		switch p.inv.F {
+		switch p.Inv.F {
 		case "read":
 			var a lock.ReadArgs
-			_ = json.Unmarshal(p.inv.Value, &a)
-			if a.Final && p.done != nil && p.done.Type == history.OK {
+			_ = json.Unmarshal(p.Inv.Value, &a)
+			if a.Final && p.Done != nil && p.Done.Type == history.OK {
 				var rr lock.ReadResult
-				if json.Unmarshal(p.done.Value, &rr) != nil {
+				if json.Unmarshal(p.Done.Value, &rr) != nil {
 					return checkers.Unknown, kinds
 				}
-				finals[p.inv.Key] = append([]int64{}, rr.Set...)
+				finals[p.Inv.Key] = append([]int64{}, rr.Set...)
 			}
 		case "write":
 			var a lock.WriteArgs
-			_ = json.Unmarshal(p.inv.Value, &a)
-			if mayAdd[p.inv.Key] == nil {
-				mayAdd[p.inv.Key] = map[int64]bool{}
+			_ = json.Unmarshal(p.Inv.Value, &a)
+			if mayAdd[p.Inv.Key] == nil {
+				mayAdd[p.Inv.Key] = map[int64]bool{}
 			}
 			switch {
-			case p.done != nil && p.done.Type == history.Fail:
-				fails = append(fails, refused{p.inv, a.Add})
-			case p.done != nil && p.done.Type == history.OK:
-				w := oWrite{inv: p.inv, done: *p.done}
-				if json.Unmarshal(p.done.Value, &w.res) != nil {
+			case p.Done != nil && p.Done.Type == history.Fail:
+				fails = append(fails, refused{p.Inv, a.Add})
+			case p.Done != nil && p.Done.Type == history.OK:
+				w := oWrite{inv: p.Inv, done: *p.Done}
+				if json.Unmarshal(p.Done.Value, &w.res) != nil {
 					return checkers.Unknown, kinds
 				}
-				mayAdd[p.inv.Key][w.res.Add] = true
+				mayAdd[p.Inv.Key][w.res.Add] = true
 				writes = append(writes, w)
 			default:
-				mayAdd[p.inv.Key][a.Add] = true
+				mayAdd[p.Inv.Key][a.Add] = true
 			}
 		}
 	}

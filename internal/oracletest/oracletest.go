@@ -72,6 +72,53 @@ func Fuzz(f *testing.F, agree Agree, corpus ...uint64) {
 	})
 }
 
+// Pair is one client operation as an oracle sees it: its invocation and
+// its completion, nil when it never completed.
+type Pair struct {
+	Inv  history.Op
+	Done *history.Op
+}
+
+// Outcome is the completion's type; info for an operation that never
+// completed.
+func (p Pair) Outcome() history.Type {
+	if p.Done == nil {
+		return history.Info
+	}
+	return p.Done.Type
+}
+
+// Pairs pairs the client operations of ops, in invocation order. It is
+// written here, not taken from package history, so that an oracle shares
+// nothing with the checker it judges. ok is false when the records break
+// the protocol: an invocation while its process has one open, or a
+// completion without an open invocation of the same function. Done points
+// into ops.
+func Pairs(ops []history.Op) (pairs []Pair, ok bool) {
+	open := map[int]int{}
+	for i := range ops {
+		op := ops[i]
+		if op.IsNemesis() {
+			continue
+		}
+		if op.Type == history.Invoke {
+			if _, busy := open[op.Process]; busy {
+				return nil, false
+			}
+			open[op.Process] = len(pairs)
+			pairs = append(pairs, Pair{Inv: op})
+			continue
+		}
+		j, found := open[op.Process]
+		if !found || pairs[j].Inv.F != op.F {
+			return nil, false
+		}
+		delete(open, op.Process)
+		pairs[j].Done = &ops[i]
+	}
+	return pairs, true
+}
+
 // Kinds renders the kinds present in a checker's anomaly counts, sorted.
 func Kinds(counts map[string]int64) string {
 	set := map[string]bool{}

@@ -665,10 +665,11 @@ func spawner(reqs <-chan spawnReq) {
 	}
 }
 
-// SupportsNemesis refuses, before any node starts, the partition nemesis
-// when the runtime has no link layer to cut links with.
+// SupportsNemesis refuses, before any node starts, the nemeses that cut
+// links (partition, read-isolate) when the runtime has no link layer to cut
+// them with.
 func (r *Runtime) SupportsNemesis(n core.Nemesis, _ []core.NodeSpec) error {
-	if n.Name() == "partition" && r.links == nil {
+	if (n.Name() == "partition" || n.Name() == "read-isolate") && r.links == nil {
 		return errors.New("this local runtime has no link layer (made with WithLinkLayer(nil)); use the default linkproxy layer or the docker runtime")
 	}
 	return nil

@@ -13,7 +13,7 @@ func Register(r *core.Registry) {
 		Summary:   "etcd v3.7.3 cluster, one embedded member per process: register (kv txns), concurrency.Mutex locks with revision fencing, revision IDs; partition cuts client-member and member-member links (local runtime)",
 		Params:    Params,
 		Workloads: []string{"register", "lock", "lock-set", "ids"},
-		Nemeses:   []string{"kill", "pause", "partition", "packet", "holder-pause"},
+		Nemeses:   []string{"kill", "pause", "partition", "packet", "holder-pause", "read-isolate"},
 		// IDs are plain counter values, and a single counter promises one
 		// order across every node.
 		WorkloadDefaults: core.Params{idsworkload.LayoutParam: "counter", idsworkload.OrderParam: "global"},
@@ -22,6 +22,7 @@ func Register(r *core.Registry) {
 		New: func(p core.Params) (core.Target, error) { return NewWithPauses(p, lock.PausesOf(r)) },
 	})
 	r.AddScenario(LockPauseScenario())
+	r.AddScenario(SerializableStaleReadScenario())
 	r.AddMatrixRow(MatrixRow())
 	r.AddMatrixRow(IDsMatrixRow())
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one etcd member (embedded go.etcd.io/etcd/server/v3)", Main: NodeMain})

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
@@ -181,4 +182,60 @@ func TestSegmentOrder(t *testing.T) {
 		}
 		t.Log(r.Anomalies[0].Message)
 	})
+}
+
+// runIDs runs the ids workload on target under every node fault.
+func runIDs(t *testing.T, target string, nodes int, params core.Params) *core.Outcome {
+	t.Helper()
+	cfg := core.DefaultConfig()
+	cfg.Target, cfg.Workload = target, "ids"
+	cfg.Nodes, cfg.Concurrency = nodes, 4
+	cfg.TimeLimit, cfg.Rate, cfg.Seed = 8*time.Second, 300, 3
+	cfg.Nemeses = []string{"kill", "pause", "partition"}
+	cfg.NemesisInterval = 700 * time.Millisecond
+	cfg.OpTimeout, cfg.CheckTimeout = 2*time.Second, time.Minute
+	cfg.Params = params
+	cfg.Store = t.TempDir()
+	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+	reg := builtin.New(postgres.Register)
+	p, err := core.Prepare(reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := core.Execute(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestAutoincTwoPrimariesUnderFaults: offsets 1 and 2, step 2, on two
+// servers that are killed, paused and cut off: every ID unique, each
+// server's increasing. The target's defaults tell the checker the IDs are
+// plain counters ordered per server.
+func TestAutoincTwoPrimariesUnderFaults(t *testing.T) {
+	needPostgres(t)
+	out := runIDs(t, postgres.AutoincName, 2, nil)
+	sc, err := core.ReadConfig(out.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.Params["ids-layout"]; got != "counter" {
+		t.Fatalf("ids-layout %q, want the target's counter", got)
+	}
+	r := verdict(t, out, "ids", checkers.Valid)
+	if r.Counts["ok"] < 100 {
+		t.Fatalf("too few IDs to mean anything: %v", r.Counts)
+	}
+}
+
+// TestSegmentUnderFaults: the database and two ID servers killed, paused
+// and cut off: unique, per-server order.
+func TestSegmentUnderFaults(t *testing.T) {
+	needPostgres(t)
+	out := runIDs(t, postgres.SegmentName, 3, core.Params{"postgres-segment-step": "20"})
+	r := verdict(t, out, "ids", checkers.Valid)
+	if r.Counts["ok"] < 100 {
+		t.Fatalf("too few IDs to mean anything: %v", r.Counts)
+	}
 }

@@ -35,6 +35,9 @@ func registerLocksAndIDs(r *core.Registry) {
 	for _, s := range lockIDScenarios() {
 		r.AddScenario(s)
 	}
+	for _, row := range matrixRows() {
+		r.AddMatrixRow(row)
+	}
 }
 
 func lockIDScenarios() []core.ScenarioInfo {
