@@ -68,9 +68,56 @@ func (lr lockRow) cell(fault, runtime string) (core.Config, bool) {
 	return cfg, true
 }
 
+// idRow is one INCR scheme: how IDs are acknowledged, and which scenario
+// run is its failover cell.
+type idRow struct {
+	name, doc string
+	wait      bool
+	// failover is the scenario and whether its control is the cell.
+	failover string
+	control  bool
+	// onlyFailover: the scheme differs from plain INCR only in its
+	// failover procedure, so the other columns are plain INCR's (n/a).
+	onlyFailover bool
+}
+
+var idRows = []idRow{
+	{name: "redis-incr", failover: "redis-incr-failover",
+		doc: "INCR on the primary of a primary/asynchronous-replica pair, acknowledged by the primary: a failover to the replica hands out again the IDs it had not got; a restart without persistence starts the counter over"},
+	{name: "redis-incr-wait", wait: true, failover: "redis-incr-failover", control: true,
+		doc: "INCR then WAIT 1: an ID counts only once a replica has it, so a promoted replica never reissues one; no ID while no replica answers"},
+	{name: "redis-incr-skip", failover: "redis-incr-failover-skip", control: true, onlyFailover: true,
+		doc: "plain INCR whose failover procedure moves the promoted replica's counter on by 1,000,000 before it serves: unique across the failover (other columns: as redis-incr)"},
+}
+
+func (ir idRow) cell(fault, runtime string) (core.Config, bool) {
+	p := idParams(ir.wait)
+	cfg := core.Config{Target: IDsName, Workload: "ids", Nodes: 2, Concurrency: 4, Rate: 100,
+		TimeLimit: 6 * time.Second, NemesisInterval: 1500 * time.Millisecond, Seed: matrixSeed,
+		OpTimeout: 2 * time.Second, FinalTimeout: 10 * time.Second, CheckTimeout: time.Minute, Params: p}
+	if ir.onlyFailover && fault != core.FaultNone && fault != core.FaultFailover {
+		return cfg, false
+	}
+	switch fault {
+	case core.FaultNone:
+	case core.FaultPartition, core.FaultKill, core.FaultPause, core.FaultClock:
+		cfg.Nemeses = []string{fault}
+	case core.FaultFailover:
+		s, _ := findScenario(ir.failover)
+		cfg = s.config(ir.control)
+		cfg.Seed = matrixSeed
+	default:
+		return cfg, false
+	}
+	return cfg, true
+}
+
 // registerMatrix adds the Redis rows to r.
 func registerMatrix(r *core.Registry) {
 	for _, lr := range lockRows {
 		r.AddMatrixRow(core.MatrixRow{Matrix: core.MatrixLocks, Name: lr.name, Doc: lr.doc, Cell: lr.cell})
+	}
+	for _, ir := range idRows {
+		r.AddMatrixRow(core.MatrixRow{Matrix: core.MatrixIDs, Name: ir.name, Doc: ir.doc, Cell: ir.cell})
 	}
 }

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type scenario struct {
 	nodes                                int
 	params                               func(control bool) core.Params
 	script                               func(control bool) []Step
+	// ids marks a scenario of the redis-ids target (the ids workload);
+	// the others run lock-set on the redis target.
+	ids bool
 }
 
 var (
@@ -121,8 +125,11 @@ var scenarios = []scenario{
 	},
 }
 
+// allScenarios lists the lock scenarios and the ID scenarios.
+func allScenarios() []scenario { return append(slices.Clone(scenarios), idScenarios...) }
+
 func findScenario(name string) (scenario, bool) {
-	for _, s := range scenarios {
+	for _, s := range allScenarios() {
 		if s.name == name {
 			return s, true
 		}
@@ -135,7 +142,7 @@ const scriptParam = "redis-script"
 
 func scriptNames() []string {
 	var out []string
-	for _, s := range scenarios {
+	for _, s := range allScenarios() {
 		out = append(out, s.name, s.name+"/control")
 	}
 	sort.Strings(out)
@@ -160,6 +167,13 @@ func (s scenario) config(control bool) core.Config {
 		name += "/control"
 	}
 	p[scriptParam] = name
+	if s.ids {
+		// Four workers, two on each node: the primary's serve, the
+		// replica's are refused until it is promoted.
+		return core.Config{Target: IDsName, Workload: "ids", Nodes: s.nodes, Concurrency: 4, Rate: 100,
+			TimeLimit: s.timeLimit, Nemeses: []string{"redis-script"}, NemesisInterval: time.Millisecond,
+			Seed: 1, Params: p, OpTimeout: 2 * time.Second, FinalTimeout: 10 * time.Second, CheckTimeout: time.Minute}
+	}
 	return core.Config{Target: "redis", Workload: "lock-set", Nodes: s.nodes, Concurrency: 2,
 		TimeLimit: s.timeLimit, Nemeses: []string{"redis-script"}, NemesisInterval: time.Millisecond,
 		Seed: 1, Params: p, OpTimeout: 10 * time.Second, FinalTimeout: 10 * time.Second, CheckTimeout: time.Minute}
@@ -187,8 +201,16 @@ func Register(r *core.Registry) {
 			}
 			return NewScript(name, steps, lock.PausesOf(r)), nil
 		}})
+	r.AddTarget(core.TargetInfo{Name: IDsName, Params: IDsParams,
+		Summary:          "IDs from Redis INCR on the primary of a primary/replica pair (--redis-replicas n2=n1): acknowledged by the primary, or only once a replica has them (WAIT)",
+		Workloads:        []string{"ids"},
+		Nemeses:          []string{"kill", "pause", "clock", "partition", "packet", "redis-script"},
+		WorkloadDefaults: idsWorkloadDefaults,
+		New: func(p core.Params) (core.Target, error) {
+			return New(p, lock.PausesOf(r))
+		}})
 	registerMatrix(r)
-	for _, s := range scenarios {
+	for _, s := range allScenarios() {
 		r.AddScenario(core.ScenarioInfo{Name: s.name, Summary: s.summary, Expect: s.expect,
 			ControlExpect: s.controlExpect, Config: s.config})
 	}

@@ -38,15 +38,28 @@ type Step struct {
 	// kill waits up to replicaWait for it to have every write the primary
 	// acknowledged, and the record says whether it had.
 	Replica string
+	// Skip, on a promote, is how far the promoted node moves the ID
+	// counter on before it serves (the range a failover skips).
+	Skip int64
+	// Primary, on a replicaof, is the node the step's node follows from
+	// then on (a restarted old primary rejoining as a replica).
+	Primary string
 }
 
-// Event is what a step waits for: the acquire of Client completing ok.
+// Event is what a step waits for: the acquire of Client completing ok, or,
+// with Completions, that many ID requests completing (ok or fail) since
+// the step before.
 type Event struct {
-	Client string
+	Client      string
+	Completions int
 }
 
-// matches reports whether a history record is the event.
-func (e *Event) matches(op history.Op) bool {
+// matches reports whether a history record is the event; since is the
+// number of ID requests completed since the step before, this one included.
+func (e *Event) matches(op history.Op, since int) bool {
+	if e.Completions > 0 {
+		return since >= e.Completions
+	}
 	if op.IsNemesis() || op.F != lock.FAcquire || op.Type != history.OK {
 		return false
 	}
@@ -67,6 +80,9 @@ type StepValue struct {
 	// primary when it was killed.
 	Replica    string `json:"replica,omitempty"`
 	Replicated *bool  `json:"replicated,omitempty"`
+	// Skip and Primary: see Step.
+	Skip    int64  `json:"skip,omitempty"`
+	Primary string `json:"primary,omitempty"`
 }
 
 // Script is a fixed fault plan: the nemesis of a named scenario. Its plan
@@ -83,6 +99,9 @@ type Script struct {
 	steps  []Step
 	next   int
 	pauses *lock.Pauses
+
+	// since counts ID requests completed since the last planned step.
+	since int
 
 	cut     bool
 	offsets map[string]time.Duration
@@ -108,10 +127,13 @@ func (s *Script) Name() string { return "redis-script" }
 func (s *Script) Trigger(_ *rand.Rand, ev history.Op, _ []string) []history.Op {
 	var out []history.Op
 	used := false
+	if !ev.IsNemesis() && ev.F == idsGenerate && ev.Type != history.Invoke {
+		s.since++
+	}
 	for s.next < len(s.steps) {
 		st := s.steps[s.next]
 		if st.On != nil {
-			if used || !st.On.matches(ev) {
+			if used || !st.On.matches(ev, s.since) {
 				break
 			}
 			used = true
@@ -139,8 +161,10 @@ func (s *Script) plan(wait bool) history.Op {
 	if wait && s.next == 0 && st.After > 0 {
 		time.Sleep(st.After)
 	}
-	v := StepValue{Step: s.next, After: st.After.String(), Cut: st.Cut, Client: st.Client, Replica: st.Replica}
+	v := StepValue{Step: s.next, After: st.After.String(), Cut: st.Cut, Client: st.Client, Replica: st.Replica,
+		Skip: st.Skip, Primary: st.Primary}
 	s.next++
+	s.since = 0
 	switch st.F {
 	case "partition":
 		s.cut = true
@@ -214,7 +238,31 @@ func (s *Script) apply(ctx context.Context, rt core.Runtime, op history.Op, v St
 		}
 		c := newRedisClient(a, 0)
 		defer c.Close()
+		if v.Skip > 0 {
+			// Skip the range while the node is still a replica, which no
+			// ID client uses: once it answers as a primary, its counter is
+			// already past every ID the old primary may have handed out.
+			if err := c.ConfigSet(ctx, "replica-read-only", "no").Err(); err != nil {
+				return outcome(op, err)
+			}
+			if err := c.IncrBy(ctx, IDsKey, v.Skip).Err(); err != nil {
+				return outcome(op, err)
+			}
+		}
 		return outcome(op, c.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	case "replicaof":
+		a, err := rt.Addr("", op.Node, Port)
+		if err != nil {
+			return failed(op, err)
+		}
+		pa, err := rt.Addr(op.Node, v.Primary, Port)
+		if err != nil {
+			return failed(op, err)
+		}
+		host, port := splitAddr(pa)
+		c := newRedisClient(a, 0)
+		defer c.Close()
+		return outcome(op, c.Do(ctx, "REPLICAOF", host, port).Err())
 	case "client-pause":
 		return lock.ApplyPause(ctx, s.pauses, op)
 	}

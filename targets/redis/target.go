@@ -192,6 +192,7 @@ func perNode(spec, node, def string, choices ...string) (string, error) {
 // Target starts Redis nodes and opens lock clients.
 type Target struct {
 	cfg    Config
+	ids    idsConfig
 	res    *lock.Resources
 	pauses *lock.Pauses
 }
@@ -204,7 +205,11 @@ func New(p core.Params, pauses *lock.Pauses) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{cfg: cfg, res: lock.NewResources(cfg.Fencing), pauses: pauses}, nil
+	ids, err := parseIDsConfig(p)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{cfg: cfg, ids: ids, res: lock.NewResources(cfg.Fencing), pauses: pauses}, nil
 }
 
 // Resources are the protected resources of this run.
@@ -286,8 +291,11 @@ func splitAddr(a string) (string, string) {
 // NewClient opens a lock client: Redlock over every node, or the single
 // instance lock over --redis-lock-nodes.
 func (t *Target) NewClient(ctx context.Context, workload string, cc core.ClientConfig) (core.Client, error) {
+	if workload == "ids" {
+		return t.newIDsClient(ctx, cc)
+	}
 	if workload != "lock" && workload != "lock-set" {
-		return nil, fmt.Errorf("redis runs the lock and lock-set workloads, not %s", workload)
+		return nil, fmt.Errorf("redis runs the lock and lock-set workloads (redis-ids runs ids), not %s", workload)
 	}
 	nodes := cc.Nodes
 	if t.cfg.Lock == "single" {
