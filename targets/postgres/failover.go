@@ -38,12 +38,23 @@ var failoverSteps = []failoverStep{
 type Failover struct {
 	next int
 	cut  bool
+	// name is the registered name (FailoverName when empty). standbyOnly
+	// cuts only the link between the primary and the first standby, so
+	// the other nodes (ID servers leasing from the primary) keep reaching
+	// the primary while its standby falls behind.
+	name        string
+	standbyOnly bool
 }
 
 var _ core.Nemesis = (*Failover)(nil)
 
 // Name is "postgres-failover".
-func (f *Failover) Name() string { return FailoverName }
+func (f *Failover) Name() string {
+	if f.name != "" {
+		return f.name
+	}
+	return FailoverName
+}
 
 // Next plans the next step.
 func (f *Failover) Next(_ *rand.Rand, nodes []string) history.Op {
@@ -60,7 +71,11 @@ func (f *Failover) Next(_ *rand.Rand, nodes []string) history.Op {
 	case "cut-replication":
 		f.cut = true
 		op.Node = nodes[0]
-		op.Value = history.JSON(map[string]any{"step": f.next - 1, "cut": cutBetween(nodes[0], nodes[1:])})
+		others := nodes[1:]
+		if f.standbyOnly {
+			others = nodes[1:2]
+		}
+		op.Value = history.JSON(map[string]any{"step": f.next - 1, "cut": cutBetween(nodes[0], others)})
 	case "kill-primary":
 		op.Node = nodes[0]
 	case "promote":

@@ -190,9 +190,9 @@ func runIDs(t *testing.T, target string, nodes int, params core.Params) *core.Ou
 	cfg := core.DefaultConfig()
 	cfg.Target, cfg.Workload = target, "ids"
 	cfg.Nodes, cfg.Concurrency = nodes, 4
-	cfg.TimeLimit, cfg.Rate, cfg.Seed = 8*time.Second, 300, 3
+	cfg.TimeLimit, cfg.Rate, cfg.Seed = 5*time.Second, 300, 3
 	cfg.Nemeses = []string{"kill", "pause", "partition"}
-	cfg.NemesisInterval = 700 * time.Millisecond
+	cfg.NemesisInterval = 500 * time.Millisecond
 	cfg.OpTimeout, cfg.CheckTimeout = 2*time.Second, time.Minute
 	cfg.Params = params
 	cfg.Store = t.TempDir()
@@ -238,4 +238,25 @@ func TestSegmentUnderFaults(t *testing.T) {
 	if r.Counts["ok"] < 100 {
 		t.Fatalf("too few IDs to mean anything: %v", r.Counts)
 	}
+}
+
+// TestSegmentFailover: leases the old primary acknowledged and never
+// replicated are leased again from the promoted standby; a synchronous
+// standby loses none.
+func TestSegmentFailover(t *testing.T) {
+	eachRun(t, "postgres-segment-failover", func(t *testing.T, control bool, out *core.Outcome) {
+		if control {
+			verdict(t, out, "ids", checkers.Valid)
+			return
+		}
+		r := verdict(t, out, "ids", checkers.Invalid)
+		if r.AnomalyCounts["duplicate-id"] == 0 {
+			t.Fatalf("want duplicates: %v", r.AnomalyCounts)
+		}
+		a := r.Anomalies[0]
+		if a.Fault == nil || len(a.Nodes) < 1 {
+			t.Fatalf("weak witness: %s (fault %v)", a.Message, a.Fault)
+		}
+		t.Log(a.Message)
+	})
 }

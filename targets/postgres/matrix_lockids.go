@@ -7,9 +7,10 @@ import (
 )
 
 // matrixRows are this package's rows of `chaos matrix locks` and `chaos
-// matrix ids`. PostgreSQL runs here under the local runtime only, takes no
-// clock fault (no libfaketime under the server) and has no replica in
-// these schemes: those cells are n/a.
+// matrix ids`. PostgreSQL runs here under the local runtime only and takes
+// no clock fault (no libfaketime under the server): those cells are n/a.
+// Only segment allocation has a failover cell: its database on a primary
+// and an asynchronous standby.
 func matrixRows() []core.MatrixRow {
 	lockRow := func(name, doc, expiry, fencing string) core.MatrixRow {
 		return core.MatrixRow{Matrix: core.MatrixLocks, Name: name, Doc: doc,
@@ -54,6 +55,15 @@ func matrixRows() []core.MatrixRow {
 				case core.FaultNone:
 				case core.FaultPartition, core.FaultKill, core.FaultPause:
 					cfg.Nemeses = []string{fault}
+				case core.FaultFailover:
+					if target != SegmentName {
+						return cfg, false
+					}
+					// The database on a primary and an asynchronous
+					// standby: the scripted failover of the named
+					// reproduction.
+					cfg = segmentFailoverConfig(false)
+					cfg.Seed = 11
 				default:
 					return cfg, false
 				}

@@ -28,9 +28,14 @@ func registerLocksAndIDs(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: SegmentName, Params: SegmentParams,
 		Summary:          "segment allocation: ID servers lease ranges from a PostgreSQL row (UPDATE ... SET max = max + step RETURNING max) and hand them out from memory",
 		Workloads:        []string{"ids"},
-		Nemeses:          []string{"kill", "pause", "partition"},
+		Nemeses:          []string{"kill", "pause", "partition", SegmentFailoverName},
 		WorkloadDefaults: plainIDs,
 		New:              func(p core.Params) (core.Target, error) { return NewSegment(p) }})
+	r.AddNemesis(core.NemesisInfo{Name: SegmentFailoverName,
+		Summary: "postgres-segment: cut the database's primary (n1) from its standby (n2) only, kill the primary, promote the standby",
+		New: func(core.Params) (core.Nemesis, error) {
+			return &Failover{name: SegmentFailoverName, standbyOnly: true}, nil
+		}})
 	r.AddNode(core.NodeInfo{Name: SegmentNode, Summary: "segment allocation ID server: leases ranges from a PostgreSQL row", Main: SegmentMain})
 	for _, s := range lockIDScenarios() {
 		r.AddScenario(s)
@@ -62,6 +67,13 @@ func lockIDScenarios() []core.ScenarioInfo {
 			Expect:        "invalid (exit 1): duplicate IDs, the third server's 3, 5, 7, ... are the first's, each with both servers and processes",
 			ControlExpect: "valid (exit 0): every server steps by 3 (offsets 1, 2, 3): the progressions never meet, under kills too",
 			Config:        autoincConfig,
+		},
+		{
+			Name:          "postgres-segment-failover",
+			Summary:       "segment allocation with the database on a primary and an asynchronous standby: the standby is cut off while the ID servers go on leasing from the primary, the primary dies, the standby is promoted",
+			Expect:        "invalid (exit 1): duplicate IDs, ranges the old primary leased and acknowledged are leased again from the promoted standby, which never had them",
+			ControlExpect: "valid (exit 0): with a synchronous standby a lease commits only once the standby has it; leases during the cut never complete, nothing acknowledged is lost",
+			Config:        segmentFailoverConfig,
 		},
 		{
 			Name:          "postgres-segment-order",
@@ -109,10 +121,27 @@ func autoincConfig(control bool) core.Config {
 	}
 	return core.Config{
 		Target: AutoincName, Workload: "ids", Nodes: 3, Concurrency: 6,
-		TimeLimit: 5 * time.Second, Rate: 300, Seed: 5,
+		TimeLimit: 4 * time.Second, Rate: 300, Seed: 5,
 		Nemeses: []string{"kill"}, NemesisInterval: time.Second,
 		OpTimeout: 2 * time.Second, CheckTimeout: time.Minute,
 		Params: core.Params{"postgres-autoinc-offsets": "1,2,3", "postgres-autoinc-steps": steps},
+	}
+}
+
+// SegmentFailoverName is the segment target's failover nemesis.
+const SegmentFailoverName = "postgres-segment-failover"
+
+func segmentFailoverConfig(control bool) core.Config {
+	standby := "async"
+	if control {
+		standby = "sync"
+	}
+	return core.Config{
+		Target: SegmentName, Workload: "ids", Nodes: 4, Concurrency: 4,
+		TimeLimit: 7 * time.Second, Rate: 300, Seed: 8,
+		Nemeses: []string{SegmentFailoverName}, NemesisInterval: time.Millisecond,
+		OpTimeout: 2 * time.Second, FinalTimeout: 20 * time.Second, CheckTimeout: time.Minute,
+		Params: core.Params{"postgres-segment-step": "10", "postgres-segment-standby": standby},
 	}
 }
 

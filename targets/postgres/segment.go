@@ -30,6 +30,8 @@ const (
 var SegmentParams = []core.Param{
 	{Name: "postgres-segment-step", Type: core.TypeInt, Default: "100",
 		Usage: "postgres-segment: how many IDs a server leases from the database at a time"},
+	{Name: "postgres-segment-standby", Type: core.TypeChoice, Choices: []string{"none", "async", "sync"}, Default: "none",
+		Usage: "postgres-segment: none (the database is one server, n1), or n2 is a streaming standby of it, asynchronous or synchronous (a lease commits once the standby has it); ID servers follow whichever is not in recovery"},
 	binParam,
 }
 
@@ -189,9 +191,10 @@ func (s *segmentServer) close() {
 // (`chaos node segment`) leasing ranges from it. Clients talk to the ID
 // servers only.
 type SegmentTarget struct {
-	step int64
-	bin  string
-	http *http.Client
+	step    int64
+	standby string
+	bin     string
+	http    *http.Client
 }
 
 var (
@@ -208,28 +211,68 @@ func NewSegment(p core.Params) (*SegmentTarget, error) {
 	if step < 1 {
 		return nil, fmt.Errorf("--postgres-segment-step %d: must be at least 1", step)
 	}
+	standby, err := p.Choice("postgres-segment-standby", "none", "async", "sync")
+	if err != nil {
+		return nil, err
+	}
 	bin, err := FindBin(p.String("postgres-bin", ""))
 	if err != nil {
 		return nil, err
 	}
-	return &SegmentTarget{step: int64(step), bin: bin,
+	return &SegmentTarget{step: int64(step), standby: standby, bin: bin,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}, nil
 }
 
 // Nodes is the database on the first name and an ID server on each other.
 func (t *SegmentTarget) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
-	if len(names) < 2 {
-		return nil, fmt.Errorf("%s needs a database and at least one ID server: --nodes 2 or more, not %d", SegmentName, len(names))
+	dbs := 1
+	if t.standby != "none" {
+		dbs = 2
 	}
-	db := names[0]
-	specs := []core.NodeSpec{serverSpec(db, t.bin, func(ctx context.Context, c *pgx.Conn) error {
-		return execAll(ctx, c, segmentSchema...)
-	})}
-	for _, name := range names[1:] {
+	if len(names) < dbs+1 {
+		return nil, fmt.Errorf("%s needs %d database servers and at least one ID server: --nodes %d or more, not %d", SegmentName, dbs, dbs+1, len(names))
+	}
+	var specs []core.NodeSpec
+	if dbs == 1 {
+		specs = append(specs, serverSpec(names[0], t.bin, func(ctx context.Context, c *pgx.Conn) error {
+			return execAll(ctx, c, segmentSchema...)
+		}))
+	} else {
+		// A primary and its streaming standby, as the postgres target
+		// runs them; the primary is ready once it holds the segments row.
+		sync := map[string]string{"async": "off", "sync": "on"}[t.standby]
+		pair, err := (&Target{isolation: "serializable", sync: sync, bin: t.bin}).Nodes(names[:2], nil)
+		if err != nil {
+			return nil, err
+		}
+		ready := pair[0].Ready
+		pair[0].Ready = func(ctx context.Context, addr func(string) (string, error)) error {
+			if err := ready(ctx, addr); err != nil {
+				return err
+			}
+			a, err := addr(Port)
+			if err != nil {
+				return err
+			}
+			c, err := connect(ctx, a)
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.WithoutCancel(ctx))
+			return execAll(ctx, c, segmentSchema...)
+		}
+		specs = append(specs, pair...)
+	}
+	db := names[:dbs]
+	for _, name := range names[dbs:] {
 		specs = append(specs, core.NodeSpec{
 			Name: name, Kind: SegmentNode, Ports: []string{"api"},
 			Args: func(env core.NodeEnv) []string {
-				return []string{"--listen", env.Listen("api"), "--db", env.Peer(db, Port), "--step", strconv.FormatInt(t.step, 10)}
+				var addrs []string
+				for _, d := range db {
+					addrs = append(addrs, env.Peer(d, Port))
+				}
+				return []string{"--listen", env.Listen("api"), "--db", strings.Join(addrs, ","), "--step", strconv.FormatInt(t.step, 10)}
 			},
 			Ready: func(ctx context.Context, addr func(string) (string, error)) error {
 				a, err := addr("api")
@@ -246,10 +289,19 @@ func (t *SegmentTarget) Nodes(names []string, _ core.Params) ([]core.NodeSpec, e
 
 // ClientNodes are the ID servers: no client talks to the database.
 func (t *SegmentTarget) ClientNodes(nodes []string) []string {
-	if len(nodes) < 2 {
+	dbs := t.databases()
+	if len(nodes) <= dbs {
 		return nodes
 	}
-	return nodes[1:]
+	return nodes[dbs:]
+}
+
+// databases is how many of the first nodes are database servers.
+func (t *SegmentTarget) databases() int {
+	if t.standby != "none" {
+		return 2
+	}
+	return 1
 }
 
 // NewClient opens an ID client on the worker's ID server.
@@ -257,8 +309,10 @@ func (t *SegmentTarget) NewClient(_ context.Context, workload string, cc core.Cl
 	if workload != "ids" {
 		return nil, fmt.Errorf("%s runs the ids workload, not %s", SegmentName, workload)
 	}
-	if cc.Node == cc.Nodes[0] {
-		return nil, fmt.Errorf("%s: %s is the database, not an ID server", SegmentName, cc.Node)
+	for _, db := range cc.Nodes[:min(t.databases(), len(cc.Nodes))] {
+		if cc.Node == db {
+			return nil, fmt.Errorf("%s: %s is a database server, not an ID server", SegmentName, cc.Node)
+		}
 	}
 	a, err := cc.Addr(cc.Node, "api")
 	if err != nil {
