@@ -2,6 +2,7 @@ package linearizable
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -128,17 +129,22 @@ func randomHistory(r *rand.Rand) []bop {
 		default:
 			o.f, o.a, o.b = "cas", 1+r.Int64N(3), 1+r.Int64N(3)
 		}
-		switch x := r.IntN(10); {
-		case x < 6:
-			o.typ = history.OK
-		case x < 8:
-			o.typ = history.Info
-		default:
-			o.typ = history.Fail
-		}
+		o.typ = randomOutcome(r)
 		ops[i] = o
 	}
 	return ops
+}
+
+// randomOutcome is an operation's completion: ok six times in ten, info
+// twice, fail twice.
+func randomOutcome(r *rand.Rand) history.Type {
+	switch x := r.IntN(10); {
+	case x < 6:
+		return history.OK
+	case x < 8:
+		return history.Info
+	}
+	return history.Fail
 }
 
 // toFile writes ops as a history: operation i is process i.
@@ -181,35 +187,65 @@ func toFile(ops []bop) *history.File {
 	return hf
 }
 
-func TestAgreesWithOracle(t *testing.T) {
-	c := New(CASRegister())
-	counts := map[bool]int{}
-	for seed := range uint64(4000) {
-		ops := randomHistory(rand.New(rand.NewPCG(seed, 7)))
-		want := oracle(ops)
-		counts[want]++
-		r := c.Check(context.Background(), toFile(ops))
-		if r.Valid != expect(ops, want) {
-			t.Fatalf("seed %d: checker %s, oracle linearizable=%v\nops %+v\n%s", seed, r.Valid, want, ops, r.Summary)
-		}
-	}
-	if counts[true] < 400 || counts[false] < 400 {
-		t.Fatalf("the random histories are lopsided: %v", counts)
-	}
+// oracleCase is one model's cross-check against its brute-force oracle: a
+// generator of small random histories, the oracle, and how the histories
+// are written as history files.
+type oracleCase struct {
+	model  func() Model
+	gen    func(seed uint64) []bop
+	oracle func([]bop) bool
+	file   func([]bop) *history.File
 }
 
-func FuzzAgreesWithOracle(f *testing.F) {
-	f.Add(uint64(1))
-	f.Add(uint64(99))
-	c := New(CASRegister())
+// agree judges seed's history with c and the oracle and returns the
+// oracle's answer, or an error describing the disagreement.
+func (oc oracleCase) agree(c *Checker, seed uint64) (bool, error) {
+	ops := oc.gen(seed)
+	want := oc.oracle(ops)
+	if r := c.Check(context.Background(), oc.file(ops)); r.Valid != expect(ops, want) {
+		return want, fmt.Errorf("seed %d: checker %s, oracle linearizable=%v\nops %+v\n%s", seed, r.Valid, want, ops, r.Summary)
+	}
+	return want, nil
+}
+
+// run compares seeds 0 to n-1, and needs at least min histories each way:
+// agreement on a one-sided sample means little.
+func (oc oracleCase) run(t *testing.T, n uint64, min int) {
+	t.Helper()
+	c := New(oc.model())
+	counts := map[bool]int{}
+	for seed := range n {
+		want, err := oc.agree(c, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[want]++
+	}
+	if counts[true] < min || counts[false] < min {
+		t.Fatalf("the random histories are lopsided: %v", counts)
+	}
+	t.Logf("%d histories agree: linearizable %v", n, counts)
+}
+
+// fuzz compares the seeds the fuzzer picks, starting from corpus.
+func (oc oracleCase) fuzz(f *testing.F, corpus ...uint64) {
+	for _, seed := range corpus {
+		f.Add(seed)
+	}
+	c := New(oc.model())
 	f.Fuzz(func(t *testing.T, seed uint64) {
-		ops := randomHistory(rand.New(rand.NewPCG(seed, 7)))
-		want := oracle(ops)
-		if r := c.Check(context.Background(), toFile(ops)); r.Valid != expect(ops, want) {
-			t.Fatalf("checker %s, oracle linearizable=%v: %+v", r.Valid, want, ops)
+		if _, err := oc.agree(c, seed); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
+
+var casCase = oracleCase{model: CASRegister, oracle: oracle, file: toFile,
+	gen: func(seed uint64) []bop { return randomHistory(rand.New(rand.NewPCG(seed, 7))) }}
+
+func TestAgreesWithOracle(t *testing.T) { casCase.run(t, 4000, 400) }
+
+func FuzzAgreesWithOracle(f *testing.F) { casCase.fuzz(f, 1, 99) }
 
 // The same cross-check for the mutex model: an acquire needs a free lock,
 // a release a held one; an info operation either happened at some moment
@@ -221,22 +257,14 @@ func mutexOracle(ops []bop) bool {
 	})
 }
 
-func TestMutexAgreesWithOracle(t *testing.T) {
-	c := New(Mutex())
-	counts := map[bool]int{}
-	for seed := range uint64(3000) {
+var mutexCase = oracleCase{model: Mutex, oracle: mutexOracle, file: toFile,
+	gen: func(seed uint64) []bop {
 		r := rand.New(rand.NewPCG(seed, 11))
 		ops := randomHistory(r)
 		for i := range ops {
 			ops[i].f = [2]string{"acquire", "release"}[r.IntN(2)]
 		}
-		want := mutexOracle(ops)
-		counts[want]++
-		if res := c.Check(context.Background(), toFile(ops)); res.Valid != expect(ops, want) {
-			t.Fatalf("seed %d: checker %s, oracle %v: %+v", seed, res.Valid, want, ops)
-		}
-	}
-	if counts[true] < 300 || counts[false] < 300 {
-		t.Fatalf("the random histories are lopsided: %v", counts)
-	}
-}
+		return ops
+	}}
+
+func TestMutexAgreesWithOracle(t *testing.T) { mutexCase.run(t, 3000, 300) }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/chaostest/chaos/checkers"
-	"github.com/chaostest/chaos/history"
 )
 
 // randomUniqueHistory is a small cas-register history whose written values
@@ -56,14 +55,7 @@ func randomUniqueHistory(r *rand.Rand, maxOps int, cas bool) []bop {
 			written = append(written, next)
 			next++
 		}
-		switch x := r.IntN(10); {
-		case x < 6:
-			o.typ = history.OK
-		case x < 8:
-			o.typ = history.Info
-		default:
-			o.typ = history.Fail
-		}
+		o.typ = randomOutcome(r)
 		ops[i] = o
 	}
 	return ops

@@ -1,7 +1,6 @@
 package linearizable
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -60,32 +59,9 @@ func toSetFile(ops []bop) *history.File {
 	return hf
 }
 
-func TestSetAgreesWithOracle(t *testing.T) {
-	c := New(Set())
-	counts := map[bool]int{}
-	for seed := range uint64(3000) {
-		ops := randomSetHistory(rand.New(rand.NewPCG(seed, 13)))
-		want := setOracle(ops)
-		counts[want]++
-		if r := c.Check(context.Background(), toSetFile(ops)); r.Valid != expect(ops, want) {
-			t.Fatalf("seed %d: checker %s, oracle %v: %+v\n%s", seed, r.Valid, want, ops, r.Summary)
-		}
-	}
-	if counts[true] < 300 || counts[false] < 300 {
-		t.Fatalf("the random histories are lopsided: %v", counts)
-	}
-	t.Logf("3000 histories agree: linearizable %v", counts)
-}
+var setCase = oracleCase{model: Set, oracle: setOracle, file: toSetFile,
+	gen: func(seed uint64) []bop { return randomSetHistory(rand.New(rand.NewPCG(seed, 13))) }}
 
-func FuzzSetAgreesWithOracle(f *testing.F) {
-	f.Add(uint64(1))
-	f.Add(uint64(42))
-	c := New(Set())
-	f.Fuzz(func(t *testing.T, seed uint64) {
-		ops := randomSetHistory(rand.New(rand.NewPCG(seed, 13)))
-		want := setOracle(ops)
-		if r := c.Check(context.Background(), toSetFile(ops)); r.Valid != expect(ops, want) {
-			t.Fatalf("checker %s, oracle %v: %+v", r.Valid, want, ops)
-		}
-	})
-}
+func TestSetAgreesWithOracle(t *testing.T) { setCase.run(t, 3000, 300) }
+
+func FuzzSetAgreesWithOracle(f *testing.F) { setCase.fuzz(f, 1, 42) }
