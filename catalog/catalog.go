@@ -15,6 +15,7 @@ import (
 	"github.com/chaostest/chaos/runtime/docker"
 	"github.com/chaostest/chaos/targets/etcd"
 	"github.com/chaostest/chaos/targets/postgres"
+	"github.com/chaostest/chaos/targets/postgres/twopc"
 	"github.com/chaostest/chaos/targets/redis"
 	"github.com/chaostest/chaos/targets/zookeeper"
 )
@@ -28,6 +29,7 @@ var registrations = []func(*core.Registry){
 	etcd.Register,
 	redis.Register,
 	postgres.Register,
+	twopc.Register,
 	zookeeper.Register,
 }
 

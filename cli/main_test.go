@@ -169,7 +169,7 @@ func nodesOf(dir string) []string {
 
 func waitNoNodes(t *testing.T, dir string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		if len(nodesOf(dir)) == 0 {
 			return

@@ -168,7 +168,7 @@ func TestServeCommand(t *testing.T) {
 		done <- execute(ctx, []string{"serve", "--store", store, "--addr", "127.0.0.1:0"}, &out, &errOut)
 	}()
 	re := regexp.MustCompile(`http://[0-9.:]+/`)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	var url string
 	for url == "" && time.Now().Before(deadline) {
 		url = re.FindString(out.String())

@@ -351,7 +351,12 @@ func unoffered(reg *core.Registry, runtime string, p *core.Prepared) []string {
 	if specs == nil {
 		specs, _ = p.Target.Nodes(p.Nodes, p.Config.Params)
 	}
-	offered := info.Nemeses(p.Config.Nemeses, specs)
+	// A runtime may annotate what it offers ("partition(all links)").
+	var offered []string
+	for _, n := range info.Nemeses(p.Config.Nemeses, specs) {
+		name, _, _ := strings.Cut(n, "(")
+		offered = append(offered, name)
+	}
 	var missing []string
 	for _, n := range p.Config.Nemeses {
 		if !slices.Contains(offered, n) {

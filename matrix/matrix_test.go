@@ -180,3 +180,38 @@ func TestPlanRefusesUnknownNames(t *testing.T) {
 		t.Errorf("Plan: %v rows %d faults %v: want one row, the faults in column order", err, len(rows), faults)
 	}
 }
+
+// A runtime that annotates a nemesis it offers still offers it; one it
+// leaves out makes the cell n/a.
+func TestUnofferedReadsAnnotatedNames(t *testing.T) {
+	reg := tinyRegistry()
+	reg.AddRuntime(core.RuntimeInfo{Name: "boxes", Nemeses: func(ns []string, _ []core.NodeSpec) []string {
+		var out []string
+		for _, n := range ns {
+			if n == "kill" {
+				out = append(out, "kill(SIGKILL, restart)")
+			}
+		}
+		return out
+	}})
+	row, err := reg.MatrixRow(core.MatrixIDs, "refkv-ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, ok := row.Cell(core.FaultKill, "boxes")
+	if !ok || len(cfg.Nemeses) != 1 {
+		t.Fatalf("refkv-ok kill cell: %v %v", ok, cfg.Nemeses)
+	}
+	cfg.Store, cfg.NewRuntime = t.TempDir(), func() (core.Runtime, error) { return nil, nil }
+	p, err := core.Prepare(reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := unoffered(reg, "boxes", p); len(m) != 0 {
+		t.Errorf("unoffered = %v, want none: kill is offered, annotated", m)
+	}
+	p.Config.Nemeses = append(p.Config.Nemeses, "pause")
+	if m := unoffered(reg, "boxes", p); strings.Join(m, ",") != "pause" {
+		t.Errorf("unoffered = %v, want pause", m)
+	}
+}

@@ -28,6 +28,7 @@
 package bank
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -133,7 +134,16 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	if c.Accounts < 1 {
 		return unknown("the workload declares %d accounts", c.Accounts)
 	}
-	pairs, err := history.ClientPairs(h.Ops)
+	// Pair client records only: faults planned on the clock and faults
+	// aimed at events are applied side by side, so nemesis records need
+	// not pair up.
+	client := make([]history.Op, 0, len(h.Ops))
+	for i := range h.Ops {
+		if !h.Ops[i].IsNemesis() {
+			client = append(client, h.Ops[i])
+		}
+	}
+	pairs, err := history.Pairs(client)
 	if err != nil {
 		return unknown("%v", err)
 	}
@@ -196,7 +206,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	whole := 0
 	if final != nil {
 		var err error
-		whole, err = c.checkFinal(&res, final, finalPair, transfers, order, total, faults, end)
+		whole, err = c.checkFinal(&res, final, finalPair, transfers, order, total, faults, history.Faults(h.Ops), end)
 		if err != nil {
 			return unknown("record %d: %v", finalPair.Complete.Index, err)
 		}
@@ -290,7 +300,7 @@ func (c *Checker) checkRead(res *checkers.Result, p *history.Pair, bal map[int]i
 // checkFinal judges each transfer's outcome against the final state and
 // returns how many transfers committed on all their participants.
 func (c *Checker) checkFinal(res *checkers.Result, f *Final, fp history.Pair, transfers map[int64]*transfer, order []*transfer,
-	total int64, faults *history.FaultIndex, end int64) (int, error) {
+	total int64, faults *history.FaultIndex, faultOps []history.Op, end int64) (int, error) {
 	holder := map[int]string{}
 	state := map[string]map[int64]status{}
 	var names []string
@@ -346,10 +356,12 @@ func (c *Checker) checkFinal(res *checkers.Result, f *Final, fp history.Pair, tr
 		}
 		outcome := t.pair.Outcome()
 		at := t.pair.End(end)
+		// The fault that struck while the transfer ran, else the last one
+		// before it ended.
+		during := faultsBetween(faultOps, t.pair.Invoke.Time, at)
 		fault := faults.Before(at, t.pair.Invoke.Node)
-		ops := append([]history.Op{t.pair.Invoke}, finalOps...)
-		if t.pair.Completed() {
-			ops = []history.Op{t.pair.Invoke, t.pair.Complete, fp.Complete}
+		if len(during) > 0 {
+			fault = &during[0]
 		}
 		describe := func() string {
 			var b strings.Builder
@@ -364,7 +376,14 @@ func (c *Checker) checkFinal(res *checkers.Result, f *Final, fp history.Pair, tr
 				}
 				fmt.Fprintf(&b, "on %s %s", p, sts[i])
 			}
-			if fault != nil {
+			switch {
+			case len(during) > 0:
+				words := make([]string, len(during))
+				for i := range during {
+					words[i] = faultWord(&during[i])
+				}
+				fmt.Fprintf(&b, "; faults while it ran: %s", strings.Join(words, ", "))
+			case fault != nil:
 				fmt.Fprintf(&b, "; the fault before: %s", faultWord(fault))
 			}
 			return b.String()
@@ -373,6 +392,10 @@ func (c *Checker) checkFinal(res *checkers.Result, f *Final, fp history.Pair, tr
 			if res.Full() {
 				res.Count(kind)
 				return
+			}
+			ops := append([]history.Op{t.pair.Invoke}, finalOps...)
+			if t.pair.Completed() {
+				ops = []history.Op{t.pair.Invoke, t.pair.Complete, fp.Complete}
 			}
 			res.AddAnomaly(checkers.Anomaly{Kind: kind, Message: describe() + ": " + why, Ops: ops,
 				Processes: []int{t.pair.Invoke.Process}, Nodes: parts, Fault: fault,
@@ -466,6 +489,16 @@ func participantsOf(holder map[int]string, t Transfer) []string {
 	return []string{b, a}
 }
 
+// faultsBetween lists the faults that began in [from, to], at most four.
+func faultsBetween(fs []history.Op, from, to int64) []history.Op {
+	i := sort.Search(len(fs), func(i int) bool { return fs[i].Time >= from })
+	var out []history.Op
+	for ; i < len(fs) && fs[i].Time <= to && len(out) < 4; i++ {
+		out = append(out, fs[i])
+	}
+	return out
+}
+
 func statusWords(sts []status) []string {
 	out := make([]string, len(sts))
 	for i, s := range sts {
@@ -505,7 +538,7 @@ func decodeStrict(b json.RawMessage, v any) error {
 	if len(b) == 0 || string(b) == "null" {
 		return fmt.Errorf("no value")
 	}
-	d := json.NewDecoder(strings.NewReader(string(b)))
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		return err

@@ -83,6 +83,16 @@ func TestHandBuilt(t *testing.T) {
 			b.final(Participant{Name: "p1", Balances: map[int]int64{0: 95, 2: 100}, Committed: []int64{12}},
 				Participant{Name: "p2", Balances: map[int]int64{1: 105, 3: 100}, Committed: []int64{12}})
 		}, checkers.Valid, "", nil},
+		{"overlapping faults", func(b *builder) {
+			// A triggered fault and a clock-planned one run side by side.
+			b.add(history.Op{Process: history.NemesisProcess, Type: history.Invoke, F: "coordinator-restart", Node: "n1"})
+			b.add(history.Op{Process: history.NemesisProcess, Type: history.Invoke, F: "partition"})
+			b.transfer(1, t12, history.OK)
+			b.add(history.Op{Process: history.NemesisProcess, Type: history.OK, F: "partition"})
+			b.add(history.Op{Process: history.NemesisProcess, Type: history.OK, F: "coordinator-restart", Node: "n1"})
+			b.final(Participant{Name: "p1", Balances: map[int]int64{0: 95, 2: 100}, Committed: []int64{12}},
+				Participant{Name: "p2", Balances: map[int]int64{1: 105, 3: 100}, Committed: []int64{12}})
+		}, checkers.Valid, "", nil},
 		{"info committed", func(b *builder) {
 			b.transfer(1, t12, history.Info)
 			b.final(Participant{Name: "p1", Balances: map[int]int64{0: 95, 2: 100}, Committed: []int64{12}},

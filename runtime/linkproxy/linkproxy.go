@@ -176,6 +176,20 @@ func (l *Layer) Addr(from, to, port, direct string) (string, error) {
 	return p.addr, nil
 }
 
+// Retarget points every link to port of node to at a new direct address:
+// the node came back on another port (its old one was taken while it was
+// down). The links' own addresses, which the other nodes and the clients
+// dial, stay the same.
+func (l *Layer) Retarget(to, port, direct string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range l.order {
+		if k.to == to && k.port == port {
+			l.proxies[k].target = direct
+		}
+	}
+}
+
 // NodeDown closes the listener of every link to node, so that dialers get
 // "connection refused" from the kernel, as they would dialling a dead node
 // directly, instead of a connection the proxy accepts and then drops (which
@@ -478,6 +492,7 @@ func (p *proxy) handle(client net.Conn) {
 		return
 	}
 	p.conns[pc] = struct{}{}
+	target := p.target
 	l.mu.Unlock()
 	defer func() {
 		pc.close()
@@ -496,7 +511,7 @@ func (p *proxy) handle(client net.Conn) {
 		_, _ = io.Copy(io.Discard, client)
 		return
 	}
-	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	server, err := net.DialTimeout("tcp", target, 5*time.Second)
 	if err != nil {
 		// The node died before the runtime said so (NodeDown): reset
 		// the connection, the closest to a refusal once it is accepted.

@@ -215,8 +215,65 @@ func (r *Runtime) addrLocked(from, to, port string) (string, error) {
 	return r.links.Addr(from, to, port, d)
 }
 
-// Start starts a node and waits until it is ready.
+// portRetries bounds the starts of a node whose port was taken between its
+// reservation and its own bind.
+const portRetries = 3
+
+// Start starts a node and waits until it is ready. A node port is reserved
+// by binding port 0 and closing it, and the node binds it later: in between,
+// any process on the host (an outgoing connection's ephemeral port, another
+// harness) may take it. A node that exits while starting because its
+// address is in use is therefore given fresh ports and started again, with
+// its links pointed at them, up to portRetries times.
 func (r *Runtime) Start(ctx context.Context, name string) error {
+	for attempt := 1; ; attempt++ {
+		err := r.start(ctx, name)
+		var pe *portInUseError
+		if !errors.As(err, &pe) || attempt >= portRetries {
+			return err
+		}
+		if rerr := r.repickPorts(pe.node); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+}
+
+// portInUseError is the start of a node that exited because a port it was
+// given was taken.
+type portInUseError struct {
+	node *node
+	err  error
+}
+
+func (e *portInUseError) Error() string { return e.err.Error() }
+func (e *portInUseError) Unwrap() error { return e.err }
+
+// repickPorts gives n fresh ports and points the links to it at them. The
+// old ports stay reserved until Teardown, so they are not handed out again
+// in this process.
+func (r *Runtime) repickPorts(n *node) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rt, _ := r.links.(interface{ Retarget(to, port, direct string) })
+	if rt == nil {
+		// Without proxies the other nodes were given the direct address.
+		return fmt.Errorf("local runtime: node %s lost its port, and without a link layer that can follow it the other nodes cannot be told of another", n.spec.Name)
+	}
+	for _, p := range n.spec.Ports {
+		port, err := reserved.reserve(r.host)
+		if err != nil {
+			return fmt.Errorf("local runtime: allocate port %s for %s: %w", p, n.spec.Name, err)
+		}
+		n.ports[p] = port
+		r.ports = append(r.ports, port)
+		fmt.Fprintf(n.log, "=== chaos: %s: port %s was taken; moving it to %d\n", n.spec.Name, p, port)
+		d, _ := r.direct(n, p)
+		rt.Retarget(n.spec.Name, p, d)
+	}
+	return nil
+}
+
+func (r *Runtime) start(ctx context.Context, name string) error {
 	r.mu.Lock()
 	n, err := r.node(name)
 	if err != nil {
@@ -364,7 +421,11 @@ func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) 
 	for {
 		select {
 		case <-exited:
-			return fmt.Errorf("node %s exited while starting; see %s:\n%s", n.spec.Name, n.logPath, tail(n.logPath, 15))
+			err := fmt.Errorf("node %s exited while starting; see %s:\n%s", n.spec.Name, n.logPath, tail(n.logPath, 15))
+			if strings.Contains(lastStart(n.logPath), "address already in use") {
+				return &portInUseError{node: n, err: err}
+			}
+			return err
 		default:
 		}
 		pctx, pcancel := context.WithTimeout(ctx, time.Second)
@@ -384,6 +445,19 @@ func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) 
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// lastStart is the node's log since its last start.
+func lastStart(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndex(s, "=== chaos: starting "); i >= 0 {
+		s = s[i:]
+	}
+	return s
 }
 
 func tail(path string, lines int) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -191,5 +192,50 @@ func TestSetupGivesUniquePorts(t *testing.T) {
 				seen[a] = who
 			}
 		}
+	}
+}
+
+// A node port taken by another process between its reservation and the
+// node's own bind: the node exits with "address already in use", and the
+// runtime starts it again on a fresh port, with its links pointed there, so
+// the address clients dial keeps working.
+func TestNodeWhosePortWasTakenStartsOnAnother(t *testing.T) {
+	ctx := context.Background()
+	tgt, err := snowflake.New(core.Params{"snowflake-mode": "monotonic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := tgt.Nodes([]string{"n1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := local.New(local.WithStartTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := rt.Setup(ctx, dir, specs); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Teardown(ctx)
+	api, _ := rt.Addr("c0", "n1", "api")
+	direct, _ := rt.Addr("", "n1", "api")
+	thief, err := net.Listen("tcp", direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer thief.Close()
+	if err := rt.Start(ctx, "n1"); err != nil {
+		t.Fatalf("start beside a taken port: %v", err)
+	}
+	if moved, _ := rt.Addr("", "n1", "api"); moved == direct {
+		t.Fatalf("the node still has the taken port %s", direct)
+	}
+	if _, err := get(t, "http://"+api+"/id", 5*time.Second); err != nil {
+		t.Fatalf("the client's address does not reach the moved node: %v", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, core.NodesDir, "n1.log"))
+	if !strings.Contains(string(b), "was taken; moving it to") {
+		t.Errorf("the node log does not say the port moved:\n%s", b)
 	}
 }

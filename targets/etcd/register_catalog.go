@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"github.com/chaostest/chaos/core"
+	idsworkload "github.com/chaostest/chaos/workloads/ids"
 	"github.com/chaostest/chaos/workloads/lock"
 )
 
@@ -13,6 +14,9 @@ func Register(r *core.Registry) {
 		Params:    Params,
 		Workloads: []string{"register", "lock", "lock-set", "ids"},
 		Nemeses:   []string{"kill", "pause", "partition", "packet", "holder-pause", "read-isolate"},
+		// IDs are plain counter values, and a single counter promises one
+		// order across every node.
+		WorkloadDefaults: core.Params{idsworkload.LayoutParam: "counter", idsworkload.OrderParam: "global"},
 		// The pause board is the one package workloads/lock registered,
 		// looked up when a run is built.
 		New: func(p core.Params) (core.Target, error) { return NewWithPauses(p, lock.PausesOf(r)) },

@@ -87,7 +87,7 @@ func TestMinorityWriteSurvivesHeal(t *testing.T) {
 	if err := rt.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for _, n := range nodes {
 		for _, kv := range []struct {
 			key  string

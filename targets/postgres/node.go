@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ type nodeFlags struct {
 	primary  string
 	sync     string
 	standbys int
+	prepared int
 }
 
 func parseNodeFlags(args []string) (nodeFlags, error) {
@@ -35,6 +37,7 @@ func parseNodeFlags(args []string) (nodeFlags, error) {
 	fs.StringVar(&f.primary, "primary", "", "address of the primary: this node is a streaming standby of it")
 	fs.StringVar(&f.sync, "sync", "off", "off: asynchronous standbys; on or remote_apply: a commit waits for one standby")
 	fs.IntVar(&f.standbys, "standbys", 0, "how many standbys follow this primary")
+	fs.IntVar(&f.prepared, "max-prepared-transactions", 0, "max_prepared_transactions: how many two-phase transactions may be prepared at once (0: PREPARE TRANSACTION is refused)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -121,6 +124,9 @@ func NodeMain(ctx context.Context, args []string) error {
 		"log_min_messages=warning", "log_line_prefix=%m [%p] ",
 		// An image carries no LLVM (HostFiles leaves llvmjit out).
 		"jit=off",
+	}
+	if f.prepared > 0 {
+		conf = append(conf, "max_prepared_transactions="+strconv.Itoa(f.prepared))
 	}
 	if f.primary == "" && f.sync != "off" && f.standbys > 0 {
 		conf = append(conf, "synchronous_standby_names=ANY 1 (*)", "synchronous_commit="+f.sync)

@@ -72,8 +72,8 @@ func TestRedlockQuorumValidityAndRelease(t *testing.T) {
 	rt, names := cluster(t, 5, core.Params{"redis-faketime": "no"})
 	ctx := context.Background()
 	ttl := 2 * time.Second
-	a := &redlock{locker: locker{conns: conns(t, rt, names), tokens: tokenSource{prefix: "a"}}, nodeTimeout: 50 * time.Millisecond, drift: 0.01}
-	b := &redlock{locker: locker{conns: conns(t, rt, names), tokens: tokenSource{prefix: "b"}}, nodeTimeout: 50 * time.Millisecond, drift: 0.01}
+	a := &redlock{locker: locker{conns: conns(t, rt, names), tokens: tokenSource{prefix: "a"}}, nodeTimeout: 500 * time.Millisecond, drift: 0.01}
+	b := &redlock{locker: locker{conns: conns(t, rt, names), tokens: tokenSource{prefix: "b"}}, nodeTimeout: 500 * time.Millisecond, drift: 0.01}
 
 	g, err := a.Acquire(ctx, "k", ttl)
 	if err != nil {
@@ -112,7 +112,7 @@ func TestRedlockQuorumValidityAndRelease(t *testing.T) {
 func TestSingleLockFencingTokensGrow(t *testing.T) {
 	rt, names := cluster(t, 1, core.Params{"redis-faketime": "no"})
 	ctx := context.Background()
-	s := &single{locker: locker{conns: conns(t, rt, names), tokens: tokenSource{prefix: "s"}}, fencing: true, probeTimeout: 50 * time.Millisecond}
+	s := &single{locker: locker{conns: conns(t, rt, names), tokens: tokenSource{prefix: "s"}}, fencing: true, probeTimeout: 500 * time.Millisecond}
 	var last int64
 	for i := 0; i < 3; i++ {
 		g, err := s.Acquire(ctx, "k", time.Second)

@@ -27,6 +27,7 @@ func Register(r *core.Registry) {
 	r.AddTarget(core.TargetInfo{Name: "snowflake", Summary: "our 64-bit ID service (41-bit ms timestamp, 10-bit machine, 12-bit sequence)",
 		Params: Params, Workloads: []string{"ids"}, Nemeses: []string{"clock", "kill", "pause", "aimed-rollback"}, New: New})
 	r.AddScenario(RollbackScenario())
+	r.AddScenario(SameMachineIDScenario())
 	for _, row := range MatrixRows() {
 		r.AddMatrixRow(row)
 	}

@@ -164,8 +164,23 @@ func zooCfg(f nodeFlags, servers []server, dataDir string) (string, error) {
 		"forceSync=no",
 		"autopurge.purgeInterval=0",
 	}
+	// A server binds its quorum and election ports on the wildcard
+	// address (IPv4 only, see NodeMain) at the ports of its own entry, and
+	// its own entry names the IPv6 loopback, where nothing listens. The
+	// entry is what the server advertises when it opens an election
+	// connection, and a server with a higher id answers a connection from
+	// a lower one by closing it and dialling the advertised address: with
+	// a reachable address that call-back would go around the runtime's
+	// link proxy, and a partition would leave the election connected.
+	// This way the call-back fails at once and the higher server connects
+	// through its own entry for the lower one, which is the link proxy.
+	lines = append(lines, "quorumListenOnAllIPs=true")
 	for _, s := range servers {
-		lines = append(lines, fmt.Sprintf("server.%d=%s:%s:%s", s.id, s.host, s.quorumPort, s.electionPt))
+		host := s.host
+		if s.id == f.id {
+			host = "[::1]"
+		}
+		lines = append(lines, fmt.Sprintf("server.%d=%s:%s:%s", s.id, host, s.quorumPort, s.electionPt))
 	}
 	return strings.Join(lines, "\n") + "\n", nil
 }
@@ -221,7 +236,12 @@ func NodeMain(ctx context.Context, args []string) error {
 		"-XX:-UsePerfData", "-Djava.io.tmpdir=" + tmp, "-XX:ErrorFile=" + filepath.Join(dir, "hs_err_%p.log"),
 		// Transaction logs are preallocated in 64 MB steps by default.
 		"-Dzookeeper.preAllocSize=1024",
+		"-Djava.net.preferIPv4Stack=true",
 		"-Dzookeeper.admin.enableServer=false",
+		// A server that finds no quorum backs off between election rounds
+		// up to a minute by default; two seconds lets a healed or
+		// restarted server rejoin within a short run.
+		"-Dzookeeper.fastleader.maxNotificationInterval=2000",
 		"-Dzookeeper.jmx.log4j.disable=true",
 		"-Dorg.slf4j.simpleLogger.defaultLogLevel=" + f.logLevel,
 		"-Dorg.slf4j.simpleLogger.showDateTime=true",

@@ -76,7 +76,5 @@ func IDsConfig(faults string) (core.Config, bool) {
 		TimeLimit: 12 * time.Second, Rate: 100, Seed: 3,
 		Nemeses: nemeses, NemesisInterval: time.Second,
 		OpTimeout: 2 * time.Second, CheckTimeout: time.Minute,
-		// IDs are plain counter values: no timestamp window.
-		Params: core.Params{"ids-layout": "counter"},
 	}, true
 }
