@@ -16,7 +16,8 @@ import (
 // (G-single) and lost updates, after which no order of versions is known
 // and even read committed is left undecided, never claimed. An info
 // transaction whose write was read leaves its version's place unknown too,
-// and then serializable is undecided rather than valid.
+// and then serializable (or, at repeatable read, snapshot isolation) is
+// undecided rather than claimed.
 func TestRegisterIsolationLevels(t *testing.T) {
 	needPostgres(t)
 	for _, c := range []struct {
@@ -54,7 +55,7 @@ func TestRegisterIsolationLevels(t *testing.T) {
 				t.Fatalf("want one of %v, got %v: %s", c.kinds, r.AnomalyCounts, r.Summary)
 			}
 			d := r.Details.(map[string]any)
-			if got, _ := d["strongest_satisfied"].(string); got != c.holds {
+			if got, _ := d["strongest_satisfied"].(string); got != c.holds && !(got == "" && r.Counts["info"] > 0 && strings.Contains(r.Error, "version order")) {
 				t.Fatalf("strongest model satisfied %q, want %q: %s", got, c.holds, r.Summary)
 			}
 			for _, a := range r.Anomalies {
