@@ -12,9 +12,9 @@ import (
 
 // AimedRollbackParams are the aimed-rollback nemesis's flags.
 var AimedRollbackParams = []core.Param{
-	{Name: "aimed-rollback-after", Default: "1s", Usage: "how long a node answers ok before the aimed rollback strikes it (counted from the first ok answer)"},
-	{Name: "aimed-rollback-by", Default: "1s", Usage: "how far the aimed rollback moves the node's clock back, past what it has just answered with"},
-	{Name: "aimed-rollback-count", Default: "1", Usage: "how many rollbacks to aim in a run, each at another node (0: one per node)"},
+	{Name: "aimed-rollback-after", Type: core.TypeDuration, Default: "1s", Usage: "how long a node answers ok before the aimed rollback strikes it (counted from the first ok answer)"},
+	{Name: "aimed-rollback-by", Type: core.TypeDuration, Default: "1s", Usage: "how far the aimed rollback moves the node's clock back, past what it has just answered with"},
+	{Name: "aimed-rollback-count", Type: core.TypeInt, Default: "1", Usage: "how many rollbacks to aim in a run, each at another node (0: one per node)"},
 }
 
 // AimedRollback is the event-triggered clock rollback: once a node has

@@ -21,13 +21,13 @@ var PacketTargets = []string{"all", "one", "minority", "majority"}
 // PacketParams are the packet nemesis's flags (Jepsen's packet nemesis,
 // after tc netem's behaviours).
 var PacketParams = []core.Param{
-	{Name: "packet-delay", Default: "100ms", Usage: "packet nemesis: added one-way delay of each packet"},
-	{Name: "packet-jitter", Default: "0s", Usage: "packet nemesis: up to this much more delay, at random (reorders packets)"},
-	{Name: "packet-loss", Default: "0", Usage: "packet nemesis: share of packets dropped, in [0, 1)"},
-	{Name: "packet-duplicate", Default: "0", Usage: "packet nemesis: share of packets sent twice (no runtime of this build makes it)"},
-	{Name: "packet-reorder", Default: "0", Usage: "packet nemesis: share of packets sent at once, ahead of delayed ones (docker runtime)"},
-	{Name: "packet-corrupt", Default: "0", Usage: "packet nemesis: share of packets with a flipped bit (no runtime of this build makes it)"},
-	{Name: "packet-rate", Default: "0", Usage: "packet nemesis: bytes per second per link, 0 for no limit"},
+	{Name: "packet-delay", Type: core.TypeDuration, Default: "100ms", Usage: "packet nemesis: added one-way delay of each packet"},
+	{Name: "packet-jitter", Type: core.TypeDuration, Default: "0s", Usage: "packet nemesis: up to this much more delay, at random (reorders packets)"},
+	{Name: "packet-loss", Type: core.TypeFloat, Default: "0", Usage: "packet nemesis: share of packets dropped, in [0, 1)"},
+	{Name: "packet-duplicate", Type: core.TypeFloat, Default: "0", Usage: "packet nemesis: share of packets sent twice (no runtime of this build makes it)"},
+	{Name: "packet-reorder", Type: core.TypeFloat, Default: "0", Usage: "packet nemesis: share of packets sent at once, ahead of delayed ones (docker runtime)"},
+	{Name: "packet-corrupt", Type: core.TypeFloat, Default: "0", Usage: "packet nemesis: share of packets with a flipped bit (no runtime of this build makes it)"},
+	{Name: "packet-rate", Type: core.TypeInt, Default: "0", Usage: "packet nemesis: bytes per second per link, 0 for no limit"},
 	{Name: "packet-targets", Default: "all,one,majority", Usage: "packet nemesis: comma-separated node sets whose links are degraded, picked at random per fault: " + strings.Join(PacketTargets, ", ")},
 }
 

@@ -22,6 +22,10 @@ var flagLine = regexp.MustCompile(`^\s+(?:-\w, )?--([a-z0-9-]+)(?: (\S+))?\s{2,}
 // values (a|b|c), a list ends in ",...".
 var placeholders = regexp.MustCompile(`^(string|int|int64|uint|float|duration|size|strings|[a-z0-9-]+(\|[a-z0-9/-]+)+)(,\.\.\.)?$`)
 
+// untypedDefault is a quoted default that reads as a number, a duration or
+// a boolean: the flag showing it as a string has lost its type.
+var untypedDefault = regexp.MustCompile(`\(default "(-?[0-9][0-9.]*(?:ns|us|µs|ms|s|h)?|true|false)"\)$`)
+
 // TestEveryHelpShowsTypedFlags runs every command's --help: each flag line
 // parses as name, type, usage; no usage's backticks turn into a placeholder.
 func TestEveryHelpShowsTypedFlags(t *testing.T) {
@@ -37,7 +41,9 @@ func TestEveryHelpShowsTypedFlags(t *testing.T) {
 	root.InitDefaultCompletionCmd()
 	root.InitDefaultHelpCmd()
 	walk(root, nil)
-	paths = append(paths, []string{"run", "snowflake"}, []string{"run", "redis"}, []string{"run", "etcd"})
+	for _, target := range catalog.New().TargetNames() {
+		paths = append(paths, []string{"run", target})
+	}
 	seen := map[string]bool{}
 	for _, p := range paths {
 		code, stdout, stderr := chaos(t, append(p, "--help")...)
@@ -64,6 +70,9 @@ func TestEveryHelpShowsTypedFlags(t *testing.T) {
 			}
 			if m[2] != "" && !placeholders.MatchString(m[2]) {
 				t.Errorf("%s --help: --%s shows %q as its type", name, m[1], m[2])
+			}
+			if d := untypedDefault.FindStringSubmatch(l); m[2] == "string" && d != nil {
+				t.Errorf("%s --help: --%s is a string flag with default %q: give it its type", name, m[1], d[1])
 			}
 			if strings.Contains(l, "`") {
 				t.Errorf("%s --help: backticks in %q", name, l)

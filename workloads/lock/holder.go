@@ -29,11 +29,11 @@ type HolderPauseValue struct {
 
 // HolderPauseParams are the holder-pause nemesis's flags.
 var HolderPauseParams = []core.Param{
-	{Name: "holder-pause-duration", Default: "", Usage: "how long a holder stays stopped (default: twice --lock-ttl, so the hold outlives its lease)"},
+	{Name: "holder-pause-duration", Type: core.TypeDuration, Default: "", Usage: "how long a holder stays stopped (default: twice --lock-ttl, so the hold outlives its lease)"},
 	{Name: "holder-pause-clients", Default: "", Usage: "client endpoints whose holds may be struck, comma-separated (default: every client)"},
-	{Name: "holder-pause-links", Default: "true", Usage: "also cut the holder's links to every node while it is stopped (stops lease keep-alives that run beside the client)"},
-	{Name: "holder-pause-gap", Default: "", Usage: "least time between two acquires that are struck (default: twice the pause)"},
-	{Name: "holder-pause-count", Default: "0", Usage: "how many holds to strike in a run (0: no limit)"},
+	{Name: "holder-pause-links", Type: core.TypeBool, Default: "true", Usage: "also cut the holder's links to every node while it is stopped (stops lease keep-alives that run beside the client)"},
+	{Name: "holder-pause-gap", Type: core.TypeDuration, Default: "", Usage: "least time between two acquires that are struck (default: twice the pause)"},
+	{Name: "holder-pause-count", Type: core.TypeInt, Default: "0", Usage: "how many holds to strike in a run (0: no limit)"},
 }
 
 // HolderPause is the event-triggered process pause of a lock holder: when an

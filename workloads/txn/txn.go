@@ -56,9 +56,9 @@ const RWRegister = "rw-register"
 
 // Params are the workload's flags.
 var Params = []core.Param{
-	{Name: "txn-keys", Default: "5", Usage: "number of keys (0, 1, ...) the transactions share"},
-	{Name: "txn-max-ops", Default: "4", Usage: "most micro-operations in one transaction (each has 1 to this many)"},
-	{Name: "txn-read-weight", Default: "1", Usage: "relative weight of reads against appends or writes (1)"},
+	{Name: "txn-keys", Type: core.TypeInt, Default: "5", Usage: "number of keys (0, 1, ...) the transactions share"},
+	{Name: "txn-max-ops", Type: core.TypeInt, Default: "4", Usage: "most micro-operations in one transaction (each has 1 to this many)"},
+	{Name: "txn-read-weight", Type: core.TypeInt, Default: "1", Usage: "relative weight of reads against appends or writes (1)"},
 	{Name: "txn-model", Default: txncheck.Serializable.String(), Usage: "consistency model the verdict is judged against: read-committed, snapshot-isolation, serializable or strict-serializable"},
 }
 
