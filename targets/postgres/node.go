@@ -107,6 +107,7 @@ func NodeMain(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	waitOldPostmaster(ctx, pgdata)
 	conf := []string{
 		"listen_addresses=" + host, "port=" + port,
 		// No Unix socket (its path would be too long inside a run
@@ -282,4 +283,28 @@ func splitHostPort(a string) (string, string, error) {
 		return "", "", errors.New("want host:port")
 	}
 	return a[:i], a[i+1:], nil
+}
+
+// waitOldPostmaster waits, up to 10 s, until the postmaster named in
+// pgdata's postmaster.pid is gone. A node killed and started again at once
+// finds its old postmaster still dying (killed with its parent, not yet
+// reaped), and PostgreSQL refuses to start while that process exists
+// ("lock file postmaster.pid already exists").
+func waitOldPostmaster(ctx context.Context, pgdata string) {
+	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
+	if err != nil {
+		return
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
