@@ -473,28 +473,47 @@ func tail(path string, lines int) string {
 }
 
 func (r *Runtime) signal(name string, sig syscall.Signal) (*node, error) {
-	n, err := r.node(name)
-	if err != nil {
-		return nil, err
-	}
-	if !n.running() {
-		return n, fmt.Errorf("local runtime: node %s is not running", name)
-	}
-	if err := syscall.Kill(-n.cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return n, fmt.Errorf("local runtime: signal %v to %s: %w", sig, name, err)
-	}
-	return n, nil
+	n, _, err := r.signalAll(name, sig)
+	return n, err
 }
 
-// Kill sends SIGKILL and waits for the node to exit.
+// signalAll signals the node's group and its descendants outside it (see
+// tree.go) and returns those descendants.
+func (r *Runtime) signalAll(name string, sig syscall.Signal) (*node, []int, error) {
+	n, err := r.node(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !n.running() {
+		return n, nil, fmt.Errorf("local runtime: node %s is not running", name)
+	}
+	strays, err := signalTree(n.cmd.Process.Pid, sig)
+	if err != nil {
+		return n, strays, fmt.Errorf("local runtime: signal %v to %s: %w", sig, name, err)
+	}
+	return n, strays, nil
+}
+
+// Kill sends SIGKILL to the node and everything it started and waits until
+// all of it is gone, so a restart finds its ports and data directory free.
 func (r *Runtime) Kill(ctx context.Context, name string) error {
 	r.mu.Lock()
-	n, err := r.signal(name, syscall.SIGKILL)
+	n, strays, err := r.signalAll(name, syscall.SIGKILL)
 	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return waitExit(ctx, n)
+	if err := waitExit(ctx, n); err != nil {
+		return err
+	}
+	for !gone(strays) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("local runtime: processes %v of node %s did not exit: %w", strays, name, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Stop sends SIGTERM, then SIGKILL after a grace period.
@@ -513,7 +532,7 @@ func (r *Runtime) Stop(ctx context.Context, name string) error {
 func (r *Runtime) stopLocked(n *node) {
 	pid := n.cmd.Process.Pid
 	if n.paused {
-		_ = syscall.Kill(-pid, syscall.SIGCONT)
+		_, _ = signalTree(pid, syscall.SIGCONT)
 		n.paused = false
 	}
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
@@ -523,7 +542,7 @@ func (r *Runtime) stopLocked(n *node) {
 		select {
 		case <-exited:
 		case <-time.After(grace):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_, _ = signalTree(pid, syscall.SIGKILL)
 		}
 	}()
 }
@@ -542,7 +561,7 @@ func waitExit(ctx context.Context, n *node) error {
 // in effect.
 func (r *Runtime) Pause(ctx context.Context, name string) error {
 	r.mu.Lock()
-	n, err := r.signal(name, syscall.SIGSTOP)
+	n, strays, err := r.signalAll(name, syscall.SIGSTOP)
 	if err == nil {
 		n.paused = true
 	}
@@ -551,7 +570,7 @@ func (r *Runtime) Pause(ctx context.Context, name string) error {
 		return err
 	}
 	pid := n.cmd.Process.Pid
-	for !stopped(pid) {
+	for !stopped(pid) || !allStopped(strays) {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("local runtime: node %s did not stop: %w", name, ctx.Err())
@@ -700,7 +719,7 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 			select {
 			case <-n.exited:
 			case <-ctx.Done():
-				_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+				_, _ = signalTree(n.cmd.Process.Pid, syscall.SIGKILL)
 				<-n.exited
 			}
 		}
