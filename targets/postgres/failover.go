@@ -44,6 +44,9 @@ type Failover struct {
 	// the primary while its standby falls behind.
 	name        string
 	standbyOnly bool
+	// noWait leaves the first step's gap out of Next: a triggered plan
+	// (aimedFailover) is timed by its events and must not block.
+	noWait bool
 }
 
 var _ core.Nemesis = (*Failover)(nil)
@@ -62,7 +65,7 @@ func (f *Failover) Next(_ *rand.Rand, nodes []string) history.Op {
 		return history.Op{F: "failover-over"}
 	}
 	st := failoverSteps[f.next]
-	if f.next == 0 {
+	if f.next == 0 && !f.noWait {
 		time.Sleep(st.after)
 	}
 	f.next++
