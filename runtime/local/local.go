@@ -87,7 +87,10 @@ func WithLinkLayer(l LinkLayer) Option {
 
 // New returns a local runtime.
 func New(opts ...Option) (*Runtime, error) {
-	r := &Runtime{host: "127.0.0.1", startTimeout: 30 * time.Second, stopGrace: 3 * time.Second,
+	// The start timeout is sized for a loaded machine: a JVM or a
+	// PostgreSQL standby's base backup beside two CPU hogs takes well over
+	// 30 s, and a node that dies while starting is reported at once anyway.
+	r := &Runtime{host: "127.0.0.1", startTimeout: 2 * time.Minute, stopGrace: 3 * time.Second,
 		nodes: map[string]*node{}}
 	for _, o := range opts {
 		o(r)
