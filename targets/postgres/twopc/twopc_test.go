@@ -74,13 +74,17 @@ func TestCoordinatorCrash(t *testing.T) {
 	t.Run("anomaly", func(t *testing.T) {
 		out := playScenario(t, "twopc-coordinator-crash", false, 0)
 		r := out.Results.Checkers["bank"]
-		if r.Valid != checkers.Invalid || r.AnomalyCounts[bankcheck.KindInDoubt] != 1 {
-			t.Fatalf("verdict %s, want exactly one in-doubt transfer: %s %s", r.Valid, r.Summary, r.Error)
+		if r.Valid != checkers.Invalid || r.AnomalyCounts[bankcheck.KindInDoubt] < 1 {
+			t.Fatalf("verdict %s, want an in-doubt transfer: %s %s", r.Valid, r.Summary, r.Error)
 		}
+		// The crash is aimed at one transfer, committed on one participant
+		// and prepared on the other; on a loaded machine another transfer
+		// may be between its phases at that moment and stay in doubt too.
 		var a checkers.Anomaly
 		for _, x := range r.Anomalies {
-			if x.Kind == bankcheck.KindInDoubt {
+			if x.Kind == bankcheck.KindInDoubt && strings.Contains(x.Message, "committed") {
 				a = x
+				break
 			}
 		}
 		for _, w := range []string{"committed", "still prepared", "coordinator-crash on n1"} {
