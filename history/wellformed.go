@@ -27,8 +27,9 @@ func malformed(op *Op, format string, args ...any) error {
 //
 //   - record indexes strictly increase (no duplicates, none negative; a
 //     sub-history keeps its gaps);
-//   - times are not negative and never run backwards in record order (the
-//     writer stamps each record under its lock, so they never do);
+//   - times are not negative, and no completion is earlier than its
+//     invocation (record order, not time, is real-time order: checkers
+//     that read times read them per operation);
 //   - every record has a known type, an operation name, a process that is a
 //     number or the nemesis, names (f, key, node) in UTF-8 and a value that
 //     is JSON in UTF-8 with no lone surrogates (decoders fold such bytes to
@@ -52,9 +53,6 @@ func WellFormed(ops []Op, fs ...string) error {
 			}
 			if op.Index < prev.Index {
 				return malformed(op, "records out of order: it follows record %d", prev.Index)
-			}
-			if op.Time < prev.Time {
-				return malformed(op, "time %d ns is earlier than the %d ns of record %d before it; a history's clock never runs backwards", op.Time, prev.Time, prev.Index)
 			}
 		}
 		if op.Time < 0 {
@@ -126,6 +124,9 @@ func PairIndex(ops []Op) ([]int, error) {
 			if j < 0 {
 				return nil, malformed(op, "nemesis completes %q (%s) on %q with no open invocation of it", op.F, op.Type, op.Node)
 			}
+			if op.Time < ops[j].Time {
+				return nil, malformed(op, "the %s at %d ns is earlier than its invocation (record %d at %d ns)", op.Type, op.Time, ops[j].Index, ops[j].Time)
+			}
 			partner[i], partner[j] = j, i
 			continue
 		}
@@ -149,6 +150,8 @@ func PairIndex(ops []Op) ([]int, error) {
 			return nil, malformed(op, "the completion names key %q but its invocation (record %d) key %q", op.Key, inv.Index, inv.Key)
 		case inv.Node != "" && op.Node != "" && inv.Node != op.Node:
 			return nil, malformed(op, "the completion names node %q but its invocation (record %d) node %q", op.Node, inv.Index, inv.Node)
+		case op.Time < inv.Time:
+			return nil, malformed(op, "the %s at %d ns is earlier than its invocation (record %d at %d ns)", op.Type, op.Time, inv.Index, inv.Time)
 		}
 		delete(open, op.Process)
 		partner[i], partner[j] = j, i

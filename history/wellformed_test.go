@@ -48,7 +48,7 @@ func TestWellFormedRefusesBrokenProtocols(t *testing.T) {
 		"negative time":  {func() []Op { return []Op{rec(0, 0, Invoke, "read", -5)} }, nil, "negative time"},
 		"time backwards": {func() []Op {
 			return []Op{rec(0, 0, Invoke, "read", 5), rec(1, 0, OK, "read", 4)}
-		}, nil, "earlier"},
+		}, nil, "earlier than its invocation"},
 		"unknown type":   {func() []Op { return []Op{rec(0, 0, "done", "read", 1)} }, nil, "type"},
 		"no f":           {func() []Op { return []Op{rec(0, 0, Invoke, "", 1)} }, nil, "no operation name"},
 		"bad process":    {func() []Op { return []Op{rec(0, -7, Invoke, "read", 1)} }, nil, "process -7"},

@@ -146,9 +146,16 @@ type write struct {
 	hold      int // index into holds, -1 when none
 }
 
+// Fs are the client operations of the lock contract; a history with any
+// other is not judged.
+var Fs = []string{"acquire", "release", "read", "write"}
+
 // Check judges h.
 func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	res := checkers.Result{Counts: map[string]int64{}}
+	if err := history.WellFormed(h.Ops, Fs...); err != nil {
+		return unknown(res, err.Error())
+	}
 	end := history.EndTime(h.Ops)
 	fi := history.NewFaultIndex(h.Ops)
 

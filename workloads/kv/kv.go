@@ -143,6 +143,11 @@ type only struct {
 func (o only) Name() string { return o.inner.Name() }
 
 func (o only) Check(ctx context.Context, h *history.File) checkers.Result {
+	// The whole history must pair: dropping the other operations could hide
+	// a process that invoked twice or a completion of another operation.
+	if err := history.WellFormed(h.Ops); err != nil {
+		return checkers.Result{Valid: checkers.Unknown, Summary: "history cannot be judged", Error: err.Error()}
+	}
 	sub := *h
 	sub.Ops = make([]history.Op, 0, len(h.Ops))
 	for _, op := range h.Ops {
