@@ -241,7 +241,7 @@ func (t *SegmentTarget) Nodes(names []string, _ core.Params) ([]core.NodeSpec, e
 		// A primary and its streaming standby, as the postgres target
 		// runs them; the primary is ready once it holds the segments row.
 		sync := map[string]string{"async": "off", "sync": "on"}[t.standby]
-		pair, err := (&Target{isolation: "serializable", sync: sync, bin: t.bin}).Nodes(names[:2], nil)
+		pair, err := (&Target{isolation: "serializable", sync: sync, bin: t.bin, hostFiles: HostFiles(t.bin)}).Nodes(names[:2], nil)
 		if err != nil {
 			return nil, err
 		}
