@@ -31,7 +31,7 @@ func TestPostgresMatrixOnDocker(t *testing.T) {
 		{core.MatrixLocks, "postgres-row-lock", core.FaultPause, "invalid"},
 		{core.MatrixLocks, "postgres-row-lock-fenced", core.FaultPause, "valid"},
 		{core.MatrixIDs, "postgres-autoinc", core.FaultKill, "valid"},
-		{core.MatrixIDs, "postgres-segment", core.FaultFailover, ""},
+		{core.MatrixIDs, "postgres-segment", core.FaultFailover, "invalid"},
 	}
 	for _, c := range cells {
 		t.Run(c.row+"-"+c.fault, func(t *testing.T) {
