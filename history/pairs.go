@@ -32,35 +32,26 @@ func (p *Pair) End(end int64) int64 {
 	return p.Complete.Time
 }
 
-// Pairs matches every invocation with its completion, in invocation order. It
-// returns an error naming the record when the history breaks the protocol: a
-// process invoking while its previous operation is open, a completion with no
-// open invocation, or a completion of another operation.
+// Pairs matches every invocation with its completion, in invocation order
+// (see PairIndex). It returns a *MalformedError naming the record when the
+// history breaks the protocol: a process invoking while its previous
+// operation is open, a completion with no open invocation, or a completion
+// of another operation, key or node.
 func Pairs(ops []Op) ([]Pair, error) {
+	partner, err := PairIndex(ops)
+	if err != nil {
+		return nil, err
+	}
 	pairs := make([]Pair, 0, len(ops)/2+1)
-	open := make(map[int]int) // process -> index in pairs
 	for i := range ops {
-		op := &ops[i]
-		if op.Type == Invoke {
-			if j, busy := open[op.Process]; busy {
-				return nil, fmt.Errorf("record %d: process %s invokes %q while its %q (record %d) is still open",
-					op.Index, processName(op.Process), op.F, pairs[j].Invoke.F, pairs[j].Invoke.Index)
-			}
-			open[op.Process] = len(pairs)
-			pairs = append(pairs, Pair{Invoke: *op})
+		if ops[i].Type != Invoke {
 			continue
 		}
-		j, ok := open[op.Process]
-		if !ok {
-			return nil, fmt.Errorf("record %d: process %s completes %q (%s) with no open invocation",
-				op.Index, processName(op.Process), op.F, op.Type)
+		p := Pair{Invoke: ops[i]}
+		if j := partner[i]; j >= 0 {
+			p.Complete = ops[j]
 		}
-		if pairs[j].Invoke.F != op.F {
-			return nil, fmt.Errorf("record %d: process %s completes %q but invoked %q (record %d)",
-				op.Index, processName(op.Process), op.F, pairs[j].Invoke.F, pairs[j].Invoke.Index)
-		}
-		pairs[j].Complete = *op
-		delete(open, op.Process)
+		pairs = append(pairs, p)
 	}
 	return pairs, nil
 }
@@ -89,26 +80,43 @@ func EndTime(ops []Op) int64 {
 }
 
 // Faults returns the invocations of the faults that took effect or may have
-// (every one whose completion is not fail), in order. A fault counts from its
+// (every one whose completion is not fail), in order. Overlapping faults are
+// paired as PairIndex pairs them; a completion that pairs with nothing is
+// ignored here (checkers refuse such a history before they get here). A fault counts from its
 // invocation: a clock strobe or a slow kill acts before it completes.
 func Faults(ops []Op) []Op {
 	var out []Op
-	open := -1 // position in out of the fault awaiting its completion
-	for _, op := range ops {
+	var failed []bool // by position in out
+	var nem nemesisOpen
+	pos := map[int]int{} // position in ops of an open fault -> its position in out
+	for i := range ops {
+		op := &ops[i]
 		if !op.IsNemesis() {
 			continue
 		}
 		if op.Type == Invoke {
-			out = append(out, op)
-			open = len(out) - 1
+			nem = append(nem, i)
+			pos[i] = len(out)
+			out = append(out, *op)
+			failed = append(failed, false)
 			continue
 		}
-		if op.Type == Fail && open >= 0 && out[open].F == op.F && out[open].Node == op.Node {
-			out = append(out[:open], out[open+1:]...)
+		j := nem.close(ops, op)
+		if j < 0 {
+			continue
 		}
-		open = -1
+		if op.Type == Fail {
+			failed[pos[j]] = true // it never happened
+		}
+		delete(pos, j)
 	}
-	return out
+	kept := out[:0]
+	for k, f := range out {
+		if !failed[k] {
+			kept = append(kept, f)
+		}
+	}
+	return kept
 }
 
 // FaultIndex answers "which fault came just before time t" in O(log n).

@@ -176,9 +176,16 @@ type Details struct {
 	Unquiesced []string `json:"unquiesced_nodes,omitempty"`
 }
 
+// Fs are the client operations of the convergence contract; a history with
+// any other is not judged.
+var Fs = []string{"write", "delete", "read", "dump"}
+
 // Check judges the history.
 func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	res := checkers.Result{Counts: map[string]int64{}}
+	if err := history.WellFormed(h.Ops, Fs...); err != nil {
+		return unknown(res, err.Error())
+	}
 	pairs, err := history.ClientPairs(h.Ops)
 	if err != nil {
 		return unknown(res, "history is malformed: "+err.Error())

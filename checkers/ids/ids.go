@@ -138,6 +138,9 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	if start.IsZero() {
 		return unknown("the history's header has no start time, so no ID's timestamp can be placed on the run's time line")
 	}
+	if err := history.WellFormed(ops, Generate); err != nil {
+		return unknown(err.Error())
+	}
 	counts := map[string]int64{"attempted": 0, "ok": 0, "fail": 0, "info": 0}
 	procs := make([]pending, 0, 64)
 	// Clusters are small: a linear scan beats hashing the node name twice
