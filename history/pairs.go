@@ -85,10 +85,27 @@ func EndTime(ops []Op) int64 {
 // ignored here (checkers refuse such a history before they get here). A fault counts from its
 // invocation: a clock strobe or a slow kill acts before it completes.
 func Faults(ops []Op) []Op {
+	done := FaultCompletions(ops)
 	var out []Op
-	var failed []bool // by position in out
+	for i := range ops {
+		if op := &ops[i]; op.IsNemesis() && op.Type == Invoke {
+			if j, ok := done[i]; ok && ops[j].Type == Fail {
+				continue // it never happened
+			}
+			out = append(out, *op)
+		}
+	}
+	return out
+}
+
+// FaultCompletions maps the position of each nemesis invocation in ops to
+// the position of its completion, pairing overlapping faults as PairIndex
+// does; a fault that never completed is absent. A completion that pairs
+// with nothing is ignored here (checkers refuse such a history first). It
+// reads only nemesis records, so it costs little on a large history.
+func FaultCompletions(ops []Op) map[int]int {
+	done := map[int]int{}
 	var nem nemesisOpen
-	pos := map[int]int{} // position in ops of an open fault -> its position in out
 	for i := range ops {
 		op := &ops[i]
 		if !op.IsNemesis() {
@@ -96,27 +113,13 @@ func Faults(ops []Op) []Op {
 		}
 		if op.Type == Invoke {
 			nem = append(nem, i)
-			pos[i] = len(out)
-			out = append(out, *op)
-			failed = append(failed, false)
 			continue
 		}
-		j := nem.close(ops, op)
-		if j < 0 {
-			continue
-		}
-		if op.Type == Fail {
-			failed[pos[j]] = true // it never happened
-		}
-		delete(pos, j)
-	}
-	kept := out[:0]
-	for k, f := range out {
-		if !failed[k] {
-			kept = append(kept, f)
+		if j := nem.close(ops, op); j >= 0 {
+			done[j] = i
 		}
 	}
-	return kept
+	return done
 }
 
 // FaultIndex answers "which fault came just before time t" in O(log n).

@@ -76,6 +76,9 @@ type Cell struct {
 	// Witness is the first anomaly in one line (for unknown: why; for
 	// n/a and error: why).
 	Witness string `json:"witness,omitempty"`
+	// OffRuntime marks an n/a cell of a row that cannot run on this
+	// runtime at all (core.MatrixRow.NotOn); Witness says why.
+	OffRuntime bool `json:"off_runtime,omitempty"`
 	// Dir is the run's directory and Report its report page.
 	Dir    string `json:"dir,omitempty"`
 	Report string `json:"report,omitempty"`
@@ -260,6 +263,12 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 	if ctx.Err() != nil {
 		c.Verdict, c.Witness = Error, "not run: interrupted"
 		return c
+	}
+	if row.NotOn != nil {
+		if why := row.NotOn(runtime); why != "" {
+			c.Verdict, c.OffRuntime, c.Witness = NA, true, fmt.Sprintf("not on the %s runtime: %s", runtime, why)
+			return c
+		}
 	}
 	cfg, ok := row.Cell(fault, runtime)
 	if !ok {

@@ -14,8 +14,14 @@ import (
 // move (clock: n/a), and an ensemble has no replica to promote by hand
 // (failover: n/a: a killed leader is replaced by election under kill).
 func MatrixRows() []core.MatrixRow {
+	notOn := func(runtime string) string {
+		if runtime == "local" {
+			return ""
+		}
+		return "ZooKeeper's servers are JVMs from the host's packages, and a node image built FROM scratch carries no JVM"
+	}
 	lockRow := func(name, doc, fencing string) core.MatrixRow {
-		return core.MatrixRow{Matrix: core.MatrixLocks, Name: name, Doc: doc,
+		return core.MatrixRow{Matrix: core.MatrixLocks, Name: name, Doc: doc, NotOn: notOn,
 			Cell: func(fault, runtime string) (core.Config, bool) {
 				cfg := core.Config{Target: Name, Workload: "lock-set", Nodes: 3, Concurrency: 3,
 					TimeLimit: 8 * time.Second, NemesisInterval: 1500 * time.Millisecond, Seed: 11,
@@ -41,7 +47,7 @@ func MatrixRows() []core.MatrixRow {
 				return cfg, true
 			}}
 	}
-	ids := core.MatrixRow{Matrix: core.MatrixIDs, Name: "zk-sequential",
+	ids := core.MatrixRow{Matrix: core.MatrixIDs, Name: "zk-sequential", NotOn: notOn,
 		Doc: "ZooKeeper sequential znodes (the ID is the sequence number the leader appends): unique and increasing across servers; unavailable without a quorum",
 		Cell: func(fault, runtime string) (core.Config, bool) {
 			if runtime != "local" {

@@ -1,6 +1,7 @@
 package zookeeper_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/chaostest/chaos/builtin"
@@ -11,7 +12,7 @@ import (
 
 // Every cell the ZooKeeper rows run is a configuration Prepare accepts (the
 // parameters are known and valid, the faults offered), and only the clock
-// and failover columns and the docker runtime are n/a.
+// and failover columns are n/a; on docker the rows say they cannot run.
 func TestMatrixCellsPrepare(t *testing.T) {
 	needZooKeeper(t)
 	reg := builtin.New(zookeeper.Register)
@@ -21,6 +22,9 @@ func TestMatrixCellsPrepare(t *testing.T) {
 		}
 		if row.Doc == "" {
 			t.Errorf("%s/%s has no doc", row.Matrix, row.Name)
+		}
+		if row.NotOn == nil || row.NotOn("local") != "" || !strings.Contains(row.NotOn("docker"), "JVM") {
+			t.Errorf("%s/%s: the matrix is not told it runs on the local runtime only, and why", row.Matrix, row.Name)
 		}
 		for _, fault := range core.MatrixFaults() {
 			cfg, ok := row.Cell(fault, "local")
