@@ -107,11 +107,12 @@ var scenarios = []scenario{
 		controlExpect: "replication intact: the replica has c0's lock when promoted and refuses c1",
 		timeLimit:     5500 * time.Millisecond, nodes: 2,
 		// c0 holds 3.5s from its grant; the kill follows the grant by at
-		// most a second (the wait for the replica); c1 tries from 2s for
-		// about 1.5s, inside c0's hold.
+		// most a second (the wait for the replica); c1 is held until the
+		// promotion is done (however long the runtime took to kill and
+		// promote) and then tries 6 times, 250ms apart, inside c0's hold.
 		params: func(control bool) core.Params {
 			return core.Params{"redis-lock": "single", "redis-lock-nodes": "n1,n2", "redis-replicas": "n2=n1", "redis-node-timeout": "150ms",
-				"lock-ttl": "5s", "lock-hold": "3500ms,200ms", "lock-start": "300ms,2s", "lock-attempts": "1,6", "lock-retry": "250ms"}
+				"lock-ttl": "5s", "lock-hold": "3500ms,200ms", "lock-start": "300ms,0s", "lock-attempts": "1,6", "lock-retry": "250ms"}
 		},
 		script: func(control bool) []Step {
 			var steps []Step
@@ -120,7 +121,7 @@ var scenarios = []scenario{
 			}
 			return append(steps,
 				Step{On: c0Granted, F: "kill", Node: "n1", Replica: "n2"},
-				Step{F: "promote", Node: "n2"})
+				Step{F: "promote", Node: "n2", Releases: "c1"})
 		},
 	},
 }
