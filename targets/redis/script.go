@@ -45,11 +45,12 @@ type Step struct {
 	// Primary, on a replicaof, is the node the step's node follows from
 	// then on (a restarted old primary rejoining as a replica).
 	Primary string
-	// Releases names a client whose acquires the script holds back (a
-	// lock.Gate) from the run's first event until this step has been
-	// applied: the client tries the lock once the fault is done (the
-	// replica promoted), however long the runtime took to do it.
-	Releases string
+	// Releases names clients whose acquires the script holds back (a
+	// lock.Gate each) from the run's first event until this step has been
+	// applied: they try the lock once the fault is done (the partition in
+	// place, the replica promoted), however long the runtime took to do
+	// it; a client's lock-start delay then counts from there.
+	Releases []string
 }
 
 // Event is what a step waits for: the acquire of Client completing ok, or,
@@ -89,8 +90,8 @@ type StepValue struct {
 	// Skip and Primary: see Step.
 	Skip    int64  `json:"skip,omitempty"`
 	Primary string `json:"primary,omitempty"`
-	// Releases: the client held until this step was applied.
-	Releases string `json:"releases,omitempty"`
+	// Releases: the clients held until this step was applied.
+	Releases []string `json:"releases,omitempty"`
 }
 
 // Script is a fixed fault plan: the nemesis of a named scenario. Its plan
@@ -118,7 +119,7 @@ type Script struct {
 	// gates are the held clients by the step that releases them, closed at
 	// the first event (before any client's first acquire is sent).
 	gatesMu sync.Mutex
-	gates   map[int]*lock.Gate
+	gates   map[int][]*lock.Gate
 	started bool
 }
 
@@ -218,7 +219,7 @@ func (s *Script) Apply(ctx context.Context, rt core.Runtime, op history.Op) hist
 		_ = sleepCtx(ctx, s.steps[0].After)
 	}
 	done := s.apply(ctx, rt, op, v)
-	if g := s.gate(v.Step); g != nil {
+	for _, g := range s.gate(v.Step) {
 		// Open even when the step's outcome is unknown: the client then
 		// meets whatever state the step left.
 		g.Open()
@@ -302,17 +303,17 @@ func (s *Script) holdClients() {
 	s.gatesMu.Lock()
 	defer s.gatesMu.Unlock()
 	for i, st := range s.steps {
-		if st.Releases != "" {
+		for _, c := range st.Releases {
 			if s.gates == nil {
-				s.gates = map[int]*lock.Gate{}
+				s.gates = map[int][]*lock.Gate{}
 			}
-			s.gates[i] = s.pauses.Hold(st.Releases)
+			s.gates[i] = append(s.gates[i], s.pauses.Hold(c))
 		}
 	}
 }
 
-// gate takes the gate step releases, if any.
-func (s *Script) gate(step int) *lock.Gate {
+// gate takes the gates step releases.
+func (s *Script) gate(step int) []*lock.Gate {
 	s.gatesMu.Lock()
 	defer s.gatesMu.Unlock()
 	g := s.gates[step]
@@ -325,8 +326,10 @@ func (s *Script) gate(step int) *lock.Gate {
 // acquire, having sent nothing.
 func (s *Script) HealOps(nodes []string) []history.Op {
 	s.gatesMu.Lock()
-	for i, g := range s.gates {
-		g.Cancel(fmt.Sprintf("step %d (%s %s) of %s was not applied before the main phase ended", i, s.steps[i].F, s.steps[i].Node, s.name))
+	for i, gs := range s.gates {
+		for _, g := range gs {
+			g.Cancel(fmt.Sprintf("step %d (%s %s) of %s was not applied before the main phase ended", i, s.steps[i].F, s.steps[i].Node, s.name))
+		}
 	}
 	s.gates = nil
 	s.gatesMu.Unlock()
