@@ -13,6 +13,7 @@ package matrix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -183,7 +184,49 @@ func Plan(reg *core.Registry, o Options) ([]core.MatrixRow, []string, []string, 
 			return nil, nil, nil, fmt.Errorf("--runtime: %w", err)
 		}
 	}
+	// A row asked for by name that none of the runtimes can run would be a
+	// matrix of n/a: refused now, saying where it runs.
+	for _, row := range rows {
+		if len(o.Rows) == 0 {
+			break
+		}
+		var errs []error
+		for _, rt := range o.Runtimes {
+			if err := runsOn(reg, rowTarget(row, rt), rt); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) == len(o.Runtimes) {
+			return nil, nil, nil, fmt.Errorf("--rows %s: %w", row.Name, errs[0])
+		}
+	}
 	return rows, faults, o.Runtimes, nil
+}
+
+// rowTarget is the target a row's cells run on runtime, "" when no cell
+// applies there.
+func rowTarget(row core.MatrixRow, runtime string) string {
+	for _, f := range core.MatrixFaults() {
+		if cfg, ok := row.Cell(f, runtime); ok {
+			return cfg.Target
+		}
+	}
+	return ""
+}
+
+// runsOn reports whether runtime provides what target needs (nil for a
+// target the registry does not know: Prepare says so).
+func runsOn(reg *core.Registry, target, runtime string) error {
+	ti, err := reg.Target(target)
+	if err != nil {
+		return nil
+	}
+	var le *core.LacksError
+	if err := reg.CanRun(runtime, ti); errors.As(err, &le) {
+		return fmt.Errorf("the %s runtime cannot run %s: its nodes need %s (%s); run it with --runtime %s",
+			runtime, target, le.Need.Capability, le.Need.Why, strings.Join(le.Others, " or --runtime "))
+	}
+	return nil
 }
 
 // Run runs every cell and returns the matrix. An error means the options
@@ -271,7 +314,11 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 		c.Verdict, c.Witness = Error, err.Error()
 		return c
 	}
-	cfg.Store, cfg.NewRuntime, cfg.Progress, cfg.Scenario = o.Store, nr, nil, nil
+	if err := runsOn(reg, cfg.Target, runtime); err != nil {
+		c.Verdict, c.Witness = NA, err.Error()
+		return c
+	}
+	cfg.Store, cfg.NewRuntime, cfg.Runtime, cfg.Progress, cfg.Scenario = o.Store, nr, runtime, nil, nil
 	if o.Seed != nil {
 		cfg.Seed = *o.Seed
 	}
