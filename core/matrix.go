@@ -64,6 +64,10 @@ type MatrixRow struct {
 	// never for cells whose faults are triggered by events (a scripted
 	// failover), whose timing is part of the plan.
 	Cell func(fault, runtime string) (cfg Config, ok bool)
+	// NotOn, when set, says why the row cannot run on a runtime at all
+	// ("" when it can): the matrix shows the row's cells there as not on
+	// this runtime, with that reason, instead of asking Cell.
+	NotOn func(runtime string) (reason string)
 }
 
 // AddMatrixRow registers a row; a second row of the same matrix and name

@@ -215,3 +215,65 @@ func TestUnofferedReadsAnnotatedNames(t *testing.T) {
 		t.Errorf("unoffered = %v, want pause", m)
 	}
 }
+
+// TestNotOnRuntime: a row that cannot run on a runtime at all is n/a there
+// with its reason, without its cells being asked for or a runtime made, and
+// the table says "not on this runtime" and why, once per row.
+func TestNotOnRuntime(t *testing.T) {
+	reg := builtin.New()
+	row := core.MatrixRow{Matrix: core.MatrixLocks, Name: "jvm-lock", Doc: "a lock on JVM servers",
+		NotOn: func(runtime string) string {
+			if runtime == "local" {
+				return ""
+			}
+			return "its servers are JVMs"
+		},
+		Cell: func(fault, runtime string) (core.Config, bool) {
+			if runtime != "local" {
+				t.Errorf("Cell asked for %s on %s", fault, runtime)
+			}
+			return core.Config{}, false
+		}}
+	o := Options{Matrix: core.MatrixLocks, NewRuntime: func(name string) (func() (core.Runtime, error), error) {
+		t.Errorf("a runtime made for %s", name)
+		return nil, nil
+	}}
+	res := &Result{Matrix: core.MatrixLocks, Rows: []Row{{Name: row.Name, Doc: row.Doc}},
+		Faults: []string{core.FaultNone, core.FaultKill}, Runtimes: []string{"local", "docker"}}
+	for _, rt := range res.Runtimes {
+		for _, f := range res.Faults {
+			c := runCell(context.Background(), reg, o, row, f, rt)
+			res.Cells = append(res.Cells, c)
+			if c.Verdict != NA {
+				t.Errorf("%s on %s: %s, want n/a", f, rt, c.Verdict)
+			}
+			if off := rt == "docker"; c.OffRuntime != off {
+				t.Errorf("%s on %s: OffRuntime %v, want %v (%s)", f, rt, c.OffRuntime, off, c.Witness)
+			}
+		}
+	}
+	if c, _ := res.Cell("jvm-lock", core.FaultKill, "docker"); c.Witness != "not on the docker runtime: its servers are JVMs" {
+		t.Errorf("docker witness %q", c.Witness)
+	}
+	if !res.Complete() {
+		t.Error("a row off a runtime made the matrix incomplete")
+	}
+	var md strings.Builder
+	RenderMarkdown(&md, res)
+	for _, s := range []string{"| jvm-lock | n/a | n/a |", "| jvm-lock | not on this runtime | not on this runtime |",
+		"- `jvm-lock` not on the docker runtime: its servers are JVMs\n"} {
+		if !strings.Contains(md.String(), s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md.String())
+		}
+	}
+	if n := strings.Count(md.String(), "its servers are JVMs"); n != 1 {
+		t.Errorf("the reason appears %d times, want once:\n%s", n, md.String())
+	}
+	var page strings.Builder
+	if err := RenderHTML(&page, res, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), ">not on this runtime<") || !strings.Contains(page.String(), "its servers are JVMs") {
+		t.Errorf("page does not say the row is not on docker and why")
+	}
+}
