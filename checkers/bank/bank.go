@@ -134,6 +134,9 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	if c.Accounts < 1 {
 		return unknown("the workload declares %d accounts", c.Accounts)
 	}
+	if err := history.WellFormed(h.Ops, FTransfer, FRead, FFinal); err != nil {
+		return unknown("%v", err)
+	}
 	// Pair client records only: faults planned on the clock and faults
 	// aimed at events are applied side by side, so nemesis records need
 	// not pair up.

@@ -175,6 +175,9 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 		}
 		return nil
 	}
+	if err := history.WellFormed(h.Ops, F); err != nil {
+		return unknown(err.Error())
+	}
 	if err := a.collect(h.Ops); err != nil {
 		return unknown(err.Error())
 	}
