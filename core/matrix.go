@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -42,6 +43,22 @@ const (
 // MatrixFaults lists the fault columns in the order a matrix shows them.
 func MatrixFaults() []string {
 	return []string{FaultNone, FaultPartition, FaultKill, FaultPause, FaultClock, FaultFailover}
+}
+
+// FaultNemeses are the nemeses for a comma-separated list of fault columns
+// ("none" or "": no nemesis), for a row whose nemeses for the columns it
+// takes are named like them. ok is false for a column not among takes.
+func FaultNemeses(faults string, takes ...string) (nemeses []string, ok bool) {
+	if faults == FaultNone || faults == "" {
+		return nil, true
+	}
+	for _, f := range strings.Split(faults, ",") {
+		if !slices.Contains(takes, f) {
+			return nil, false
+		}
+		nemeses = append(nemeses, f)
+	}
+	return nemeses, true
 }
 
 // MatrixRow is one row of a comparison matrix: an implementation of a lock
