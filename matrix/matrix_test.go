@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,5 +276,38 @@ func TestNotOnRuntime(t *testing.T) {
 	}
 	if !strings.Contains(page.String(), ">not on this runtime<") || !strings.Contains(page.String(), "its servers are JVMs") {
 		t.Errorf("page does not say the row is not on docker and why")
+	}
+}
+
+// TestTargetNeedsPutCellsOffRuntime: a row whose target needs what a
+// runtime does not provide is not on that runtime, by the target's Needs
+// alone, without a runtime made; asked for by name on that runtime only, it
+// is refused by Plan.
+func TestTargetNeedsPutCellsOffRuntime(t *testing.T) {
+	reg := builtin.New()
+	reg.AddTarget(core.TargetInfo{Name: "jvmkv", Workloads: []string{"lock-set"},
+		Needs: []core.Need{{Capability: core.HostSoftware, Why: "its servers are JVMs"}},
+		New:   func(core.Params) (core.Target, error) { return nil, errors.New("not built here") }})
+	reg.AddRuntime(core.RuntimeInfo{Name: "scratch", New: func(context.Context) (core.Runtime, error) { return nil, errors.New("not made") }})
+	row := core.MatrixRow{Matrix: core.MatrixLocks, Name: "jvm-lock", Doc: "a lock on JVM servers",
+		Cell: func(fault, runtime string) (core.Config, bool) {
+			return core.Config{Target: "jvmkv", Workload: "lock-set"}, fault == core.FaultNone
+		}}
+	reg.AddMatrixRow(row)
+	o := Options{Matrix: core.MatrixLocks, NewRuntime: func(name string) (func() (core.Runtime, error), error) {
+		t.Errorf("a runtime made for %s", name)
+		return nil, errors.New("not made")
+	}}
+	c := runCell(context.Background(), reg, o, row, core.FaultNone, "scratch")
+	if c.Verdict != NA || !c.OffRuntime || !strings.Contains(c.Witness, "host-software") || !strings.Contains(c.Witness, "JVMs") {
+		t.Errorf("cell on scratch: %+v", c)
+	}
+	o.Rows, o.Runtimes = []string{"jvm-lock"}, []string{"scratch"}
+	if _, _, _, err := Plan(reg, o); !errors.Is(err, core.ErrRuntimeLacks) || !strings.Contains(err.Error(), "--runtime local") {
+		t.Errorf("Plan of jvm-lock on scratch only: %v", err)
+	}
+	o.Runtimes = []string{"local", "scratch"}
+	if _, _, _, err := Plan(reg, o); err != nil {
+		t.Errorf("Plan of jvm-lock on local and scratch: %v", err)
 	}
 }
