@@ -10,7 +10,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -601,14 +600,7 @@ func stopped(pid int) bool {
 		return false
 	}
 	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return false
-		}
-		// The state follows the command name, which is in parentheses
-		// and may itself hold spaces or parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+		if st, ok := readStatFile(p); !ok || (st.state != 'T' && st.state != 't') {
 			return false
 		}
 	}

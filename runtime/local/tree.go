@@ -18,16 +18,23 @@ import (
 
 // procStat is what this package reads of /proc/<pid>/stat.
 type procStat struct {
-	state byte
-	ppid  int
-	pgrp  int
+	state   byte
+	ppid    int
+	pgrp    int
+	session int
 }
 
-// readStat parses /proc/<pid>/stat. The command name is in parentheses and
-// may itself hold spaces or parentheses, so fields are counted from the last
-// closing parenthesis.
+// readStat reads /proc/<pid>/stat.
 func readStat(pid int) (procStat, bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	return readStatFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+}
+
+// readStatFile parses a stat file of /proc (a process's, or a thread's
+// under task/). The command name is in parentheses and may itself hold
+// spaces or parentheses, so fields are counted from the last closing
+// parenthesis.
+func readStatFile(path string) (procStat, bool) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return procStat{}, false
 	}
@@ -36,15 +43,16 @@ func readStat(pid int) (procStat, bool) {
 		return procStat{}, false
 	}
 	f := bytes.Fields(b[i+2:])
-	if len(f) < 3 {
+	if len(f) < 4 {
 		return procStat{}, false
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
 	pgrp, err2 := strconv.Atoi(string(f[2]))
-	if err1 != nil || err2 != nil || len(f[0]) == 0 {
+	sid, err3 := strconv.Atoi(string(f[3]))
+	if err1 != nil || err2 != nil || err3 != nil || len(f[0]) == 0 {
 		return procStat{}, false
 	}
-	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp}, true
+	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, session: sid}, true
 }
 
 // descendants returns every live process below root, as /proc tells now.

@@ -87,30 +87,17 @@ func TestFaultsReachChildrenInTheirOwnSession(t *testing.T) {
 // state is the process's state letter, 0 when it is gone.
 func state(t *testing.T, pid int) byte {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	s, _, ok := local.ProcStat(pid)
+	if !ok {
 		return 0
 	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || i+2 >= len(b) {
-		t.Fatalf("stat of %d: %q", pid, b)
-	}
-	return b[i+2]
+	return s
 }
 
 // session is the process's session id from /proc, -1 when it is gone.
 func session(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return -1
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 4 {
-		return -1
-	}
-	sid, err := strconv.Atoi(f[3])
-	if err != nil {
+	_, sid, ok := local.ProcStat(pid)
+	if !ok {
 		return -1
 	}
 	return sid

@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chaostest/chaos/core"
-	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/internal/httpnode"
+	idsworkload "github.com/chaostest/chaos/workloads/ids"
 )
 
 // SegmentName is the segment-allocation target's registered name, and
@@ -318,38 +318,5 @@ func (t *SegmentTarget) NewClient(_ context.Context, workload string, cc core.Cl
 	if err != nil {
 		return nil, err
 	}
-	return &httpIDClient{http: t.http, url: "http://" + a + "/id"}, nil
+	return &idsworkload.HTTPClient{HTTP: t.http, URL: "http://" + a + "/id"}, nil
 }
-
-// httpIDClient asks an ID server for IDs over HTTP.
-type httpIDClient struct {
-	http *http.Client
-	url  string
-}
-
-// Invoke asks for one ID: a refusal (503) or a request that never left is
-// fail; anything after the request may have reached the server is info.
-func (c *httpIDClient) Invoke(ctx context.Context, op history.Op) history.Op {
-	status, body, err := httpnode.Do(ctx, c.http, http.MethodGet, c.url, "")
-	switch {
-	case err != nil && httpnode.IsDialError(err):
-		op.Type, op.Error = history.Fail, err.Error()
-	case err != nil:
-		op.Type, op.Error = history.Info, err.Error()
-	case status == http.StatusServiceUnavailable:
-		op.Type, op.Error = history.Fail, body
-	case status != http.StatusOK:
-		op.Type, op.Error = history.Info, fmt.Sprintf("HTTP %d: %s", status, body)
-	default:
-		id, perr := strconv.ParseUint(body, 10, 64)
-		if perr != nil {
-			op.Type, op.Value = history.OK, history.JSON(body)
-			return op
-		}
-		op.Type, op.Value = history.OK, history.Uint(id)
-	}
-	return op
-}
-
-// Close does nothing: the HTTP client is the target's.
-func (c *httpIDClient) Close() error { return nil }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/chaostest/chaos/checkers/ids"
 	"github.com/chaostest/chaos/core"
-	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/internal/httpnode"
 	idsworkload "github.com/chaostest/chaos/workloads/ids"
 )
@@ -101,38 +100,5 @@ func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientCo
 	if err != nil {
 		return nil, err
 	}
-	return &client{t: t, url: "http://" + a + "/id"}, nil
+	return &idsworkload.HTTPClient{HTTP: t.http, URL: "http://" + a + "/id"}, nil
 }
-
-type client struct {
-	t   *Target
-	url string
-}
-
-// Invoke asks for one ID. A refusal is fail (the node said it issued
-// nothing); a connection that could not be made is fail too; anything after
-// the request may have reached the node is info.
-func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
-	status, body, err := httpnode.Do(ctx, c.t.http, http.MethodGet, c.url, "")
-	switch {
-	case err != nil && httpnode.IsDialError(err):
-		op.Type, op.Error = history.Fail, err.Error()
-	case err != nil:
-		op.Type, op.Error = history.Info, err.Error()
-	case status == http.StatusServiceUnavailable:
-		op.Type, op.Error = history.Fail, body
-	case status != http.StatusOK:
-		op.Type, op.Error = history.Info, fmt.Sprintf("HTTP %d: %s", status, body)
-	default:
-		id, perr := strconv.ParseUint(body, 10, 64)
-		if perr != nil {
-			// Record what the node said: the checker flags it.
-			op.Type, op.Value = history.OK, history.JSON(body)
-			return op
-		}
-		op.Type, op.Value = history.OK, history.Uint(id)
-	}
-	return op
-}
-
-func (c *client) Close() error { return nil }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -49,9 +46,8 @@ type HolderCrash struct {
 
 	struck int // plan state (Trigger only)
 
-	mu   sync.Mutex
-	cut  bool
-	wake chan struct{}
+	holderLinks // its mutex also guards wake
+	wake        chan struct{}
 }
 
 var (
@@ -69,11 +65,7 @@ func NewHolderCrash(board *Pauses, p core.Params) (*HolderCrash, error) {
 	if n.count < 1 {
 		return nil, fmt.Errorf("--holder-crash-count %d: must be at least 1", n.count)
 	}
-	for _, c := range strings.Split(p.String("holder-crash-clients", ""), ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			n.clients = append(n.clients, c)
-		}
-	}
+	n.clients = splitClients(p.String("holder-crash-clients", ""))
 	return n, nil
 }
 
@@ -92,11 +84,8 @@ func (n *HolderCrash) Trigger(_ *rand.Rand, ev history.Op, nodes []string) []his
 	if ev.IsNemesis() || ev.F != FAcquire || ev.Type != history.OK || n.struck >= n.count {
 		return nil
 	}
-	var g Grant
-	if err := ev.DecodeValue(&g); err != nil || g.Client == "" {
-		return nil
-	}
-	if len(n.clients) > 0 && !slices.Contains(n.clients, g.Client) {
+	g, ok := struckGrant(ev, n.clients)
+	if !ok {
 		return nil
 	}
 	n.struck++
@@ -153,21 +142,9 @@ func (n *HolderCrash) crash(ctx context.Context, rt core.Runtime, op history.Op,
 		op.Type, op.Error = history.Info, "no pause board: only the holder's links were cut"
 		return op
 	}
-	t := time.NewTimer(10 * time.Second)
-	defer t.Stop()
-	select {
-	case <-started:
+	if awaitStarted(ctx, started, cancel, 10*time.Second) {
 		op.Type = history.OK
 		return op
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	cancel()
-	select {
-	case <-started:
-		op.Type = history.OK
-		return op
-	default:
 	}
 	// The holder reached no pause point: it may still act, so the crash
 	// did not happen as planned.
@@ -183,23 +160,6 @@ func (n *HolderCrash) release() {
 		close(n.wake)
 		n.wake = nil
 	}
-}
-
-func (n *HolderCrash) heal(ctx context.Context, rt core.Runtime, op history.Op) history.Op {
-	n.mu.Lock()
-	cut := n.cut
-	n.mu.Unlock()
-	if cut {
-		if err := rt.Heal(ctx); err != nil {
-			op.Type, op.Error = history.Info, "heal the holder's links: "+err.Error()
-			return op
-		}
-		n.mu.Lock()
-		n.cut = false
-		n.mu.Unlock()
-	}
-	op.Type = history.OK
-	return op
 }
 
 // HealOps heals the links and wakes the dead client if the phase ended

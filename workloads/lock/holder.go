@@ -54,10 +54,10 @@ type HolderPause struct {
 	struck int
 	lastAt int64
 
-	// Apply state (the runner applies one fault at a time).
-	mu      sync.Mutex
+	// Apply state (the runner applies one fault at a time), under the
+	// links' mutex.
+	holderLinks
 	started time.Time // when the current pause began; zero: none
-	cut     bool      // links may be cut now
 }
 
 var (
@@ -88,11 +88,7 @@ func NewHolderPause(board *Pauses, p core.Params) (*HolderPause, error) {
 	if n.d <= 0 || n.gap < 0 || n.count < 0 {
 		return nil, fmt.Errorf("--holder-pause-duration must be positive, --holder-pause-gap and --holder-pause-count not negative")
 	}
-	for _, c := range strings.Split(p.String("holder-pause-clients", ""), ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			n.clients = append(n.clients, c)
-		}
-	}
+	n.clients = splitClients(p.String("holder-pause-clients", ""))
 	return n, nil
 }
 
@@ -117,11 +113,8 @@ func (n *HolderPause) Trigger(_ *rand.Rand, ev history.Op, nodes []string) []his
 	if n.struck > 0 && ev.Time < n.lastAt+int64(n.gap) {
 		return nil
 	}
-	var g Grant
-	if err := ev.DecodeValue(&g); err != nil || g.Client == "" {
-		return nil
-	}
-	if len(n.clients) > 0 && !slices.Contains(n.clients, g.Client) {
+	g, ok := struckGrant(ev, n.clients)
+	if !ok {
 		return nil
 	}
 	n.struck++
@@ -176,23 +169,10 @@ func (n *HolderPause) pause(ctx context.Context, rt core.Runtime, op history.Op,
 	if n.board != nil {
 		started, cancel = n.board.Arm(v.Client, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-started:
+	if awaitStarted(ctx, started, cancel, d) {
 		n.setStarted(time.Now())
 		op.Type = history.OK
 		return op
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	cancel()
-	select {
-	case <-started:
-		n.setStarted(time.Now())
-		op.Type = history.OK
-		return op
-	default:
 	}
 	// The holder never reached a pause point: its links were cut for the
 	// pause's length all the same.
@@ -224,21 +204,79 @@ func (n *HolderPause) resume(ctx context.Context, rt core.Runtime, op history.Op
 	return n.heal(context.WithoutCancel(ctx), rt, op)
 }
 
-func (n *HolderPause) heal(ctx context.Context, rt core.Runtime, op history.Op) history.Op {
-	n.mu.Lock()
-	cut := n.cut
-	n.mu.Unlock()
+// holderLinks is whether a holder fault's cut of the holder's links may be
+// in place. Its mutex also guards the fault's other Apply state.
+type holderLinks struct {
+	mu  sync.Mutex
+	cut bool
+}
+
+// heal heals the holder's links if they may be cut.
+func (l *holderLinks) heal(ctx context.Context, rt core.Runtime, op history.Op) history.Op {
+	l.mu.Lock()
+	cut := l.cut
+	l.mu.Unlock()
 	if cut {
 		if err := rt.Heal(ctx); err != nil {
 			op.Type, op.Error = history.Info, "heal the holder's links: "+err.Error()
 			return op
 		}
-		n.mu.Lock()
-		n.cut = false
-		n.mu.Unlock()
+		l.mu.Lock()
+		l.cut = false
+		l.mu.Unlock()
 	}
 	op.Type = history.OK
 	return op
+}
+
+// struckGrant is the grant of an acquire that completed ok, if a holder
+// fault over clients (empty: every client) may strike its holder.
+func struckGrant(ev history.Op, clients []string) (Grant, bool) {
+	var g Grant
+	if err := ev.DecodeValue(&g); err != nil || g.Client == "" {
+		return Grant{}, false
+	}
+	if len(clients) > 0 && !slices.Contains(clients, g.Client) {
+		return Grant{}, false
+	}
+	return g, true
+}
+
+// splitClients are the client endpoints of a comma-separated flag.
+func splitClients(s string) []string {
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// awaitStarted waits until a client armed on the pause board reaches its
+// pause point (started closes), for at most limit (0: until ctx ends). If
+// it has not by then, it disarms with cancel and looks once more, since the
+// client may have reached the point meanwhile.
+func awaitStarted(ctx context.Context, started <-chan struct{}, cancel func(), limit time.Duration) bool {
+	var expired <-chan time.Time
+	if limit > 0 {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-started:
+		return true
+	case <-expired:
+	case <-ctx.Done():
+	}
+	cancel()
+	select {
+	case <-started:
+		return true
+	default:
+		return false
+	}
 }
 
 // clientLinks are both directions between a client endpoint and every node.

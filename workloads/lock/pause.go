@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -45,11 +44,7 @@ func NewPauseNemesis(board *Pauses, p core.Params) (*PauseNemesis, error) {
 		return nil, fmt.Errorf("--client-pause-duration %s: must be positive", d)
 	}
 	n := &PauseNemesis{board: board, d: d}
-	for _, c := range strings.Split(p.String("client-pause-clients", "c0"), ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			n.clients = append(n.clients, c)
-		}
-	}
+	n.clients = splitClients(p.String("client-pause-clients", "c0"))
 	if len(n.clients) == 0 {
 		return nil, fmt.Errorf("--client-pause-clients: name at least one client (c0, c1, ...)")
 	}
@@ -88,20 +83,11 @@ func ApplyPause(ctx context.Context, board *Pauses, op history.Op) history.Op {
 		return fail(op, "this target's clients cannot be paused")
 	}
 	started, cancel := board.Arm(v.Client, d)
-	select {
-	case <-started:
+	if awaitStarted(ctx, started, cancel, 0) {
 		op.Type = history.OK
 		return op
-	case <-ctx.Done():
-		cancel()
-		select {
-		case <-started:
-			op.Type = history.OK
-			return op
-		default:
-		}
-		return fail(op, "client "+v.Client+" did not reach a pause point (no acquire) before the phase ended")
 	}
+	return fail(op, "client "+v.Client+" did not reach a pause point (no acquire) before the phase ended")
 }
 
 // HealOps is empty: a pause ends by itself.

@@ -2,17 +2,16 @@ package twopc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	bankcheck "github.com/chaostest/chaos/checkers/bank"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
-	"github.com/chaostest/chaos/internal/httpnode"
 )
 
 // CrashName is the coordinator-crash nemesis's registered name.
@@ -139,43 +138,33 @@ func (n *Crash) crash(ctx context.Context, rt core.Runtime, op history.Op) histo
 		op.Type, op.Error = history.Fail, err.Error()
 		return op
 	}
-	ctl := "http://" + a + "/hold"
 	hc := &http.Client{Timeout: 5 * time.Second}
-	if code, body, err := httpnode.Do(ctx, hc, http.MethodPost, ctl+"?at=commit&after="+strconv.Itoa(n.Commits), ""); err != nil || code != http.StatusOK {
-		op.Type, op.Error = history.Fail, fmt.Sprintf("arm the crash point: %d %s %v", code, body, err)
+	transfer, err := awaitHold(ctx, hc, "http://"+a, "at=commit&after="+strconv.Itoa(n.Commits))
+	if errors.Is(err, errNotReached) {
+		op.Type, op.Error = history.Fail, fmt.Sprintf("no transfer spanning more than %d participants reached the crash point before the phase ended", n.Commits)
 		return op
 	}
-	for {
-		code, body, err := httpnode.Do(ctx, hc, http.MethodGet, ctl, "")
-		if err == nil && code == http.StatusOK && strings.HasPrefix(body, "reached ") {
-			// The coordinator stands between its phases: kill it there.
-			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			n.down = true
-			if err := rt.Kill(kctx, op.Node); err != nil {
-				op.Type, op.Error = history.Info, err.Error()
-				return op
-			}
-			op.Type = history.OK
-			op.Value = history.JSON(crashValue{AfterCommits: n.Commits, Transfer: strings.TrimPrefix(body, "reached "), Down: n.Down.String()})
-			// Down for Down; the restart planned with the crash follows at
-			// once, so its record says when the coordinator came back.
-			select {
-			case <-ctx.Done():
-			case <-time.After(n.Down):
-			}
-			return op
-		}
-		select {
-		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, _, _ = httpnode.Do(dctx, hc, http.MethodPost, ctl+"?at=none", "")
-			cancel()
-			op.Type, op.Error = history.Fail, fmt.Sprintf("no transfer spanning more than %d participants reached the crash point before the phase ended", n.Commits)
-			return op
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err != nil {
+		op.Type, op.Error = history.Fail, "arm the crash point: "+err.Error()
+		return op
 	}
+	// The coordinator stands between its phases: kill it there.
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	n.down = true
+	if err := rt.Kill(kctx, op.Node); err != nil {
+		op.Type, op.Error = history.Info, err.Error()
+		return op
+	}
+	op.Type = history.OK
+	op.Value = history.JSON(crashValue{AfterCommits: n.Commits, Transfer: transfer, Down: n.Down.String()})
+	// Down for Down; the restart planned with the crash follows at
+	// once, so its record says when the coordinator came back.
+	select {
+	case <-ctx.Done():
+	case <-time.After(n.Down):
+	}
+	return op
 }
 
 // HealOps starts the coordinator again if it is still down.

@@ -2,10 +2,10 @@ package twopc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"time"
 
 	bankcheck "github.com/chaostest/chaos/checkers/bank"
@@ -151,47 +151,38 @@ func (n *Unanswered) cutAnswers(ctx context.Context, rt core.Runtime, op history
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	base := "http://" + ctl
-	if code, body, err := httpnode.Do(ctx, hc, http.MethodPost, base+"/hold?at=prepare&on="+op.Node, ""); err != nil || code != http.StatusOK {
-		op.Type, op.Error = history.Fail, fmt.Sprintf("arm the prepare hook: %d %s %v", code, body, err)
+	transfer, err := awaitHold(ctx, hc, base, "at=prepare&on="+op.Node)
+	if errors.Is(err, errNotReached) {
+		op.Type, op.Error = history.Fail, "no transfer spanning "+op.Node+" and another participant reached its PREPARE before the phase ended"
 		return op
 	}
-	for {
-		code, body, err := httpnode.Do(ctx, hc, http.MethodGet, base+"/hold", "")
-		if err == nil && code == http.StatusOK && strings.HasPrefix(body, "reached ") {
-			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			n.cut = true
-			err := rt.Partition(pctx, []core.Link{{From: op.Node, To: v.Coordinator}})
-			// Let the transfer send its PREPARE whatever happened.
-			_, _, rerr := httpnode.Do(pctx, hc, http.MethodPost, base+"/release", "")
-			if err != nil {
-				op.Type, op.Error = history.Info, err.Error()
-				return op
-			}
-			if rerr != nil {
-				op.Type, op.Error = history.Info, "release the held transfer: "+rerr.Error()
-				return op
-			}
-			op.Type = history.OK
-			op.Value = history.JSON(unansweredValue{Coordinator: v.Coordinator, Transfer: strings.TrimPrefix(body, "reached "), For: n.For.String()})
-			// The cut lasts For; the heal planned with it follows at once,
-			// so its record says when the link came back.
-			select {
-			case <-ctx.Done():
-			case <-time.After(n.For):
-			}
-			return op
-		}
-		select {
-		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, _, _ = httpnode.Do(dctx, hc, http.MethodPost, base+"/hold?at=none", "")
-			cancel()
-			op.Type, op.Error = history.Fail, "no transfer spanning "+op.Node+" and another participant reached its PREPARE before the phase ended"
-			return op
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err != nil {
+		op.Type, op.Error = history.Fail, "arm the prepare hook: "+err.Error()
+		return op
 	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	n.cut = true
+	err = rt.Partition(pctx, []core.Link{{From: op.Node, To: v.Coordinator}})
+	// Let the transfer send its PREPARE whatever happened.
+	_, _, rerr := httpnode.Do(pctx, hc, http.MethodPost, base+"/release", "")
+	if err != nil {
+		op.Type, op.Error = history.Info, err.Error()
+		return op
+	}
+	if rerr != nil {
+		op.Type, op.Error = history.Info, "release the held transfer: "+rerr.Error()
+		return op
+	}
+	op.Type = history.OK
+	op.Value = history.JSON(unansweredValue{Coordinator: v.Coordinator, Transfer: transfer, For: n.For.String()})
+	// The cut lasts For; the heal planned with it follows at once,
+	// so its record says when the link came back.
+	select {
+	case <-ctx.Done():
+	case <-time.After(n.For):
+	}
+	return op
 }
 
 // HealOps heals the cut if it is still in place.
