@@ -8,6 +8,9 @@ import (
 	"testing"
 )
 
+// keepEnv, when set, keeps the run directories of passing tests too.
+const keepEnv = "CHAOS_TEST_KEEP"
+
 // logTail is how many lines of each server's log a failed test prints.
 const logTail = 40
 
@@ -24,6 +27,10 @@ func keptDir(t testing.TB) string {
 	// Registered first, so it runs after every teardown the test adds.
 	t.Cleanup(func() {
 		if !t.Failed() {
+			if os.Getenv(keepEnv) != "" {
+				t.Logf("run directory kept in %s (%s is set)", dir, keepEnv)
+				return
+			}
 			_ = os.RemoveAll(dir)
 			return
 		}
