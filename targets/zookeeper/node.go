@@ -243,9 +243,11 @@ func NodeMain(ctx context.Context, args []string) error {
 		"-Dzookeeper.preAllocSize=1024",
 		"-Djava.net.preferIPv4Stack=true",
 		// Every connection the JVM opens goes through the node's relay
-		// (see callback.go); by default loopback destinations would not.
+		// (see callback.go). Loopback destinations bypass a SOCKS proxy
+		// unless socksNonProxyHosts is empty: any other value has the
+		// defaults (127.* among them) added to it.
 		"-DsocksProxyHost=127.0.0.1", "-DsocksProxyPort=" + strconv.Itoa(relay.port()),
-		"-DsocksNonProxyHosts=chaos.invalid",
+		"-DsocksNonProxyHosts=",
 		"-Dzookeeper.admin.enableServer=false",
 		// A server that finds no quorum backs off between election rounds
 		// up to a minute by default; two seconds lets a healed or
