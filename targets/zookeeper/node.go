@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,11 +182,11 @@ func zooCfg(f nodeFlags, servers []server, dataDir string) (string, error) {
 	return strings.Join(lines, "\n") + "\n", nil
 }
 
-// NodeMain writes the node's zoo.cfg, myid and the JVM's hosts file, starts
-// the ZooKeeper server's JVM and relays election call-backs to it until it
-// exits, with its exit status. The JVM is in the node's process group, so the
-// runtime's kill, stop and pause signals reach it directly, and it dies with
-// this process.
+// NodeMain writes the node's zoo.cfg and myid, starts the ZooKeeper server's
+// JVM with every connection it opens going through this process's SOCKS
+// relay (see callback.go), and exits with the JVM's status when it exits.
+// The JVM is in the node's process group, so the runtime's kill, stop and
+// pause signals reach it directly, and it dies with this process.
 func NodeMain(ctx context.Context, args []string) error {
 	f, err := parseNodeFlags(args)
 	if err != nil {
@@ -267,8 +268,11 @@ func NodeMain(ctx context.Context, args []string) error {
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// The JVM stays in this process group (the runtime signals the
-	// group) and is killed if this process dies first.
+	// group) and is killed if this process dies first. The parent-death
+	// signal follows the thread that started the child, so that thread
+	// must live as long as the process: this one stays locked.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	goruntime.LockOSThread()
 	// A stop signal for this process is the JVM's: it is passed on, and
 	// this process exits when the JVM has.
 	sigs := make(chan os.Signal, 4)
