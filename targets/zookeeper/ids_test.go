@@ -36,8 +36,17 @@ func TestIDsUniqueAndMonotonicUnderFaults(t *testing.T) {
 	if inv > 0 {
 		t.Errorf("%d IDs were no larger than an ID acknowledged before their request, on some node", inv)
 	}
-	if out.Stats.Applied < 4 {
-		t.Errorf("only %d faults applied (%+v)", out.Stats.Applied, out.Stats)
+	// Every kind asked for took effect at least once. How many faults fit
+	// in the time limit depends on the machine: a killed server's restart
+	// is a JVM start, seconds on a loaded one, and the nemesis waits for it.
+	applied := map[string]int{}
+	for _, f := range out.Faults {
+		applied[f.Kind] = f.Applied
+	}
+	for _, k := range cfg.Nemeses {
+		if applied[k] == 0 {
+			t.Errorf("no %s fault applied (%+v)", k, out.Faults)
+		}
 	}
 }
 
