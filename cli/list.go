@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -71,7 +72,7 @@ func listAll(w io.Writer, reg *core.Registry) {
 		fmt.Fprintln(w)
 	}
 	section("TARGETS (chaos list <target>: workloads, nemeses, flags)",
-		listRows(reg.Targets(), func(x core.TargetInfo) (string, string) { return x.Name, x.Summary }))
+		listRows(reg.Targets(), func(x core.TargetInfo) (string, string) { return x.Name, runsOnly(reg, x) + x.Summary }))
 	section("WORKLOADS", listRows(reg.Workloads(), func(x core.WorkloadInfo) (string, string) { return x.Name, x.Summary }))
 	section("NEMESES", listRows(reg.Nemeses(), func(x core.NemesisInfo) (string, string) { return x.Name, x.Summary }))
 	section("RUNTIMES (--runtime)", listRows(reg.Runtimes(), func(x core.RuntimeInfo) (string, string) { return x.Name, x.Summary }))
@@ -102,6 +103,10 @@ func listOne(env *cliEnv, name string) error {
 		para(w, "  ", t.Summary)
 		fmt.Fprintf(w, "  workloads: %s (default %s)\n", strings.Join(t.Workloads, ", "), first(t.Workloads))
 		for _, rt := range env.runtimeNames() {
+			if err := env.reg.CanRun(rt, t); err != nil {
+				para(w, "  ", fmt.Sprintf("on %s: cannot run: %v", rt, lackLine(err)))
+				continue
+			}
 			para(w, "  ", fmt.Sprintf("nemeses on %s: %s", rt, strings.Join(env.runtimeNemeses(rt, t), ", ")))
 		}
 		fmt.Fprintf(w, "\n  flags (chaos run %s --help shows them with the run's own):\n", t.Name)
@@ -187,4 +192,37 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n-3] + "..."
+}
+
+// runsOnly is "(local only) " for a target that some registered runtime
+// cannot run (its Needs), naming the runtimes that can; "" when every one
+// can.
+func runsOnly(reg *core.Registry, t core.TargetInfo) string {
+	var can []string
+	for _, rt := range reg.RuntimeNames() {
+		if reg.CanRun(rt, t) == nil {
+			can = append(can, rt)
+		}
+	}
+	if len(can) == len(reg.RuntimeNames()) {
+		return ""
+	}
+	if len(can) == 0 {
+		return "(no runtime here can run it) "
+	}
+	return "(" + strings.Join(can, ", ") + " only) "
+}
+
+// lackLine is a LacksError for `chaos list <target>`: what the nodes need,
+// why, and where they run.
+func lackLine(err error) string {
+	var le *core.LacksError
+	if !errors.As(err, &le) {
+		return err.Error()
+	}
+	s := fmt.Sprintf("its nodes need %s (%s)", le.Need.Capability, le.Need.Why)
+	if len(le.Others) > 0 {
+		s += "; runs on " + strings.Join(le.Others, ", ")
+	}
+	return s
 }

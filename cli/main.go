@@ -185,11 +185,10 @@ func run(ctx context.Context, reg *core.Registry, o options) int {
 }
 
 // version is the module version and VCS commit this binary was built from,
-// and the Go toolchain: "(devel) 3f2a... (go1.26 linux/amd64)".
-func version() string {
-	v := core.BuildVersions()
-	return fmt.Sprintf("%s (%s %s)", v.Chaos, v.Go, v.OS)
-}
+// where known, and the Go toolchain: "v0.4.0, commit 3f2a9c1 (go1.26.8
+// linux/amd64)", or "(devel) (go1.26.8 linux/amd64)" for a build that knows
+// neither (see core.BuildVersions for the -ldflags that set them).
+func version() string { return core.BuildVersions().String() }
 
 // exitError carries a specific exit code with its message.
 type exitError struct {

@@ -73,7 +73,7 @@ that missed.`,
 			if err := seedsFit(cfg.Seed, runs, "--runs"); err != nil {
 				return err
 			}
-			cfg.NewRuntime = env.live.wrap(nr)
+			cfg.NewRuntime, cfg.Runtime = env.live.wrap(nr), rt
 			cfg.Store = store
 			cfg.Command = append([]string{"chaos"}, os.Args[1:]...)
 			expect := s.Expect

@@ -106,7 +106,7 @@ func (f *runFlags) run(env *cliEnv, cmd *cobra.Command) error {
 		return err
 	}
 	cfg := f.cfg
-	cfg.NewRuntime = env.live.wrap(nr)
+	cfg.NewRuntime, cfg.Runtime = env.live.wrap(nr), f.runtime
 	cfg.Nemeses = splitList(f.nemeses)
 	if err := f.params.checkAliases(cmd.Flags(), env.stderr); err != nil {
 		return err

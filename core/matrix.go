@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -44,6 +45,22 @@ func MatrixFaults() []string {
 	return []string{FaultNone, FaultPartition, FaultKill, FaultPause, FaultClock, FaultFailover}
 }
 
+// FaultNemeses are the nemeses for a comma-separated list of fault columns
+// ("none" or "": no nemesis), for a row whose nemeses for the columns it
+// takes are named like them. ok is false for a column not among takes.
+func FaultNemeses(faults string, takes ...string) (nemeses []string, ok bool) {
+	if faults == FaultNone || faults == "" {
+		return nil, true
+	}
+	for _, f := range strings.Split(faults, ",") {
+		if !slices.Contains(takes, f) {
+			return nil, false
+		}
+		nemeses = append(nemeses, f)
+	}
+	return nemeses, true
+}
+
 // MatrixRow is one row of a comparison matrix: an implementation of a lock
 // or an ID scheme, and how to run it against each fault column.
 type MatrixRow struct {
@@ -64,6 +81,10 @@ type MatrixRow struct {
 	// never for cells whose faults are triggered by events (a scripted
 	// failover), whose timing is part of the plan.
 	Cell func(fault, runtime string) (cfg Config, ok bool)
+	// NotOn, when set, says why the row cannot run on a runtime at all
+	// ("" when it can): the matrix shows the row's cells there as not on
+	// this runtime, with that reason, instead of asking Cell.
+	NotOn func(runtime string) (reason string)
 }
 
 // AddMatrixRow registers a row; a second row of the same matrix and name

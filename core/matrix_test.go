@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,5 +35,28 @@ func TestMatrixRowsByMatrixSortedAndReplaced(t *testing.T) {
 	}
 	if fs := MatrixFaults(); fs[0] != FaultNone || len(fs) != 6 {
 		t.Fatalf("faults = %v", fs)
+	}
+}
+
+// A fault list becomes the nemeses named like its columns; "none" and ""
+// are no nemesis; a column the row does not take refuses the whole list.
+func TestFaultNemeses(t *testing.T) {
+	takes := []string{FaultKill, FaultPause, FaultPartition}
+	for _, c := range []struct {
+		faults string
+		want   []string
+		ok     bool
+	}{
+		{"none", nil, true},
+		{"", nil, true},
+		{"kill", []string{"kill"}, true},
+		{"pause,partition", []string{"pause", "partition"}, true},
+		{"kill,clock", nil, false},
+		{"none,kill", nil, false},
+	} {
+		got, ok := FaultNemeses(c.faults, takes...)
+		if ok != c.ok || !slices.Equal(got, c.want) {
+			t.Errorf("FaultNemeses(%q) = %v, %v; want %v, %v", c.faults, got, ok, c.want, c.ok)
+		}
 	}
 }

@@ -118,7 +118,11 @@ type TargetInfo struct {
 	// "ids-layout": "counter"). They are recorded in the history like any
 	// other parameter.
 	WorkloadDefaults Params
-	New              func(p Params) (Target, error)
+	// Needs lists what the target's nodes need from the runtime beyond
+	// their program and HostFiles (HostSoftware: a JVM from the host's
+	// packages); a runtime that does not provide one is refused.
+	Needs []Need
+	New   func(p Params) (Target, error)
 }
 
 // WorkloadInfo registers a workload.

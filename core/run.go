@@ -59,6 +59,10 @@ type Config struct {
 	StopOnAnomaly bool
 	// NewRuntime makes the runtime for a run.
 	NewRuntime func() (Runtime, error)
+	// Runtime names the registered runtime NewRuntime makes; when set,
+	// Prepare refuses a target whose Needs that runtime does not provide.
+	// Empty: not checked (a runtime made by hand).
+	Runtime string
 	// Clock is the harness's clock; nil means the host's.
 	Clock Clock
 	// Progress receives a status line every ProgressInterval; nil is silent.
@@ -189,6 +193,13 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 	ti, err := reg.Target(cfg.Target)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Runtime != "" {
+		// Nothing has started yet, and nothing will on a runtime that
+		// cannot run the target's nodes.
+		if err := reg.CanRun(cfg.Runtime, ti); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Workload == "" {
 		if len(ti.Workloads) == 0 {

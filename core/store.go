@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"time"
 
 	"github.com/chaostest/chaos/checkers"
@@ -136,29 +134,6 @@ type StoredConfig struct {
 	// added beside it once the verdict is known (RecordMatch).
 	Scenario *ScenarioRun `json:"scenario,omitempty"`
 	Matched  *bool        `json:"matched,omitempty"`
-}
-
-// Versions records what built the harness.
-type Versions struct {
-	Chaos string `json:"chaos"`
-	Go    string `json:"go"`
-	OS    string `json:"os"`
-}
-
-// BuildVersions reads the harness version from the build info.
-func BuildVersions() Versions {
-	v := Versions{Chaos: "(devel)", Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v.Chaos = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				v.Chaos += " " + s.Value
-			}
-		}
-	}
-	return v
 }
 
 // WriteConfig writes config.json.

@@ -32,35 +32,26 @@ func (p *Pair) End(end int64) int64 {
 	return p.Complete.Time
 }
 
-// Pairs matches every invocation with its completion, in invocation order. It
-// returns an error naming the record when the history breaks the protocol: a
-// process invoking while its previous operation is open, a completion with no
-// open invocation, or a completion of another operation.
+// Pairs matches every invocation with its completion, in invocation order
+// (see PairIndex). It returns a *MalformedError naming the record when the
+// history breaks the protocol: a process invoking while its previous
+// operation is open, a completion with no open invocation, or a completion
+// of another operation, key or node.
 func Pairs(ops []Op) ([]Pair, error) {
+	partner, err := PairIndex(ops)
+	if err != nil {
+		return nil, err
+	}
 	pairs := make([]Pair, 0, len(ops)/2+1)
-	open := make(map[int]int) // process -> index in pairs
 	for i := range ops {
-		op := &ops[i]
-		if op.Type == Invoke {
-			if j, busy := open[op.Process]; busy {
-				return nil, fmt.Errorf("record %d: process %s invokes %q while its %q (record %d) is still open",
-					op.Index, processName(op.Process), op.F, pairs[j].Invoke.F, pairs[j].Invoke.Index)
-			}
-			open[op.Process] = len(pairs)
-			pairs = append(pairs, Pair{Invoke: *op})
+		if ops[i].Type != Invoke {
 			continue
 		}
-		j, ok := open[op.Process]
-		if !ok {
-			return nil, fmt.Errorf("record %d: process %s completes %q (%s) with no open invocation",
-				op.Index, processName(op.Process), op.F, op.Type)
+		p := Pair{Invoke: ops[i]}
+		if j := partner[i]; j >= 0 {
+			p.Complete = ops[j]
 		}
-		if pairs[j].Invoke.F != op.F {
-			return nil, fmt.Errorf("record %d: process %s completes %q but invoked %q (record %d)",
-				op.Index, processName(op.Process), op.F, pairs[j].Invoke.F, pairs[j].Invoke.Index)
-		}
-		pairs[j].Complete = *op
-		delete(open, op.Process)
+		pairs = append(pairs, p)
 	}
 	return pairs, nil
 }
@@ -89,26 +80,46 @@ func EndTime(ops []Op) int64 {
 }
 
 // Faults returns the invocations of the faults that took effect or may have
-// (every one whose completion is not fail), in order. A fault counts from its
+// (every one whose completion is not fail), in order. Overlapping faults are
+// paired as PairIndex pairs them; a completion that pairs with nothing is
+// ignored here (checkers refuse such a history before they get here). A fault counts from its
 // invocation: a clock strobe or a slow kill acts before it completes.
 func Faults(ops []Op) []Op {
+	done := FaultCompletions(ops)
 	var out []Op
-	open := -1 // position in out of the fault awaiting its completion
-	for _, op := range ops {
+	for i := range ops {
+		if op := &ops[i]; op.IsNemesis() && op.Type == Invoke {
+			if j, ok := done[i]; ok && ops[j].Type == Fail {
+				continue // it never happened
+			}
+			out = append(out, *op)
+		}
+	}
+	return out
+}
+
+// FaultCompletions maps the position of each nemesis invocation in ops to
+// the position of its completion, pairing overlapping faults as PairIndex
+// does; a fault that never completed is absent. A completion that pairs
+// with nothing is ignored here (checkers refuse such a history first). It
+// reads only nemesis records, so it costs little on a large history.
+func FaultCompletions(ops []Op) map[int]int {
+	done := map[int]int{}
+	var nem nemesisOpen
+	for i := range ops {
+		op := &ops[i]
 		if !op.IsNemesis() {
 			continue
 		}
 		if op.Type == Invoke {
-			out = append(out, op)
-			open = len(out) - 1
+			nem = append(nem, i)
 			continue
 		}
-		if op.Type == Fail && open >= 0 && out[open].F == op.F && out[open].Node == op.Node {
-			out = append(out[:open], out[open+1:]...)
+		if j := nem.close(ops, op); j >= 0 {
+			done[j] = i
 		}
-		open = -1
 	}
-	return out
+	return done
 }
 
 // FaultIndex answers "which fault came just before time t" in O(log n).

@@ -141,10 +141,17 @@ func TestNamesThatWouldMergeAreRefused(t *testing.T) {
 		"pair":          `{"index":0,"process":1,"type":"invoke","f":"x","key":"\ud83d\ude00","time":1}`,
 		"utf8":          `{"index":0,"process":1,"type":"invoke","f":"x","key":"k\u00e9` + "é" + `","time":1}`,
 		"escaped slash": `{"index":0,"process":1,"type":"invoke","f":"x","key":"\\ud800","time":1}`,
-		"value bytes":   `{"index":0,"process":1,"type":"invoke","f":"x","value":"\ud800","time":1}`,
+		// The reader keeps such a value, so the run can still be shown;
+		// every checker refuses it (WellFormed).
+		"value bytes": `{"index":0,"process":1,"type":"invoke","f":"x","value":"\ud800","time":1}`,
 	} {
-		if _, err := Read(strings.NewReader(testHeader + rec + "\n")); err != nil {
+		hf, err := Read(strings.NewReader(testHeader + rec + "\n"))
+		if err != nil {
 			t.Errorf("%s: refused: %v", name, err)
+			continue
+		}
+		if werr := WellFormed(hf.Ops); (werr != nil) != (name == "value bytes") {
+			t.Errorf("%s: WellFormed says %v", name, werr)
 		}
 	}
 	hdr := `{"header":{"format":"chaos-history/1","nodes":["n1` + "\xff" + `","n1` + "\xfe" + `"]}}` + "\n"

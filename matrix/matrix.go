@@ -13,6 +13,7 @@ package matrix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -76,6 +77,9 @@ type Cell struct {
 	// Witness is the first anomaly in one line (for unknown: why; for
 	// n/a and error: why).
 	Witness string `json:"witness,omitempty"`
+	// OffRuntime marks an n/a cell of a row that cannot run on this
+	// runtime at all (core.MatrixRow.NotOn); Witness says why.
+	OffRuntime bool `json:"off_runtime,omitempty"`
 	// Dir is the run's directory and Report its report page.
 	Dir    string `json:"dir,omitempty"`
 	Report string `json:"report,omitempty"`
@@ -183,7 +187,48 @@ func Plan(reg *core.Registry, o Options) ([]core.MatrixRow, []string, []string, 
 			return nil, nil, nil, fmt.Errorf("--runtime: %w", err)
 		}
 	}
+	// A row asked for by name that none of the runtimes can run would be a
+	// matrix of n/a: refused now, saying where it runs.
+	for _, row := range rows {
+		if len(o.Rows) == 0 {
+			break
+		}
+		var lacks []*core.LacksError
+		for _, rt := range o.Runtimes {
+			if le := runsOn(reg, rowTarget(row, rt), rt); le != nil {
+				lacks = append(lacks, le)
+			}
+		}
+		if len(lacks) == len(o.Runtimes) {
+			return nil, nil, nil, fmt.Errorf("--rows %s: %w", row.Name, lacks[0])
+		}
+	}
 	return rows, faults, o.Runtimes, nil
+}
+
+// rowTarget is the target a row's cells run on runtime, "" when no cell
+// applies there.
+func rowTarget(row core.MatrixRow, runtime string) string {
+	for _, f := range core.MatrixFaults() {
+		if cfg, ok := row.Cell(f, runtime); ok {
+			return cfg.Target
+		}
+	}
+	return ""
+}
+
+// runsOn returns what runtime lacks of what target needs, nil when it
+// lacks nothing (or the registry does not know the target: Prepare says so).
+func runsOn(reg *core.Registry, target, runtime string) *core.LacksError {
+	ti, err := reg.Target(target)
+	if err != nil {
+		return nil
+	}
+	var le *core.LacksError
+	if err := reg.CanRun(runtime, ti); errors.As(err, &le) {
+		return le
+	}
+	return nil
 }
 
 // Run runs every cell and returns the matrix. An error means the options
@@ -261,9 +306,22 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 		c.Verdict, c.Witness = Error, "not run: interrupted"
 		return c
 	}
+	if row.NotOn != nil {
+		if why := row.NotOn(runtime); why != "" {
+			c.Verdict, c.OffRuntime, c.Witness = NA, true, fmt.Sprintf("not on the %s runtime: %s", runtime, why)
+			return c
+		}
+	}
 	cfg, ok := row.Cell(fault, runtime)
 	if !ok {
 		c.Verdict, c.Witness = NA, fmt.Sprintf("%s has no %s fault", row.Name, fault)
+		return c
+	}
+	// A target whose nodes need what the runtime does not provide
+	// (core.TargetInfo.Needs) is not on this runtime, whatever the row.
+	if le := runsOn(reg, cfg.Target, runtime); le != nil {
+		c.Verdict, c.OffRuntime = NA, true
+		c.Witness = fmt.Sprintf("not on the %s runtime: %s's nodes need %s (%s)", runtime, le.Target, le.Need.Capability, le.Need.Why)
 		return c
 	}
 	nr, err := o.NewRuntime(runtime)
@@ -271,7 +329,7 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 		c.Verdict, c.Witness = Error, err.Error()
 		return c
 	}
-	cfg.Store, cfg.NewRuntime, cfg.Progress, cfg.Scenario = o.Store, nr, nil, nil
+	cfg.Store, cfg.NewRuntime, cfg.Runtime, cfg.Progress, cfg.Scenario = o.Store, nr, runtime, nil, nil
 	if o.Seed != nil {
 		cfg.Seed = *o.Seed
 	}

@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -213,5 +214,100 @@ func TestUnofferedReadsAnnotatedNames(t *testing.T) {
 	p.Config.Nemeses = append(p.Config.Nemeses, "pause")
 	if m := unoffered(reg, "boxes", p); strings.Join(m, ",") != "pause" {
 		t.Errorf("unoffered = %v, want pause", m)
+	}
+}
+
+// TestNotOnRuntime: a row that cannot run on a runtime at all is n/a there
+// with its reason, without its cells being asked for or a runtime made, and
+// the table says "not on this runtime" and why, once per row.
+func TestNotOnRuntime(t *testing.T) {
+	reg := builtin.New()
+	row := core.MatrixRow{Matrix: core.MatrixLocks, Name: "jvm-lock", Doc: "a lock on JVM servers",
+		NotOn: func(runtime string) string {
+			if runtime == "local" {
+				return ""
+			}
+			return "its servers are JVMs"
+		},
+		Cell: func(fault, runtime string) (core.Config, bool) {
+			if runtime != "local" {
+				t.Errorf("Cell asked for %s on %s", fault, runtime)
+			}
+			return core.Config{}, false
+		}}
+	o := Options{Matrix: core.MatrixLocks, NewRuntime: func(name string) (func() (core.Runtime, error), error) {
+		t.Errorf("a runtime made for %s", name)
+		return nil, nil
+	}}
+	res := &Result{Matrix: core.MatrixLocks, Rows: []Row{{Name: row.Name, Doc: row.Doc}},
+		Faults: []string{core.FaultNone, core.FaultKill}, Runtimes: []string{"local", "docker"}}
+	for _, rt := range res.Runtimes {
+		for _, f := range res.Faults {
+			c := runCell(context.Background(), reg, o, row, f, rt)
+			res.Cells = append(res.Cells, c)
+			if c.Verdict != NA {
+				t.Errorf("%s on %s: %s, want n/a", f, rt, c.Verdict)
+			}
+			if off := rt == "docker"; c.OffRuntime != off {
+				t.Errorf("%s on %s: OffRuntime %v, want %v (%s)", f, rt, c.OffRuntime, off, c.Witness)
+			}
+		}
+	}
+	if c, _ := res.Cell("jvm-lock", core.FaultKill, "docker"); c.Witness != "not on the docker runtime: its servers are JVMs" {
+		t.Errorf("docker witness %q", c.Witness)
+	}
+	if !res.Complete() {
+		t.Error("a row off a runtime made the matrix incomplete")
+	}
+	var md strings.Builder
+	RenderMarkdown(&md, res)
+	for _, s := range []string{"| jvm-lock | n/a | n/a |", "| jvm-lock | not on this runtime | not on this runtime |",
+		"- `jvm-lock` not on the docker runtime: its servers are JVMs\n"} {
+		if !strings.Contains(md.String(), s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md.String())
+		}
+	}
+	if n := strings.Count(md.String(), "its servers are JVMs"); n != 1 {
+		t.Errorf("the reason appears %d times, want once:\n%s", n, md.String())
+	}
+	var page strings.Builder
+	if err := RenderHTML(&page, res, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), ">not on this runtime<") || !strings.Contains(page.String(), "its servers are JVMs") {
+		t.Errorf("page does not say the row is not on docker and why")
+	}
+}
+
+// TestTargetNeedsPutCellsOffRuntime: a row whose target needs what a
+// runtime does not provide is not on that runtime, by the target's Needs
+// alone, without a runtime made; asked for by name on that runtime only, it
+// is refused by Plan.
+func TestTargetNeedsPutCellsOffRuntime(t *testing.T) {
+	reg := builtin.New()
+	reg.AddTarget(core.TargetInfo{Name: "jvmkv", Workloads: []string{"lock-set"},
+		Needs: []core.Need{{Capability: core.HostSoftware, Why: "its servers are JVMs"}},
+		New:   func(core.Params) (core.Target, error) { return nil, errors.New("not built here") }})
+	reg.AddRuntime(core.RuntimeInfo{Name: "scratch", New: func(context.Context) (core.Runtime, error) { return nil, errors.New("not made") }})
+	row := core.MatrixRow{Matrix: core.MatrixLocks, Name: "jvm-lock", Doc: "a lock on JVM servers",
+		Cell: func(fault, runtime string) (core.Config, bool) {
+			return core.Config{Target: "jvmkv", Workload: "lock-set"}, fault == core.FaultNone
+		}}
+	reg.AddMatrixRow(row)
+	o := Options{Matrix: core.MatrixLocks, NewRuntime: func(name string) (func() (core.Runtime, error), error) {
+		t.Errorf("a runtime made for %s", name)
+		return nil, errors.New("not made")
+	}}
+	c := runCell(context.Background(), reg, o, row, core.FaultNone, "scratch")
+	if c.Verdict != NA || !c.OffRuntime || !strings.Contains(c.Witness, "host-software") || !strings.Contains(c.Witness, "JVMs") {
+		t.Errorf("cell on scratch: %+v", c)
+	}
+	o.Rows, o.Runtimes = []string{"jvm-lock"}, []string{"scratch"}
+	if _, _, _, err := Plan(reg, o); !errors.Is(err, core.ErrRuntimeLacks) || !strings.Contains(err.Error(), "--runtime local") {
+		t.Errorf("Plan of jvm-lock on scratch only: %v", err)
+	}
+	o.Runtimes = []string{"local", "scratch"}
+	if _, _, _, err := Plan(reg, o); err != nil {
+		t.Errorf("Plan of jvm-lock on local and scratch: %v", err)
 	}
 }

@@ -55,8 +55,15 @@ func title(r *Result) string {
 	return "Matrix " + r.Matrix
 }
 
+// offRuntime is the short text of a cell whose row cannot run on the
+// runtime at all.
+const offRuntime = "not on this runtime"
+
 // mark is a cell's short text: the verdict and the anomaly kinds.
 func mark(c Cell) string {
+	if c.OffRuntime {
+		return offRuntime
+	}
 	s := c.Verdict
 	if len(c.Kinds) > 0 {
 		s += " (" + strings.Join(c.Kinds, ", ") + ")"
@@ -103,6 +110,20 @@ func RenderMarkdown(w io.Writer, r *Result) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w)
+		// Why a row is not on this runtime, once per row.
+		var off bool
+		for _, row := range r.Rows {
+			for _, f := range r.Faults {
+				if c, _ := r.Cell(row.Name, f, rt); c.OffRuntime {
+					fmt.Fprintf(w, "- `%s` %s\n", row.Name, strings.ReplaceAll(c.Witness, "|", `\|`))
+					off = true
+					break
+				}
+			}
+		}
+		if off {
+			fmt.Fprintln(w)
+		}
 	}
 	for _, row := range r.Rows {
 		fmt.Fprintf(w, "- `%s`: %s\n", row.Name, row.Doc)
@@ -135,6 +156,9 @@ func RenderHTML(w io.Writer, r *Result, dir string) error {
 			for _, f := range r.Faults {
 				c, _ := r.Cell(row.Name, f, rt)
 				cv := cellView{Cell: c, Class: strings.ReplaceAll(c.Verdict, "/", ""), Mark: c.Verdict}
+				if c.OffRuntime {
+					cv.Mark = offRuntime
+				}
 				if c.Report != "" {
 					if rel, err := filepath.Rel(dir, c.Report); err == nil {
 						cv.Link = filepath.ToSlash(rel)

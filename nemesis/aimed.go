@@ -15,6 +15,7 @@ var AimedRollbackParams = []core.Param{
 	{Name: "aimed-rollback-after", Type: core.TypeDuration, Default: "1s", Usage: "how long a node answers ok before the aimed rollback strikes it (counted from the first ok answer)"},
 	{Name: "aimed-rollback-by", Type: core.TypeDuration, Default: "1s", Usage: "how far the aimed rollback moves the node's clock back, past what it has just answered with"},
 	{Name: "aimed-rollback-count", Type: core.TypeInt, Default: "1", Usage: "how many rollbacks to aim in a run, each at another node (0: one per node)"},
+	{Name: "aimed-rollback-replay", Type: core.TypeDuration, Default: "0s", Usage: "for how long after the first rollback a struck node is rolled back again, each time it has run for --aimed-rollback-by, to the same moment (0: once)"},
 }
 
 // AimedRollback is the event-triggered clock rollback: once a node has
@@ -22,13 +23,28 @@ var AimedRollbackParams = []core.Param{
 // ok answer from it moves its clock back by more than that while, past T,
 // into time it has already used. The plan is a pure function of the events:
 // which node answered, and when.
+//
+// With Replay, a struck node is rolled back again each time it has run for
+// By since the last rollback, to the moment the first rollback left it at,
+// until Replay has passed since the first. A node's IDs meet the ones it
+// issued before only where they fall in the same millisecond; a starved
+// node issues few IDs a second, so one pass through used time may meet
+// none. Each pass fills the replayed span further, so the chance that a
+// pass meets a used millisecond grows with every pass instead of resting
+// on how fast clients happen to be served.
 type AimedRollback struct {
-	After, By time.Duration
-	Count     int
+	After, By, Replay time.Duration
+	Count             int
 
 	firstOK int64 // time of the first ok answer; -1: none yet
-	struck  map[string]bool
+	struck  map[string]*roll
 	skewed  marks
+}
+
+// roll is when a node was first rolled back and when last.
+type roll struct {
+	first, last int64
+	off         time.Duration // the offset the last rollback set
 }
 
 var (
@@ -38,7 +54,7 @@ var (
 
 // NewAimedRollback builds the nemesis from its params.
 func NewAimedRollback(p core.Params) (core.Nemesis, error) {
-	n := &AimedRollback{firstOK: -1, struck: map[string]bool{}}
+	n := &AimedRollback{firstOK: -1, struck: map[string]*roll{}}
 	var err error
 	if n.After, err = p.Duration("aimed-rollback-after", time.Second); err != nil {
 		return nil, err
@@ -49,8 +65,11 @@ func NewAimedRollback(p core.Params) (core.Nemesis, error) {
 	if n.Count, err = p.Int("aimed-rollback-count", 1); err != nil {
 		return nil, err
 	}
-	if n.After < 0 || n.By <= 0 || n.Count < 0 {
-		return nil, fmt.Errorf("--aimed-rollback-by must be positive, --aimed-rollback-after and --aimed-rollback-count not negative")
+	if n.Replay, err = p.Duration("aimed-rollback-replay", 0); err != nil {
+		return nil, err
+	}
+	if n.After < 0 || n.By <= 0 || n.Count < 0 || n.Replay < 0 {
+		return nil, fmt.Errorf("--aimed-rollback-by must be positive, --aimed-rollback-after, --aimed-rollback-count and --aimed-rollback-replay not negative")
 	}
 	return n, nil
 }
@@ -64,7 +83,8 @@ func (n *AimedRollback) Next(*rand.Rand, []string) history.Op {
 }
 
 // Trigger rolls back the node of an ok answer once answers have come for
-// After, at most Count times and once per node.
+// After, at most Count times and once per node; with Replay, it rolls a
+// struck node back again as described on AimedRollback.
 func (n *AimedRollback) Trigger(_ *rand.Rand, ev history.Op, nodes []string) []history.Op {
 	if ev.IsNemesis() || ev.Type != history.OK || ev.Node == "" {
 		return nil
@@ -72,17 +92,32 @@ func (n *AimedRollback) Trigger(_ *rand.Rand, ev history.Op, nodes []string) []h
 	if n.firstOK < 0 {
 		n.firstOK = ev.Time
 	}
+	if r := n.struck[ev.Node]; r != nil {
+		if ev.Time-r.first > int64(n.Replay) || ev.Time-r.last < int64(n.By) {
+			return nil
+		}
+		// The node's clock read T-By right after the first rollback (at
+		// r.first); it has run on for ev.Time-r.first since.
+		off := -n.By - time.Duration(ev.Time-r.first)
+		op := rollbackOp(ev.Node, off, off-r.off)
+		r.last, r.off = ev.Time, off
+		return []history.Op{op}
+	}
 	limit := n.Count
 	if limit == 0 {
 		limit = len(nodes)
 	}
-	if len(n.struck) >= limit || n.struck[ev.Node] || ev.Time-n.firstOK < int64(n.After) {
+	if len(n.struck) >= limit || ev.Time-n.firstOK < int64(n.After) {
 		return nil
 	}
-	n.struck[ev.Node] = true
-	off := -n.By
-	v := ClockValue{Delta: off.String(), Offset: off.String(), OffsetNS: int64(off), MaxOffsetNS: int64(n.By)}
-	return []history.Op{{F: "clock-rollback", Node: ev.Node, Value: history.JSON(v)}}
+	n.struck[ev.Node] = &roll{first: ev.Time, last: ev.Time, off: -n.By}
+	return []history.Op{rollbackOp(ev.Node, -n.By, -n.By)}
+}
+
+// rollbackOp sets node's clock offset to off, a jump of delta.
+func rollbackOp(node string, off, delta time.Duration) history.Op {
+	v := ClockValue{Delta: delta.String(), Offset: off.String(), OffsetNS: int64(off), MaxOffsetNS: int64(-off)}
+	return history.Op{F: "clock-rollback", Node: node, Value: history.JSON(v)}
 }
 
 // Apply moves the node's clock.

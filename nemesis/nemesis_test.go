@@ -247,3 +247,33 @@ func TestAimedRollback(t *testing.T) {
 		t.Fatalf("heal %v", heal)
 	}
 }
+
+// TestAimedRollbackReplay: with a replay, a struck node is rolled back
+// again, each time it has run By further, to the moment the first rollback
+// left it at, until the replay has passed.
+func TestAimedRollbackReplay(t *testing.T) {
+	nem := newNemesis(t, infos()["aimed-rollback"], core.Params{"aimed-rollback-after": "1s", "aimed-rollback-by": "100ms",
+		"aimed-rollback-count": "1", "aimed-rollback-replay": "2s"})
+	tn := nem.(core.Triggered)
+	var out []history.Op
+	for i, ms := range []int64{0, 1000, 1050, 1150, 1200, 1260, 3050, 3200} {
+		ev := history.Op{Process: 0, Type: history.OK, Node: "n1", Time: ms * int64(time.Millisecond), Index: int64(i)}
+		out = append(out, tn.Trigger(nil, ev, nodes)...)
+	}
+	var offs, deltas []string
+	for _, op := range out {
+		v, err := DecodeClockValue(&op)
+		if err != nil || op.F != "clock-rollback" || op.Node != "n1" || v.MaxOffsetNS != -v.OffsetNS {
+			t.Fatalf("op %v: %v", op, err)
+		}
+		offs, deltas = append(offs, v.Offset), append(deltas, v.Delta)
+	}
+	// 1000: -100ms; 1150: back by the 150ms run since; 1260: by 110ms more;
+	// 3050 is more than 2s after the first and ends the replay.
+	if want := []string{"-100ms", "-250ms", "-360ms"}; !reflect.DeepEqual(offs, want) {
+		t.Fatalf("offsets %v, want %v", offs, want)
+	}
+	if want := []string{"-100ms", "-150ms", "-110ms"}; !reflect.DeepEqual(deltas, want) {
+		t.Fatalf("deltas %v, want %v", deltas, want)
+	}
+}

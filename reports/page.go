@@ -365,7 +365,7 @@ func settings(r *Run) []kv {
 		out = append(out, kv{"concurrency", strconv.Itoa(sc.Concurrency)}, kv{"time limit", clean(sc.TimeLimit, 100)},
 			kv{"rate", strconv.FormatFloat(sc.Rate, 'g', -1, 64) + " ops/s"}, kv{"nemesis interval", clean(sc.NemesisInterval, 100)},
 			kv{"op timeout", clean(sc.OpTimeout, 100)},
-			kv{"harness", clean(sc.Versions.Chaos+", "+sc.Versions.Go+", "+sc.Versions.OS, 300)})
+			kv{"harness", clean(sc.Versions.String(), 300)})
 	}
 	return out
 }

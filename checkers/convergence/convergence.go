@@ -176,9 +176,16 @@ type Details struct {
 	Unquiesced []string `json:"unquiesced_nodes,omitempty"`
 }
 
+// Fs are the client operations of the convergence contract; a history with
+// any other is not judged.
+var Fs = []string{"write", "delete", "read", "dump"}
+
 // Check judges the history.
 func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	res := checkers.Result{Counts: map[string]int64{}}
+	if err := history.WellFormed(h.Ops, Fs...); err != nil {
+		return unknown(res, err.Error())
+	}
 	pairs, err := history.ClientPairs(h.Ops)
 	if err != nil {
 		return unknown(res, "history is malformed: "+err.Error())
@@ -257,17 +264,37 @@ func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			for _, e := range d.Entries {
 				d.entries[e.Key] = e
 			}
+			if prev := dumps[inv.Node]; prev != nil {
+				problems = append(problems, fmt.Sprintf("records %d and %d are both final dumps of node %q; which one is its final state is not known", prev.op.Index, p.Complete.Index, inv.Node))
+			}
 			dumps[inv.Node] = d
+		}
+	}
+	// The dumps are the final states: after the first one is asked for,
+	// nothing but dumps may happen, or a write would be judged against
+	// states taken before it.
+	firstDump := -1
+	for i := range pairs {
+		inv := &pairs[i].Invoke
+		if inv.F == "dump" {
+			if firstDump < 0 {
+				firstDump = i
+			}
+		} else if firstDump >= 0 {
+			problems = append(problems, fmt.Sprintf("record %d: a %s after the final dumps began (record %d); the dumps must be the last operations", inv.Index, inv.F, pairs[firstDump].Invoke.Index))
+			break
+		}
+	}
+	if len(nodes) == 0 {
+		problems = append(problems, "the history's header names no nodes, so no missing final dump can be noticed")
+	}
+	for _, n := range slices.Sorted(maps.Keys(dumps)) {
+		if !slices.Contains(nodes, n) {
+			problems = append(problems, fmt.Sprintf("record %d: a final dump of node %q, which the header does not name", dumps[n].op.Index, n))
 		}
 	}
 	if len(problems) > 0 {
 		return unknown(res, strings.Join(problems, "; "))
-	}
-	if len(nodes) == 0 {
-		for n := range dumps {
-			nodes = append(nodes, n)
-		}
-		sort.Strings(nodes)
 	}
 	var missing []string
 	for _, n := range nodes {
@@ -447,6 +474,11 @@ func (c Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	case len(dumps) == 0:
 		res.Valid = checkers.Unknown
 		res.Error = "no final dump at all"
+		res.Summary = "unknown: " + res.Error
+	case res.Counts["write-ok"]+res.Counts["delete-ok"] == 0:
+		// Agreeing on nothing written proves nothing.
+		res.Valid = checkers.Unknown
+		res.Error = "no write or delete was acknowledged: nothing was shown to converge"
 		res.Summary = "unknown: " + res.Error
 	default:
 		res.Valid = checkers.Valid

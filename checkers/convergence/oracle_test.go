@@ -288,7 +288,12 @@ func oracleConvergence(h *history.File) (checkers.Validity, map[string]bool) {
 	case missing || len(dumps) == 0:
 		return checkers.Unknown, kinds
 	}
-	return checkers.Valid, kinds
+	for _, w := range writes {
+		if w.out == history.OK {
+			return checkers.Valid, kinds
+		}
+	}
+	return checkers.Unknown, kinds // nothing acknowledged: nothing shown
 }
 
 // randomKVHistory simulates a last-writer-wins store of three nodes and

@@ -138,6 +138,10 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	if start.IsZero() {
 		return unknown("the history's header has no start time, so no ID's timestamp can be placed on the run's time line")
 	}
+	if err := history.WellFormed(ops, Generate); err != nil {
+		return unknown(err.Error())
+	}
+	applied := appliedFaults(ops)
 	counts := map[string]int64{"attempted": 0, "ok": 0, "fail": 0, "info": 0}
 	procs := make([]pending, 0, 64)
 	// Clusters are small: a linear scan beats hashing the node name twice
@@ -181,7 +185,7 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			return unknown(fmt.Sprintf("record %d: time %d ns is before the run's start", op.Index, op.Time))
 		}
 		if op.IsNemesis() {
-			if op.Type == history.Invoke && strings.HasPrefix(op.F, "clock-") && applied(ops, i) {
+			if op.Type == history.Invoke && strings.HasPrefix(op.F, "clock-") && applied[i] {
 				var cr clockRecord
 				if err := op.DecodeValue(&cr); err == nil {
 					ns := node(op.Node)
@@ -406,20 +410,20 @@ func describeFault(f *history.Op) string {
 	return s
 }
 
-// applied reports whether the fault invoked at ops[i] took effect or may
-// have, exactly as history.Faults decides: unless the next nemesis record
-// is its fail. Only such a fault widens a node's window; a clock fault that
-// failed moved no clock. Looking ahead costs only the records up to the
-// next nemesis record, where history.Faults would walk all twenty million
-// records of a large history once more.
-func applied(ops []history.Op, i int) bool {
-	inv := &ops[i]
-	for j := i + 1; j < len(ops); j++ {
-		if c := &ops[j]; c.IsNemesis() {
-			return !(c.Type == history.Fail && c.F == inv.F && c.Node == inv.Node)
+// appliedFaults are the positions of the fault invocations that took
+// effect or may have: a clock fault recorded as fail moved no clock, and
+// only the others widen a node's window. Overlapping faults pair as
+// history.PairIndex pairs them.
+func appliedFaults(ops []history.Op) map[int]bool {
+	done := history.FaultCompletions(ops)
+	out := map[int]bool{}
+	for i := range ops {
+		if ops[i].IsNemesis() && ops[i].Type == history.Invoke {
+			j, ok := done[i]
+			out[i] = !ok || ops[j].Type != history.Fail
 		}
 	}
-	return true
+	return out
 }
 
 // parseUint reads a JSON number as a uint64 without allocating; it is on the

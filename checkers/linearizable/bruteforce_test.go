@@ -23,6 +23,7 @@ type bop struct {
 	out       int64  // read output; -1 for null
 	typ       history.Type
 	call, ret int64
+	key       string // kv: "a" or "b"; empty for single-register models
 }
 
 const bnull = -1
@@ -156,8 +157,8 @@ func toFile(ops []bop) *history.File {
 	}
 	var evs []ev
 	for i, o := range ops {
-		inv := history.Op{Process: i, Type: history.Invoke, F: o.f}
-		done := history.Op{Process: i, Type: o.typ, F: o.f}
+		inv := history.Op{Process: i, Type: history.Invoke, F: o.f, Key: o.key}
+		done := history.Op{Process: i, Type: o.typ, F: o.f, Key: o.key}
 		switch o.f {
 		case "write":
 			inv.Value, done.Value = history.Int(o.a), history.Int(o.a)

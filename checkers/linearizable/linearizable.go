@@ -268,6 +268,9 @@ func (st Stats) counts() map[string]int64 {
 // by key, so results never depend on map order.
 func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 	var st Stats
+	if err := history.WellFormed(h.Ops); err != nil {
+		return nil, st, err
+	}
 	// Only client operations are paired: a fault record never enters the
 	// model, and an imported history may lack a fault's invocation.
 	client := h.Ops
@@ -321,6 +324,11 @@ func (c *Checker) build(h *history.File) ([]*partition, Stats, error) {
 		switch p.Outcome() {
 		case history.Fail:
 			st.Fail++
+			// A failed operation never enters the model, but one the
+			// model does not define is still refused.
+			if _, _, err := c.model.Op(&p.Invoke, nil); err != nil {
+				return nil, st, fmt.Errorf("record %d (%s): %w", p.Invoke.Index, p.Invoke.String(), err)
+			}
 			continue
 		case history.OK:
 			st.OK++

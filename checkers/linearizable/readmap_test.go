@@ -123,7 +123,7 @@ func FuzzReadMappingAgreesWithOracle(f *testing.F) {
 func TestRecordOrderDecides(t *testing.T) {
 	for _, readMap := range []bool{true, false} {
 		tie := (&hb{}).inv(0, "write", "", 1).ok(0, "write", "", 1).inv(1, "read", "", nil).ok(1, "read", "", nil)
-		tie.ops[1].Time, tie.ops[2].Time = 100, 100
+		tie.ops[1].Time, tie.ops[2].Time, tie.ops[3].Time = 100, 100, 100
 		if r := check(t, Register(), tie.file(), WithReadMapping(readMap)); r.Valid != checkers.Invalid {
 			t.Errorf("readMap=%v: a read invoked after a write completed (same time) read null: %s %s", readMap, r.Valid, r.Summary)
 		}

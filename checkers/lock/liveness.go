@@ -78,6 +78,9 @@ type attempt struct{ inv, done *history.Op }
 func (l *Liveness) Check(ctx context.Context, h *history.File) checkers.Result {
 	res := checkers.Result{Counts: map[string]int64{}}
 	ops := h.Ops
+	if err := history.WellFormed(ops, Fs...); err != nil {
+		return livenessUnknown(res, err.Error())
+	}
 	end := history.EndTime(ops)
 	// Pair every client completion with its invocation.
 	open := map[int]int{}

@@ -54,6 +54,7 @@ func ReadLog(r io.Reader, o Options) (*history.File, error) {
 	// Times are line numbers; the linearizable checker says so in witnesses.
 	hf.Header.Params["time-unit"] = "line"
 	open := map[int]int{} // process -> index of its open invocation
+	nem := map[string]int{}
 	lineNo := 0
 	for sc.Scan() {
 		lineNo++
@@ -78,7 +79,7 @@ func ReadLog(r io.Reader, o Options) (*history.File, error) {
 		if err := setValue(&op, v, o.Independent, hf.Ops, open); err != nil {
 			return nil, fmt.Errorf("%s line %d: %w", o.Source, lineNo, err)
 		}
-		track(open, &op)
+		track(open, nem, &op)
 		hf.Ops = append(hf.Ops, op)
 	}
 	if err := sc.Err(); err != nil {
@@ -89,7 +90,23 @@ func ReadLog(r io.Reader, o Options) (*history.File, error) {
 
 // track remembers each process's open invocation, so a completion whose
 // value is an error keyword can take the invocation's value.
-func track(open map[int]int, op *history.Op) {
+//
+// Jepsen logs both halves of a nemesis operation as :info. A nemesis
+// completion with no open nemesis operation of its :f is such a first half,
+// and becomes the invocation, so faults pair as chaos records them (nem
+// counts the open nemesis operations of each :f).
+func track(open map[int]int, nem map[string]int, op *history.Op) {
+	if op.Process == history.NemesisProcess {
+		if op.Type != history.Invoke && nem[op.F] == 0 {
+			op.Type = history.Invoke
+		}
+		if op.Type == history.Invoke {
+			nem[op.F]++
+		} else {
+			nem[op.F]--
+		}
+		return
+	}
 	if op.Type == history.Invoke {
 		open[op.Process] = int(op.Index)
 	} else {
@@ -142,6 +159,7 @@ func ReadEDN(r io.Reader, o Options) (*history.File, error) {
 	hf := &history.File{Header: header(o.Source, "jepsen-edn")}
 	p := &ednParser{src: b}
 	open := map[int]int{}
+	nem := map[string]int{}
 	var start int64 = -1
 	adjusted := 0
 	add := func(v any) error {
@@ -166,7 +184,7 @@ func ReadEDN(r io.Reader, o Options) (*history.File, error) {
 			op.Time = hf.Ops[n-1].Time + 1
 			adjusted++
 		}
-		track(open, &op)
+		track(open, nem, &op)
 		hf.Ops = append(hf.Ops, op)
 		return nil
 	}

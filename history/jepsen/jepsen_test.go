@@ -72,7 +72,7 @@ INFO  jepsen.util - 6 :fail   :write  4
 	want := []string{
 		"#0 0 invoke read at 0.000s",
 		"#1 1 invoke cas value=[1,2] at 0.000s",
-		"#2 nemesis info start at 0.000s",
+		"#2 nemesis invoke start at 0.000s", // Jepsen logs a fault's first half as :info
 		"#3 0 ok read value=3 at 0.000s",
 		`#4 1 info cas value=[1,2] error="timed-out" at 0.000s`,
 		"#5 6 invoke write value=4 at 0.000s",

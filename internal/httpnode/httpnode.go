@@ -77,3 +77,17 @@ func IsDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
+
+// CheckControl checks a node's --control address: the control endpoint
+// changes how the node behaves (what names it, e.g. "the test hook
+// endpoint"), so it must be on a loopback address.
+func CheckControl(addr, what string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--control %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--control %q: %s must be on a loopback address", addr, what)
+	}
+	return nil
+}

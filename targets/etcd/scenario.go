@@ -2,7 +2,6 @@ package etcd
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -88,16 +87,9 @@ func serializableStaleReadConfig(control bool) core.Config {
 // be unique and larger than every ID acknowledged before it was asked for,
 // on any member. ok is false for a fault this target does not take.
 func IDsConfig(faults string) (core.Config, bool) {
-	var nemeses []string
-	if faults != "none" && faults != "" {
-		for _, f := range strings.Split(faults, ",") {
-			switch f {
-			case "kill", "pause", "partition":
-				nemeses = append(nemeses, f)
-			default:
-				return core.Config{}, false
-			}
-		}
+	nemeses, ok := core.FaultNemeses(faults, core.FaultKill, core.FaultPause, core.FaultPartition)
+	if !ok {
+		return core.Config{}, false
 	}
 	return core.Config{
 		Target: Name, Workload: "ids", Nodes: 3, Concurrency: 6,

@@ -7,22 +7,20 @@ import (
 )
 
 // matrixRows are this package's rows of `chaos matrix locks` and `chaos
-// matrix ids`. PostgreSQL runs here under the local runtime only and takes
-// no clock fault (no libfaketime under the server): those cells are n/a.
-// Only segment allocation has a failover cell: its database on a primary
-// and an asynchronous standby.
+// matrix ids`, the same cells on the local and the Docker runtime (each
+// server's programs travel into its image as NodeSpec.HostFiles). PostgreSQL
+// takes no clock fault (no libfaketime under the server): those cells are
+// n/a. Only segment allocation has a failover cell: its database on a
+// primary and an asynchronous standby.
 func matrixRows() []core.MatrixRow {
 	lockRow := func(name, doc, expiry, fencing string) core.MatrixRow {
 		return core.MatrixRow{Matrix: core.MatrixLocks, Name: name, Doc: doc,
-			Cell: func(fault, runtime string) (core.Config, bool) {
+			Cell: func(fault, _ string) (core.Config, bool) {
 				cfg := core.Config{Target: LockName, Workload: "lock-set", Nodes: 1, Concurrency: 3,
 					TimeLimit: 6 * time.Second, NemesisInterval: 1500 * time.Millisecond, Seed: 11,
 					OpTimeout: 5 * time.Second, FinalTimeout: 15 * time.Second, CheckTimeout: time.Minute,
 					Params: core.Params{"lock-ttl": "2s", "lock-hold": "200ms", "lock-retry": "50ms",
 						"postgres-lock-expiry": expiry, "postgres-lock-fencing": fencing}}
-				if runtime != "local" {
-					return cfg, false
-				}
 				switch fault {
 				case core.FaultNone:
 				case core.FaultPartition, core.FaultKill:
@@ -40,7 +38,7 @@ func matrixRows() []core.MatrixRow {
 	}
 	idRow := func(name, doc, target string, params core.Params) core.MatrixRow {
 		return core.MatrixRow{Matrix: core.MatrixIDs, Name: name, Doc: doc,
-			Cell: func(fault, runtime string) (core.Config, bool) {
+			Cell: func(fault, _ string) (core.Config, bool) {
 				p := core.Params{}
 				for k, v := range params {
 					p[k] = v
@@ -48,9 +46,6 @@ func matrixRows() []core.MatrixRow {
 				cfg := core.Config{Target: target, Workload: "ids", Nodes: 3, Concurrency: 4,
 					TimeLimit: 6 * time.Second, Rate: 300, NemesisInterval: time.Second, Seed: 11,
 					OpTimeout: 2 * time.Second, FinalTimeout: 10 * time.Second, CheckTimeout: time.Minute, Params: p}
-				if runtime != "local" {
-					return cfg, false
-				}
 				switch fault {
 				case core.FaultNone:
 				case core.FaultPartition, core.FaultKill, core.FaultPause:

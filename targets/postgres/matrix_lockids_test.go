@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,9 +14,11 @@ import (
 )
 
 // TestMatrixRows: every cell of this package's matrix rows prepares on the
-// local runtime (targets, workloads, nemeses and parameters all fit), and
-// the Docker runtime's are n/a. With CHAOS_MATRIX_RUN set each cell also
-// runs, and its verdicts are logged (for the docs' table).
+// local runtime (targets, workloads, nemeses and parameters all fit), the
+// Docker runtime has the same cells, and every PostgreSQL server among
+// their nodes names the host files its image needs (without them a FROM
+// scratch container has no initdb). With CHAOS_MATRIX_RUN set each cell
+// also runs, and its verdicts are logged (for the docs' table).
 func TestMatrixRows(t *testing.T) {
 	needPostgres(t)
 	reg := builtin.New(postgres.Register)
@@ -27,10 +30,14 @@ func TestMatrixRows(t *testing.T) {
 			}
 			names[row.Name] = true
 			for _, fault := range core.MatrixFaults() {
-				if _, ok := row.Cell(fault, "docker"); ok {
-					t.Errorf("%s/%s: a docker cell, but PostgreSQL runs under the local runtime only", row.Name, fault)
-				}
+				_, dok := row.Cell(fault, "docker")
 				cfg, ok := row.Cell(fault, "local")
+				if dok != ok {
+					t.Errorf("%s/%s: a cell on docker %v, on local %v: PostgreSQL runs on both", row.Name, fault, dok, ok)
+				}
+				if row.NotOn != nil && row.NotOn("docker") != "" {
+					t.Errorf("%s: not on docker: %s", row.Name, row.NotOn("docker"))
+				}
 				if !ok {
 					continue
 				}
@@ -40,6 +47,24 @@ func TestMatrixRows(t *testing.T) {
 				if err != nil {
 					t.Errorf("%s/%s: %v", row.Name, fault, err)
 					continue
+				}
+				specs, err := p.Target.Nodes(p.Nodes, p.Config.Params)
+				if err != nil {
+					t.Fatalf("%s/%s: nodes: %v", row.Name, fault, err)
+				}
+				servers := 0
+				for _, s := range specs {
+					if s.Kind != postgres.Name {
+						continue
+					}
+					servers++
+					bin, _ := postgres.FindBin("")
+					if !slices.Contains(s.HostFiles, bin) || !slices.Contains(s.HostFiles, "/bin/sh") {
+						t.Errorf("%s/%s: server %s ships %v, not the programs in %s and the shell", row.Name, fault, s.Name, s.HostFiles, bin)
+					}
+				}
+				if servers == 0 {
+					t.Errorf("%s/%s: no PostgreSQL server among %d nodes", row.Name, fault, len(specs))
 				}
 				if os.Getenv("CHAOS_MATRIX_RUN") == "" {
 					continue

@@ -155,24 +155,53 @@ func (s *segmentServer) lease(ctx context.Context) (int64, error) {
 	return hi, nil
 }
 
-// primary connects to the first database server that is not in recovery.
+// primary connects to a database server that is not in recovery, asking
+// all of them at once and taking the first to answer as a primary. One at a
+// time, a dead primary whose address no longer answers (a stopped
+// container: no refusal, the connect hangs) would use up every lease's
+// time before the promoted standby is asked, and the ID server would never
+// fail over.
 func (s *segmentServer) primary(ctx context.Context) (*pgx.Conn, error) {
-	var errs []error
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		addr string
+		conn *pgx.Conn
+		err  error
+	}
+	answers := make(chan answer, len(s.f.dbs))
 	for _, a := range s.f.dbs {
-		c, err := connect(ctx, a)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var standby bool
-		if err := c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil || standby {
-			c.Close(context.WithoutCancel(ctx))
+		go func() {
+			c, err := connect(ctx, a)
 			if err != nil {
-				errs = append(errs, err)
+				answers <- answer{a, nil, err}
+				return
 			}
-			continue
+			var standby bool
+			if err = c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil || standby {
+				c.Close(context.WithoutCancel(ctx))
+				answers <- answer{a, nil, err}
+				return
+			}
+			answers <- answer{a, c, nil}
+		}()
+	}
+	var found *pgx.Conn
+	var errs []error
+	for range s.f.dbs {
+		ans := <-answers
+		switch {
+		case ans.conn != nil && found == nil:
+			found = ans.conn
+			cancel() // the others need not finish
+		case ans.conn != nil:
+			ans.conn.Close(context.WithoutCancel(ctx))
+		case ans.err != nil && found == nil:
+			errs = append(errs, fmt.Errorf("%s: %w", ans.addr, ans.err))
 		}
-		return c, nil
+	}
+	if found != nil {
+		return found, nil
 	}
 	return nil, fmt.Errorf("no primary among %s: %w", strings.Join(s.f.dbs, ","), errors.Join(errs...))
 }
@@ -241,7 +270,7 @@ func (t *SegmentTarget) Nodes(names []string, _ core.Params) ([]core.NodeSpec, e
 		// A primary and its streaming standby, as the postgres target
 		// runs them; the primary is ready once it holds the segments row.
 		sync := map[string]string{"async": "off", "sync": "on"}[t.standby]
-		pair, err := (&Target{isolation: "serializable", sync: sync, bin: t.bin}).Nodes(names[:2], nil)
+		pair, err := (&Target{isolation: "serializable", sync: sync, bin: t.bin, hostFiles: HostFiles(t.bin)}).Nodes(names[:2], nil)
 		if err != nil {
 			return nil, err
 		}

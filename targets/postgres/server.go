@@ -15,10 +15,11 @@ var binParam = core.Param{Name: "postgres-bin", Default: "", Usage: "postgres: d
 
 // serverSpec is one PostgreSQL server that replicates nothing and follows
 // nobody, ready once setup (idempotent: it runs after every start) has
-// succeeded on it.
+// succeeded on it. It carries HostFiles(bin), so that the Docker runtime
+// ships the server's programs into its image.
 func serverSpec(name, bin string, setup func(ctx context.Context, c *pgx.Conn) error) core.NodeSpec {
 	return core.NodeSpec{
-		Name: name, Kind: Name, Ports: []string{Port},
+		Name: name, Kind: Name, Ports: []string{Port}, HostFiles: HostFiles(bin),
 		Args: func(env core.NodeEnv) []string {
 			return []string{"--bin", bin, "--listen", env.Listen(Port), "--data-dir", env.DataDir, "--sync", "off", "--standbys", "0"}
 		},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,12 +46,8 @@ func parseNodeFlags(args []string) (nodeFlags, error) {
 		return f, err
 	}
 	if f.control != "" {
-		host, _, err := net.SplitHostPort(f.control)
-		if err != nil {
-			return f, fmt.Errorf("--control %q: %w", f.control, err)
-		}
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			return f, fmt.Errorf("--control %q: the clock control endpoint must be on a loopback address", f.control)
+		if err := httpnode.CheckControl(f.control, "the clock control endpoint"); err != nil {
+			return f, err
 		}
 	}
 	return f, nil

@@ -7,18 +7,20 @@ import (
 )
 
 // RollbackScenario is `chaos repro snowflake-clock-rollback`: naive
-// snowflake nodes, and once a node has issued IDs for a second the
-// aimed-rollback fault moves its clock back 1 s, past the timestamp of the ID
-// it has just issued, into milliseconds it has already used. A naive node
+// snowflake nodes, and once the nodes have issued IDs for a second, each
+// node's clock is moved back 100 ms, past the timestamp of the ID it has just
+// issued, into milliseconds it has already used, and moved back to that same
+// moment again each time it has run 100 ms further, for 2 s. A naive node
 // starts each millisecond's sequence at 0 again, so it issues IDs it issued
-// before. The control runs monotonic nodes (never below the last timestamp
-// used) under the same fault.
+// before wherever it meets a millisecond it used. The control runs
+// monotonic nodes (never below the last timestamp used) under the same
+// fault.
 func RollbackScenario() core.ScenarioInfo {
 	return core.ScenarioInfo{
 		Name:          "snowflake-clock-rollback",
-		Summary:       "snowflake in naive mode: once a node has issued IDs for 1s, its clock is rolled back 1s past the ID it just issued",
+		Summary:       "snowflake in naive mode: once the nodes have issued IDs for 1s, each node's clock is rolled back 100ms past the ID it just issued, and again to that moment every 100ms it runs, for 2s",
 		Expect:        "invalid (exit 1): duplicate IDs, each with the node, the processes and the rollback before it",
-		ControlExpect: "valid (exit 0): monotonic nodes keep the last timestamp they used through the rollback; every ID is unique",
+		ControlExpect: "valid (exit 0): monotonic nodes keep the last timestamp they used through the rollbacks; every ID is unique",
 		Config: func(control bool) core.Config {
 			mode := Naive
 			if control {
@@ -27,12 +29,18 @@ func RollbackScenario() core.ScenarioInfo {
 			cfg := core.DefaultConfig()
 			cfg.Target, cfg.Workload = "snowflake", "ids"
 			cfg.Nodes, cfg.Concurrency = 3, 6
-			// 600 asks a second make about 200 IDs a second per node: the
-			// replayed second meets a used millisecond about one time in
-			// five, so tens of duplicates, not one by luck.
+			// A replayed ID meets a used one only in the same millisecond.
+			// On an idle machine 600 asks a second make about 200 IDs a
+			// second per node, and one pass of 100 ms meets used
+			// milliseconds several times; a starved node may issue 25 a
+			// second, which one pass of 1 s met less than once on average.
+			// Passing through the same 100 ms again and again, on every
+			// node, fills it further with each pass, so the passes of 2 s
+			// meet used milliseconds many times even then.
 			cfg.TimeLimit, cfg.Rate, cfg.Seed = 4*time.Second, 600, 7
 			cfg.Nemeses = []string{"aimed-rollback"}
-			cfg.Params = core.Params{"mode": string(mode), "aimed-rollback-after": "1s", "aimed-rollback-by": "1s", "aimed-rollback-count": "1"}
+			cfg.Params = core.Params{"mode": string(mode), "aimed-rollback-after": "1s", "aimed-rollback-by": "100ms",
+				"aimed-rollback-count": "0", "aimed-rollback-replay": "2s"}
 			return cfg
 		},
 	}

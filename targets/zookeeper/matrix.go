@@ -9,21 +9,19 @@ import (
 // MatrixRows are ZooKeeper's rows of `chaos matrix locks` (the lock recipe,
 // without and with fencing) and `chaos matrix ids` (sequential znodes), three
 // servers, one short run per fault column. The servers are JVMs from the
-// host's packages, so only the local runtime runs them; ZooKeeper's session
+// host's packages, so only a runtime that provides core.HostSoftware runs
+// them (the target's Needs; on docker the cells are n/a); ZooKeeper's session
 // expiry runs on the leader's monotonic clock, which the harness does not
 // move (clock: n/a), and an ensemble has no replica to promote by hand
 // (failover: n/a: a killed leader is replaced by election under kill).
 func MatrixRows() []core.MatrixRow {
 	lockRow := func(name, doc, fencing string) core.MatrixRow {
 		return core.MatrixRow{Matrix: core.MatrixLocks, Name: name, Doc: doc,
-			Cell: func(fault, runtime string) (core.Config, bool) {
+			Cell: func(fault, _ string) (core.Config, bool) {
 				cfg := core.Config{Target: Name, Workload: "lock-set", Nodes: 3, Concurrency: 3,
 					TimeLimit: 8 * time.Second, NemesisInterval: 1500 * time.Millisecond, Seed: 11,
 					OpTimeout: 7 * time.Second, FinalTimeout: 15 * time.Second, CheckTimeout: time.Minute,
 					Params: core.Params{"lock-ttl": "2s", "lock-hold": "200ms", "zk-session-timeout": "2s", "zk-fencing": fencing}}
-				if runtime != "local" {
-					return cfg, false
-				}
 				switch fault {
 				case core.FaultNone:
 				case core.FaultPartition, core.FaultKill:
@@ -43,10 +41,7 @@ func MatrixRows() []core.MatrixRow {
 	}
 	ids := core.MatrixRow{Matrix: core.MatrixIDs, Name: "zk-sequential",
 		Doc: "ZooKeeper sequential znodes (the ID is the sequence number the leader appends): unique and increasing across servers; unavailable without a quorum",
-		Cell: func(fault, runtime string) (core.Config, bool) {
-			if runtime != "local" {
-				return core.Config{}, false
-			}
+		Cell: func(fault, _ string) (core.Config, bool) {
 			cfg, ok := IDsConfig(fault)
 			cfg.TimeLimit, cfg.Seed = 8*time.Second, 11
 			return cfg, ok

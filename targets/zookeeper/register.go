@@ -18,6 +18,11 @@ func Register(r *core.Registry) {
 		// IDs are plain counter values, and a single counter promises one
 		// order across every node.
 		WorkloadDefaults: core.Params{idsworkload.LayoutParam: "counter", idsworkload.OrderParam: "global"},
+		// A JVM loads its modules, class path and configuration from the
+		// host's installation at run time: no image built from a program
+		// and a list of host files holds it.
+		Needs: []core.Need{{Capability: core.HostSoftware,
+			Why: "each server is a JVM from the host's zookeeper package, with the Java modules, class path and configuration it loads at run time"}},
 		// The pause board is the one package workloads/lock registered,
 		// looked up when a run is built.
 		New: func(p core.Params) (core.Target, error) { return NewWithPauses(p, lock.PausesOf(r)) },

@@ -1,7 +1,6 @@
 package zookeeper
 
 import (
-	"strings"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -60,16 +59,9 @@ func lockPauseConfig(control bool) core.Config {
 // was asked for, on any server. ok is false for a fault this target does not
 // take.
 func IDsConfig(faults string) (core.Config, bool) {
-	var nemeses []string
-	if faults != "none" && faults != "" {
-		for _, f := range strings.Split(faults, ",") {
-			switch f {
-			case "kill", "pause", "partition":
-				nemeses = append(nemeses, f)
-			default:
-				return core.Config{}, false
-			}
-		}
+	nemeses, ok := core.FaultNemeses(faults, core.FaultKill, core.FaultPause, core.FaultPartition)
+	if !ok {
+		return core.Config{}, false
 	}
 	return core.Config{
 		Target: Name, Workload: "ids", Nodes: 3, Concurrency: 6,

@@ -119,7 +119,7 @@ func (w *Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
 		case "convergence":
 			cs = append(cs, convergence.New())
 		case "linearizable":
-			cs = append(cs, Only(linearizable.New(linearizable.KV(linearizable.Register())), "read", "write"))
+			cs = append(cs, OnlyOf(linearizable.New(linearizable.KV(linearizable.Register())), convergence.Fs, "read", "write"))
 		}
 	}
 	return cs, nil
@@ -128,21 +128,34 @@ func (w *Workload) Checkers(h *history.Header) ([]checkers.Checker, error) {
 // Only runs inner on the history restricted to client operations named fs
 // (and every nemesis record, so witnesses still name the faults).
 func Only(inner checkers.Checker, fs ...string) checkers.Checker {
+	return OnlyOf(inner, nil, fs...)
+}
+
+// OnlyOf is Only for a workload whose contract defines the operations
+// contract: a history with any other client operation is not judged (an
+// operation dropped unseen could be one the contract forbids).
+func OnlyOf(inner checkers.Checker, contract []string, fs ...string) checkers.Checker {
 	keep := map[string]bool{}
 	for _, f := range fs {
 		keep[f] = true
 	}
-	return only{inner: inner, keep: keep}
+	return only{inner: inner, keep: keep, contract: contract}
 }
 
 type only struct {
-	inner checkers.Checker
-	keep  map[string]bool
+	inner    checkers.Checker
+	keep     map[string]bool
+	contract []string
 }
 
 func (o only) Name() string { return o.inner.Name() }
 
 func (o only) Check(ctx context.Context, h *history.File) checkers.Result {
+	// The whole history must pair: dropping the other operations could hide
+	// a process that invoked twice or a completion of another operation.
+	if err := history.WellFormed(h.Ops, o.contract...); err != nil {
+		return checkers.Result{Valid: checkers.Unknown, Summary: "history cannot be judged", Error: err.Error()}
+	}
 	sub := *h
 	sub.Ops = make([]history.Op, 0, len(h.Ops))
 	for _, op := range h.Ops {

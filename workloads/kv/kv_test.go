@@ -73,13 +73,36 @@ func (s *seen) Check(_ context.Context, h *history.File) checkers.Result {
 
 func TestOnlyKeepsNamedOpsAndFaults(t *testing.T) {
 	s := &seen{}
-	h := &history.File{Ops: []history.Op{{F: "write"}, {F: "dump"}, {F: "read"},
-		{F: "partition", Process: history.NemesisProcess}, {F: "delete"}}}
+	var ops []history.Op
+	for i, f := range []string{"write", "dump", "read", "partition", "delete"} {
+		p := i
+		if f == "partition" {
+			p = history.NemesisProcess
+		}
+		ops = append(ops, history.Op{Index: int64(2 * i), Process: p, Type: history.Invoke, F: f},
+			history.Op{Index: int64(2*i + 1), Process: p, Type: history.Info, F: f})
+	}
+	h := &history.File{Ops: ops}
 	Only(s, "read", "write").Check(context.Background(), h)
-	if got := len(s.fs); got != 3 || s.fs[2] != "partition" {
+	if got := len(s.fs); got != 6 || s.fs[4] != "partition" {
 		t.Fatalf("inner saw %v", s.fs)
 	}
-	if len(h.Ops) != 5 {
+	if len(h.Ops) != 10 {
 		t.Fatal("Only changed the history it was given")
+	}
+}
+
+// The whole history must pair, not only what Only keeps: a process that
+// invoked a dump and then a read without completing the dump is malformed
+// even though the dump is dropped.
+func TestOnlyRefusesAMalformedWholeHistory(t *testing.T) {
+	s := &seen{}
+	h := &history.File{Ops: []history.Op{
+		{Index: 0, Process: 0, Type: history.Invoke, F: "dump"},
+		{Index: 1, Process: 0, Type: history.Invoke, F: "read"},
+		{Index: 2, Process: 0, Type: history.OK, F: "read"},
+	}}
+	if r := Only(s, "read", "write").Check(context.Background(), h); r.Valid != checkers.Unknown || len(s.fs) != 0 {
+		t.Fatalf("got %s (%s), inner saw %v; want unknown before the inner checker runs", r.Valid, r.Error, s.fs)
 	}
 }

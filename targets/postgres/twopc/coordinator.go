@@ -88,12 +88,8 @@ func parseCoordFlags(args []string) (coordFlags, error) {
 		return f, fmt.Errorf("--accounts %d: want at least 1", f.accounts)
 	}
 	if f.control != "" {
-		host, _, err := net.SplitHostPort(f.control)
-		if err != nil {
-			return f, fmt.Errorf("--control %q: %w", f.control, err)
-		}
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			return f, fmt.Errorf("--control %q: the test hook endpoint must be on a loopback address", f.control)
+		if err := httpnode.CheckControl(f.control, "the test hook endpoint"); err != nil {
+			return f, err
 		}
 	}
 	return f, nil
