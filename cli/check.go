@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +16,23 @@ import (
 	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/internal/term"
 )
+
+// statRunArg stats a run directory or history file named on the command
+// line, with an error that says what to give instead.
+func statRunArg(path string) (fs.FileInfo, error) {
+	const hint = "give a run directory or its history file, such as store/<target>/latest"
+	if strings.TrimSpace(path) == "" {
+		return nil, fmt.Errorf("check: the path is empty: %s", hint)
+	}
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("check: %s does not exist: %s", path, hint)
+	case err != nil:
+		return nil, fmt.Errorf("check: %s: %w (%s)", path, err, hint)
+	}
+	return st, nil
+}
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
 	var timeout time.Duration
@@ -51,8 +71,8 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 			}
 			path := args[0]
 			var faults []core.FaultTally
-			if st, err := os.Stat(path); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+			if st, err := statRunArg(path); err != nil {
+				return err
 			} else if st.IsDir() {
 				// The run's own tally of faults, when it has one: a
 				// verdict about faults that never happened is no pass.
@@ -60,6 +80,9 @@ requested fault kind was never applied, a valid verdict is unknown here too.`,
 					faults = sr.Faults
 				}
 				path = core.HistoryPath(path)
+				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("check: %s holds no %s: give a run directory that `chaos run` wrote (store/<target>/<time>, or store/<target>/latest) or a history file", args[0], core.HistoryFile)
+				}
 			}
 			hf, err := history.ReadFile(path, history.MaxRecordSize(maxRecord), history.MaxInputSize(maxHistory))
 			if err != nil {

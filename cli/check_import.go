@@ -60,9 +60,12 @@ func (f *importFlags) checkImported(env *cliEnv, path string, timeout time.Durat
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}
+	if _, err := statRunArg(path); err != nil {
+		return err
+	}
 	file, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("check: %s: %w", path, err)
 	}
 	defer file.Close()
 	if st, err := file.Stat(); err == nil && st.IsDir() {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,11 @@ whose harness was killed, for recorded pids of ours that are gone.`,
   chaos clean --images`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("run") {
+				if err := checkRunID(opts.Run); err != nil {
+					return err
+				}
+			}
 			rep, err := cleanAll(env, opts)
 			verb := "removed"
 			if opts.DryRun {
@@ -51,7 +57,9 @@ whose harness was killed, for recorded pids of ours that are gone.`,
 				fmt.Fprintf(env.stdout, "left alone run %s: its harness is still running (--force removes it anyway)\n", r)
 			}
 			if n := len(rep.Containers) + len(rep.Networks) + len(rep.Images) + len(files); n == 0 && err == nil {
-				if len(rep.Spared) > 0 {
+				if opts.Run != "" && len(rep.Spared) == 0 {
+					fmt.Fprintf(env.stdout, "nothing to clean for run %s (nothing of it is left; the run id is as in store/<target>/<timestamp>)\n", opts.Run)
+				} else if len(rep.Spared) > 0 {
 					fmt.Fprintln(env.stdout, "nothing else to clean")
 				} else {
 					fmt.Fprintln(env.stdout, "nothing to clean")
@@ -69,6 +77,17 @@ whose harness was killed, for recorded pids of ours that are gone.`,
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "only print what would be removed")
 	fs.StringVar(&opts.Run, "run", "", "only this run (target/timestamp, as in the run directory)")
 	return cmd
+}
+
+// checkRunID refuses a --run that cannot name a run: a run id is
+// <target>/<timestamp>, the last two parts of a run directory.
+func checkRunID(id string) error {
+	target, stamp, ok := strings.Cut(id, "/")
+	if !ok || target == "" || stamp == "" || strings.ContainsAny(stamp, "/\\") || strings.TrimSpace(id) != id ||
+		strings.ContainsFunc(id, func(r rune) bool { return r < ' ' || r == ' ' }) || target == "." || target == ".." || stamp == "." || stamp == ".." {
+		return fmt.Errorf("--run %q: not a run id; give <target>/<timestamp> as in the run directory (store/snowflake/20260101T120000.000Z is snowflake/20260101T120000.000Z), or leave --run out to clean every dead run", id)
+	}
+	return nil
 }
 
 // cleanAll runs every registered runtime's Clean and merges the reports.

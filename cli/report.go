@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,11 @@ the report; ` + "`chaos check`" + ` exits with it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
 			for _, dir := range args {
+				if strings.TrimSpace(dir) == "" {
+					fmt.Fprintf(env.stderr, "chaos: report: a run directory is empty (%q): give a directory under the store, such as store/<target>/latest\n", dir)
+					failed++
+					continue
+				}
 				p, err := reports.Write(dir, reports.WithRegistry(env.reg))
 				if err != nil {
 					fmt.Fprintf(env.stderr, "chaos: report: %s\n", term.Text(err.Error()))

@@ -53,6 +53,9 @@ workloads and the nemeses it supports.`,
 			return out, cobra.ShellCompDirectiveNoFileComp
 		},
 		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("system") && strings.TrimSpace(f.system) == "" {
+				return fmt.Errorf("--system %q: must name a system file (TOML, see docs/bring-your-own.md), or leave it out to run a registered target", f.system)
+			}
 			if f.system != "" {
 				return systemArgs(args)
 			}

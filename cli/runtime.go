@@ -36,7 +36,7 @@ func (env *cliEnv) runtimeNemeses(runtime string, t core.TargetInfo) []string {
 func (env *cliEnv) newRuntime(name string) (func() (core.Runtime, error), error) {
 	rt, err := env.reg.Runtime(name)
 	if err != nil {
-		return nil, fmt.Errorf("--runtime %s: unknown runtime (known: %s)", name, strings.Join(env.runtimeNames(), ", "))
+		return nil, fmt.Errorf("--runtime %q: unknown runtime (known: %s)", name, strings.Join(env.runtimeNames(), ", "))
 	}
 	return func() (core.Runtime, error) { return rt.New(env.ctx) }, nil
 }

@@ -30,6 +30,9 @@ system returned, so think before serving it to a network.`,
 			if strings.TrimSpace(store) == "" {
 				return fmt.Errorf("--store %q: must name a directory (leave it out for \"store\")", store)
 			}
+			if _, _, err := net.SplitHostPort(addr); err != nil || strings.TrimSpace(addr) == "" {
+				return fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080 (loopback) or 127.0.0.1:0 (any free port)", addr)
+			}
 			h, err := reports.Handler(store)
 			if err != nil {
 				return fmt.Errorf("%w (give the directory that `chaos run --store` wrote to)", err)

@@ -232,15 +232,5 @@ end:
 	if len(v) == 0 || !json.Valid(v) {
 		return nil, false
 	}
-	// A value with bytes that are not UTF-8 or lone surrogates is left to
-	// the general parser, which refuses it: decoders fold both to U+FFFD.
-	for _, c := range v {
-		if c == '\\' || c >= 0x80 {
-			if checkText(v) != nil {
-				return nil, false
-			}
-			break
-		}
-	}
 	return v, true
 }

@@ -92,11 +92,9 @@ type names struct {
 	F       json.RawMessage `json:"f"`
 	Key     json.RawMessage `json:"key"`
 	Node    json.RawMessage `json:"node"`
-	Value   json.RawMessage `json:"value"`
 }
 
-// checkNames refuses a record whose names or value would be folded by the
-// decoder.
+// checkNames refuses a record whose names would be folded by the decoder.
 // Only lines with escapes or non-ASCII bytes can be affected.
 func checkNames(line []byte) error {
 	plain := true
@@ -116,11 +114,8 @@ func checkNames(line []byte) error {
 	for _, f := range []struct {
 		name string
 		raw  json.RawMessage
-	}{{"process", n.Process}, {"type", n.Type}, {"f", n.F}, {"key", n.Key}, {"node", n.Node}, {"value", n.Value}} {
+	}{{"process", n.Process}, {"type", n.Type}, {"f", n.F}, {"key", n.Key}, {"node", n.Node}} {
 		if err := checkText(f.raw); err != nil {
-			if f.name == "value" {
-				return fmt.Errorf("%q: %v; values must be valid UTF-8, or distinct values would compare equal", f.name, err)
-			}
 			return fmt.Errorf("%q: %v; names must be valid UTF-8, or distinct names would merge", f.name, err)
 		}
 	}

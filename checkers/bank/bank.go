@@ -165,6 +165,9 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			return unknown("check interrupted: %v", ctx.Err())
 		}
 		p := &pairs[i]
+		if finals > 0 && p.Invoke.F != FFinal {
+			return unknown("record %d: a %s after the final state (record %d); the final state must be the last operation", p.Invoke.Index, p.Invoke.F, finalPair.Invoke.Index)
+		}
 		switch p.Invoke.F {
 		case FTransfer:
 			var t Transfer
@@ -173,6 +176,9 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			}
 			if t.From < 0 || t.From >= c.Accounts || t.To < 0 || t.To >= c.Accounts {
 				return unknown("record %d: transfer %d names an account outside 0..%d", p.Invoke.Index, t.ID, c.Accounts-1)
+			}
+			if t.From == t.To || t.Amount <= 0 {
+				return unknown("record %d: transfer %d moves %d from account %d to %d; a transfer moves a positive amount between two accounts", p.Invoke.Index, t.ID, t.Amount, t.From, t.To)
 			}
 			if _, dup := transfers[t.ID]; dup {
 				return unknown("record %d: transfer id %d used twice (ids must be unique over the run)", p.Invoke.Index, t.ID)
@@ -201,7 +207,9 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 			if err := decodeStrict(p.Complete.Value, &f); err != nil {
 				return unknown("record %d: final value: %v", p.Complete.Index, err)
 			}
-			finals++
+			if finals++; finals > 1 {
+				return unknown("records %d and %d are both final states; which one the participants ended with is not known", finalPair.Complete.Index, p.Complete.Index)
+			}
 			final, finalPair = &f, *p
 		}
 	}

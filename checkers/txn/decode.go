@@ -41,6 +41,7 @@ type decoder struct {
 	ints     []int64
 	mops     []mop
 	mscratch []mop
+	iscratch []mop // decodeScratch's buffer
 }
 
 func (d *decoder) keepMops(m []mop) []mop {
@@ -93,6 +94,21 @@ func (d *decoder) decode(b []byte) ([]mop, error) {
 	}
 	d.mscratch = res
 	return d.keepMops(res), nil
+}
+
+// decodeScratch is decode into a buffer of its own, valid until its next
+// call: an invocation is decoded only to be compared with its completion.
+func (d *decoder) decodeScratch(b []byte) ([]mop, error) {
+	p := parser{b: b}
+	res, ok := p.txn(d, d.iscratch[:0])
+	if !ok {
+		var err error
+		if res, err = d.decodeSlow(b, d.iscratch[:0]); err != nil {
+			return nil, err
+		}
+	}
+	d.iscratch = res
+	return res, nil
 }
 
 func (d *decoder) decodeSlow(b []byte, out []mop) ([]mop, error) {

@@ -230,6 +230,30 @@ func (c *Checker) Check(ctx context.Context, h *history.File) checkers.Result {
 	return *a.res
 }
 
+// sameTxn refuses a completion whose micro-operations are not its
+// invocation's: the completion only fills in what the reads saw, so a
+// completion that names other keys, other operations or other written
+// values says the transaction did something nobody asked for.
+func (a *analysis) sameTxn(inv, done *history.Op, got []mop) error {
+	if len(inv.Value) == 0 || string(inv.Value) == "null" {
+		return nil // an invocation without its micro-operations: nothing to compare
+	}
+	want, err := a.dec.decodeScratch(inv.Value)
+	if err != nil {
+		return fmt.Errorf("record %d: %w", inv.Index, err)
+	}
+	if len(want) != len(got) {
+		return fmt.Errorf("record %d: the completion has %d micro-operations, its invocation (record %d) %d; a completion only fills in what the reads saw", done.Index, len(got), inv.Index, len(want))
+	}
+	for i := range want {
+		w, g := &want[i], &got[i]
+		if w.f != g.f || w.key != g.key || (w.f != mopRead && w.val != g.val) {
+			return fmt.Errorf("record %d: micro-operation %d of the completion is not its invocation's (record %d); a completion only fills in what the reads saw", done.Index, i, inv.Index)
+		}
+	}
+	return nil
+}
+
 func unknown(why string) checkers.Result {
 	return checkers.Result{Valid: checkers.Unknown, Summary: "could not judge the transactions", Error: why}
 }
@@ -298,6 +322,11 @@ func (a *analysis) collect(ops []history.Op) error {
 		t.mops, err = a.dec.decode(src.Value)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", src.Index, err)
+		}
+		if src != &ops[t.inv] {
+			if err := a.sameTxn(&ops[t.inv], src, t.mops); err != nil {
+				return err
+			}
 		}
 		if t.status != committed {
 			// What an uncommitted or unsure transaction read is not

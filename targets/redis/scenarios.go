@@ -39,13 +39,18 @@ var (
 	// fault lands on the lock c0 has just been granted, however long a busy
 	// machine took to grant it.
 	c0Granted = &Event{Client: "c0"}
+	// bothClients are held until the redlock partition is in place (a
+	// container engine on a loaded machine takes longer to cut links than
+	// c0's 0.3 s start, and a c0 that reaches D and E holds a majority no
+	// fault can take away); their starts count from the cut.
+	bothClients = []string{"c0", "c1"}
 )
 
-// redlockParams: c0 takes A, B, C from 0.3s (done by about 1s on a quiet
+// redlockParams: both clients are held until the partition is in place;
+// from then c0 takes A, B, C after 0.3s (done by about 1s on a quiet
 // machine) and holds 4s of its 5s lease; the fault comes as soon as c0 is
-// granted; c1 tries
-// from 2.5s for about 2s, inside c0's hold, so a node that takes a second to
-// come back (a container) is still caught. The per-node timeout of 150ms is
+// granted; c1 tries from 2.5s after the cut for about 2s, inside c0's hold,
+// so a node that takes a second to come back (a container) is still caught. The per-node timeout of 150ms is
 // still small against the TTL and leaves room for a loaded machine.
 func redlockParams(control bool) core.Params {
 	return core.Params{"redis-lock": "redlock", "redis-node-timeout": "150ms", "lock-ttl": "5s", "lock-hold": "4s,200ms",
@@ -61,7 +66,7 @@ var scenarios = []scenario{
 		timeLimit:     5500 * time.Millisecond, nodes: 5,
 		params: redlockParams,
 		script: func(control bool) []Step {
-			steps := []Step{{F: "partition", Cut: redlockSplit}}
+			steps := []Step{{F: "partition", Cut: redlockSplit, Releases: bothClients}}
 			if !control {
 				steps = append(steps, Step{On: c0Granted, F: "clock-jump", Node: "n3", Offset: 30 * time.Second})
 			}
@@ -80,7 +85,7 @@ var scenarios = []scenario{
 			if control {
 				delay = 5500 * time.Millisecond
 			}
-			return []Step{{F: "partition", Cut: redlockSplit},
+			return []Step{{F: "partition", Cut: redlockSplit, Releases: bothClients},
 				{On: c0Granted, F: "restart", Node: "n3", Delay: delay}}
 		},
 	},
@@ -107,20 +112,23 @@ var scenarios = []scenario{
 		controlExpect: "replication intact: the replica has c0's lock when promoted and refuses c1",
 		timeLimit:     5500 * time.Millisecond, nodes: 2,
 		// c0 holds 3.5s from its grant; the kill follows the grant by at
-		// most a second (the wait for the replica); c1 tries from 2s for
-		// about 1.5s, inside c0's hold.
+		// most a second (the wait for the replica); c1 is held until the
+		// promotion is done (however long the runtime took to kill and
+		// promote) and then tries 6 times, 250ms apart, inside c0's hold.
 		params: func(control bool) core.Params {
 			return core.Params{"redis-lock": "single", "redis-lock-nodes": "n1,n2", "redis-replicas": "n2=n1", "redis-node-timeout": "150ms",
-				"lock-ttl": "5s", "lock-hold": "3500ms,200ms", "lock-start": "300ms,2s", "lock-attempts": "1,6", "lock-retry": "250ms"}
+				"lock-ttl": "5s", "lock-hold": "3500ms,200ms", "lock-start": "300ms,0s", "lock-attempts": "1,6", "lock-retry": "250ms"}
 		},
 		script: func(control bool) []Step {
 			var steps []Step
 			if !control {
-				steps = append(steps, Step{F: "partition", Cut: Cut([]string{"n1"}, []string{"n2"})})
+				// c0 is held until the cut is in place: a lock taken
+				// before it would reach the replica.
+				steps = append(steps, Step{F: "partition", Cut: Cut([]string{"n1"}, []string{"n2"}), Releases: []string{"c0"}})
 			}
 			return append(steps,
 				Step{On: c0Granted, F: "kill", Node: "n1", Replica: "n2"},
-				Step{F: "promote", Node: "n2"})
+				Step{F: "promote", Node: "n2", Releases: []string{"c1"}})
 		},
 	},
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -44,6 +45,12 @@ type Step struct {
 	// Primary, on a replicaof, is the node the step's node follows from
 	// then on (a restarted old primary rejoining as a replica).
 	Primary string
+	// Releases names clients whose acquires the script holds back (a
+	// lock.Gate each) from the run's first event until this step has been
+	// applied: they try the lock once the fault is done (the partition in
+	// place, the replica promoted), however long the runtime took to do
+	// it; a client's lock-start delay then counts from there.
+	Releases []string
 }
 
 // Event is what a step waits for: the acquire of Client completing ok, or,
@@ -83,6 +90,8 @@ type StepValue struct {
 	// Skip and Primary: see Step.
 	Skip    int64  `json:"skip,omitempty"`
 	Primary string `json:"primary,omitempty"`
+	// Releases: the clients held until this step was applied.
+	Releases []string `json:"releases,omitempty"`
 }
 
 // Script is a fixed fault plan: the nemesis of a named scenario. Its plan
@@ -106,6 +115,12 @@ type Script struct {
 	cut     bool
 	offsets map[string]time.Duration
 	down    map[string]bool
+
+	// gates are the held clients by the step that releases them, closed at
+	// the first event (before any client's first acquire is sent).
+	gatesMu sync.Mutex
+	gates   map[int][]*lock.Gate
+	started bool
 }
 
 var (
@@ -127,6 +142,12 @@ func (s *Script) Name() string { return "redis-script" }
 func (s *Script) Trigger(_ *rand.Rand, ev history.Op, _ []string) []history.Op {
 	var out []history.Op
 	used := false
+	if !s.started {
+		// The first event of the run is offered before its operation is
+		// performed, so every held client meets its gate.
+		s.started = true
+		s.holdClients()
+	}
 	if !ev.IsNemesis() && ev.F == idsGenerate && ev.Type != history.Invoke {
 		s.since++
 	}
@@ -162,7 +183,7 @@ func (s *Script) plan(wait bool) history.Op {
 		time.Sleep(st.After)
 	}
 	v := StepValue{Step: s.next, After: st.After.String(), Cut: st.Cut, Client: st.Client, Replica: st.Replica,
-		Skip: st.Skip, Primary: st.Primary}
+		Skip: st.Skip, Primary: st.Primary, Releases: st.Releases}
 	s.next++
 	s.since = 0
 	switch st.F {
@@ -198,6 +219,11 @@ func (s *Script) Apply(ctx context.Context, rt core.Runtime, op history.Op) hist
 		_ = sleepCtx(ctx, s.steps[0].After)
 	}
 	done := s.apply(ctx, rt, op, v)
+	for _, g := range s.gate(v.Step) {
+		// Open even when the step's outcome is unknown: the client then
+		// meets whatever state the step left.
+		g.Open()
+	}
 	if v.Step >= 0 && v.Step+1 < len(s.steps) && s.steps[v.Step+1].On == nil {
 		_ = sleepCtx(ctx, s.steps[v.Step+1].After)
 	}
@@ -269,8 +295,44 @@ func (s *Script) apply(ctx context.Context, rt core.Runtime, op history.Op, v St
 	return failed(op, fmt.Errorf("redis-script: unknown step %q", op.F))
 }
 
+// holdClients closes the gates of the clients steps release.
+func (s *Script) holdClients() {
+	if s.pauses == nil {
+		return
+	}
+	s.gatesMu.Lock()
+	defer s.gatesMu.Unlock()
+	for i, st := range s.steps {
+		for _, c := range st.Releases {
+			if s.gates == nil {
+				s.gates = map[int][]*lock.Gate{}
+			}
+			s.gates[i] = append(s.gates[i], s.pauses.Hold(c))
+		}
+	}
+}
+
+// gate takes the gates step releases.
+func (s *Script) gate(step int) []*lock.Gate {
+	s.gatesMu.Lock()
+	defer s.gatesMu.Unlock()
+	g := s.gates[step]
+	delete(s.gates, step)
+	return g
+}
+
 // HealOps heals the network, resets moved clocks and starts killed nodes.
+// A client still held for a step that was never applied gives up its
+// acquire, having sent nothing.
 func (s *Script) HealOps(nodes []string) []history.Op {
+	s.gatesMu.Lock()
+	for i, gs := range s.gates {
+		for _, g := range gs {
+			g.Cancel(fmt.Sprintf("step %d (%s %s) of %s was not applied before the main phase ended", i, s.steps[i].F, s.steps[i].Node, s.name))
+		}
+	}
+	s.gates = nil
+	s.gatesMu.Unlock()
 	var ops []history.Op
 	if s.cut {
 		ops = append(ops, history.Op{F: "heal", Value: history.JSON(StepValue{Step: -1, After: "0s"})})

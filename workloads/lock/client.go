@@ -99,6 +99,9 @@ func (c *Client) acquire(ctx context.Context, op history.Op) history.Op {
 			return fail(op, "bad acquire arguments: "+err.Error())
 		}
 	}
+	if err := c.pauses.pass(ctx, c.endpoint); err != nil {
+		return fail(op, err.Error())
+	}
 	if a.Delay > 0 && sleep(ctx, time.Duration(a.Delay)) != nil {
 		return fail(op, "interrupted before sending: "+ctx.Err().Error())
 	}
@@ -218,6 +221,7 @@ func sleep(ctx context.Context, d time.Duration) error { return core.RealClock{}
 type Pauses struct {
 	mu    sync.Mutex
 	armed map[string]*armedPause
+	gates map[string]*Gate
 }
 
 type armedPause struct {
@@ -230,7 +234,73 @@ type armedPause struct {
 }
 
 // NewPauses returns an empty board.
-func NewPauses() *Pauses { return &Pauses{armed: map[string]*armedPause{}} }
+func NewPauses() *Pauses {
+	return &Pauses{armed: map[string]*armedPause{}, gates: map[string]*Gate{}}
+}
+
+// Gate holds a client's acquires back until a fault has happened: a
+// scripted nemesis closes it before the client's first acquire and opens it
+// once the state the client should meet is there (a replica promoted), so
+// the client tries then, however long a loaded machine took to get there,
+// instead of at a fixed time. A held acquire sends nothing until the gate
+// opens; one whose gate is cancelled fails, having sent nothing.
+type Gate struct {
+	p      *Pauses
+	client string
+	done   chan struct{}
+	err    error // set before done closes: why the gate was cancelled
+	once   sync.Once
+}
+
+// Hold closes a gate in front of client's acquires, replacing any gate it
+// had. The client waits at its next acquire until Open or Cancel.
+func (p *Pauses) Hold(client string) *Gate {
+	g := &Gate{p: p, client: client, done: make(chan struct{})}
+	p.mu.Lock()
+	p.gates[client] = g
+	p.mu.Unlock()
+	return g
+}
+
+// Open lets the client's held and later acquires go.
+func (g *Gate) Open() { g.end(nil) }
+
+// Cancel fails the client's held acquire with why; later acquires go, as
+// after Open, so a gate never outlives its run on a shared board.
+func (g *Gate) Cancel(why string) {
+	g.end(fmt.Errorf("not sent: the acquire was held for a fault that never came: %s", why))
+}
+
+func (g *Gate) end(err error) {
+	g.once.Do(func() {
+		g.err = err
+		close(g.done)
+		g.p.mu.Lock()
+		if g.p.gates[g.client] == g {
+			delete(g.p.gates, g.client)
+		}
+		g.p.mu.Unlock()
+	})
+}
+
+// pass waits at client's gate, if there is one.
+func (p *Pauses) pass(ctx context.Context, client string) error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	g := p.gates[client]
+	p.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	select {
+	case <-g.done:
+		return g.err
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted before sending, held for a fault: %w", ctx.Err())
+	}
+}
 
 // Arm makes client pause for d at its next pause point. The returned channel
 // closes when the pause begins; cancel disarms a pause that has not begun.
