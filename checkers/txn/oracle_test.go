@@ -137,13 +137,7 @@ func randomHistory(rng *rand.Rand) ([]otxn, []history.Op) {
 	mode := rng.IntN(3)
 	keys := []string{"x", "y", "z"}[:nKeys]
 	next := map[string]int64{}
-	type plan struct {
-		mops       [][3]any
-		status     history.Type
-		start, end float64
-		applies    bool
-	}
-	ps := make([]plan, n)
+	ps := make([]txnPlan, n)
 	for i := range ps {
 		nm := 1 + rng.IntN(3)
 		for range nm {
@@ -178,7 +172,7 @@ func randomHistory(rng *rand.Rand) ([]otxn, []history.Op) {
 		}
 		return c
 	}
-	runTxn := func(p *plan, view map[string][]int64) {
+	runTxn := func(p *txnPlan, view map[string][]int64) {
 		local := map[string][]int64{}
 		for k, v := range view {
 			local[k] = append([]int64(nil), v...)
@@ -261,7 +255,23 @@ func randomHistory(rng *rand.Rand) ([]otxn, []history.Op) {
 			}
 		}
 	}
-	// Records in time order, one process per transaction.
+	return recordPlans(rng, ps)
+}
+
+// txnPlan is one transaction of a random history before it is recorded:
+// its micro-ops (reads filled with what they saw), how it ends, when, and
+// whether it took effect.
+type txnPlan struct {
+	mops       [][3]any
+	status     history.Type
+	start, end float64
+	applies    bool
+}
+
+// recordPlans records planned transactions as a history, in time order, one
+// process per transaction; an info one's completion is left out half the
+// time. txns are the oracle's view of the same transactions.
+func recordPlans(rng *rand.Rand, ps []txnPlan) ([]otxn, []history.Op) {
 	type rec struct {
 		t   float64
 		i   int
@@ -275,7 +285,7 @@ func randomHistory(rng *rand.Rand) ([]otxn, []history.Op) {
 		}
 	}
 	sort.Slice(recs, func(a, b int) bool { return recs[a].t < recs[b].t })
-	txns := make([]otxn, n)
+	txns := make([]otxn, len(ps))
 	var ops []history.Op
 	for _, r := range recs {
 		p := &ps[r.i]

@@ -250,13 +250,7 @@ func randomRegisterHistory(rng *rand.Rand) ([]otxn, []history.Op) {
 	blind := rng.IntN(4) == 0
 	keys := []string{"x", "y", "z"}[:nKeys]
 	next := int64(0)
-	type plan struct {
-		mops       [][3]any
-		status     history.Type
-		start, end float64
-		applies    bool
-	}
-	ps := make([]plan, n)
+	ps := make([]txnPlan, n)
 	for i := range ps {
 		nm := 1 + rng.IntN(3)
 		touched := map[string]bool{}
@@ -288,7 +282,7 @@ func randomRegisterHistory(rng *rand.Rand) ([]otxn, []history.Op) {
 		}
 	}
 	state := map[string]int64{}
-	run := func(p *plan, view map[string]int64) {
+	run := func(p *txnPlan, view map[string]int64) {
 		local := map[string]int64{}
 		for k, v := range view {
 			local[k] = v
@@ -305,7 +299,7 @@ func randomRegisterHistory(rng *rand.Rand) ([]otxn, []history.Op) {
 			}
 		}
 	}
-	install := func(p *plan) {
+	install := func(p *txnPlan) {
 		if !p.applies {
 			return
 		}
@@ -367,54 +361,7 @@ func randomRegisterHistory(rng *rand.Rand) ([]otxn, []history.Op) {
 			}
 		}
 	}
-	type rec struct {
-		t   float64
-		i   int
-		inv bool
-	}
-	var recs []rec
-	for i := range ps {
-		recs = append(recs, rec{ps[i].start, i, true})
-		if ps[i].status != history.Info || rng.IntN(2) == 0 {
-			recs = append(recs, rec{ps[i].end, i, false})
-		}
-	}
-	sort.Slice(recs, func(a, b int) bool { return recs[a].t < recs[b].t })
-	txns := make([]otxn, n)
-	var ops []history.Op
-	for _, r := range recs {
-		p := &ps[r.i]
-		t := &txns[r.i]
-		t.status, t.mops, t.process = p.status, p.mops, r.i
-		idx := int64(len(ops))
-		op := history.Op{Index: idx, Process: r.i, F: F, Time: idx * 10}
-		invVal := make([][3]any, len(p.mops))
-		for j, m := range p.mops {
-			invVal[j] = m
-			if m[0] == "r" {
-				invVal[j][2] = nil
-			}
-		}
-		if r.inv {
-			t.inv, t.comp = idx, -1
-			op.Type, op.Value = history.Invoke, history.JSON(invVal)
-		} else {
-			op.Type = p.status
-			if p.status == history.OK {
-				op.Value = history.JSON(p.mops)
-				t.comp = idx
-			} else {
-				op.Value = history.JSON(invVal)
-			}
-		}
-		ops = append(ops, op)
-	}
-	for i := range txns {
-		if txns[i].status != history.OK {
-			txns[i].comp = -1
-		}
-	}
-	return txns, ops
+	return recordPlans(rng, ps)
 }
 
 func TestRegisterOracleAgreement(t *testing.T) {

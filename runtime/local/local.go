@@ -423,7 +423,7 @@ func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) 
 	for {
 		select {
 		case <-exited:
-			err := fmt.Errorf("node %s exited while starting; see %s:\n%s", n.spec.Name, n.logPath, tail(n.logPath, 15))
+			err := fmt.Errorf("node %s exited while starting; the last lines of %s:\n%s", n.spec.Name, n.logPath, tail(lastStart(n.logPath), tailLines))
 			if strings.Contains(lastStart(n.logPath), "address already in use") {
 				return &portInUseError{node: n, err: err}
 			}
@@ -442,7 +442,11 @@ func (r *Runtime) waitReady(ctx context.Context, n *node, exited chan struct{}) 
 				// Ctrl-C (or the caller's deadline), not our timeout.
 				return fmt.Errorf("node %s: start-up interrupted before it was ready: %w", n.spec.Name, context.Cause(parent))
 			}
-			return fmt.Errorf("node %s not ready after %s (last probe: %v); see %s", n.spec.Name, r.startTimeout, last, n.logPath)
+			// The log is in the run directory, which a test's temporary
+			// store does not outlive: the error carries its tail, so a
+			// start that failed in CI can be diagnosed from the output.
+			return fmt.Errorf("node %s not ready after %s (last probe: %v); the last lines of %s:\n%s",
+				n.spec.Name, r.startTimeout, last, n.logPath, tail(lastStart(n.logPath), tailLines))
 		case <-exited:
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -462,12 +466,16 @@ func lastStart(path string) string {
 	return s
 }
 
-func tail(path string, lines int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
+// tailLines is how much of a node's log a failed start quotes: enough for a
+// JVM's stack trace or a server's last election rounds.
+const tailLines = 40
+
+// tail is the last lines of a log, indented.
+func tail(log string, lines int) string {
+	if log == "" {
+		return "  (the log is empty)"
 	}
-	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	ls := strings.Split(strings.TrimRight(log, "\n"), "\n")
 	if len(ls) > lines {
 		ls = ls[len(ls)-lines:]
 	}

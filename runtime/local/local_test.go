@@ -239,3 +239,35 @@ func TestNodeWhosePortWasTakenStartsOnAnother(t *testing.T) {
 		t.Errorf("the node log does not say the port moved:\n%s", b)
 	}
 }
+
+// TestStartTimeoutQuotesTheLog: a node that is not ready in time is reported
+// with the tail of its log since its last start, so the failure can be
+// diagnosed after the run directory is gone.
+func TestStartTimeoutQuotesTheLog(t *testing.T) {
+	// Five seconds: the script's output must be in the log before the
+	// timeout, also on a loaded machine.
+	rt, err := local.New(local.WithStartTimeout(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Teardown(context.Background())
+	never := func(ctx context.Context, addr func(string) (string, error)) error { return fmt.Errorf("no answer") }
+	script := "for i in $(seq 1 100); do echo line $i; done; echo still electing; exec sleep 60"
+	specs := []core.NodeSpec{{Name: "n1", Program: "sh", Args: func(core.NodeEnv) []string { return []string{"-c", script} }, Ready: never}}
+	if err := rt.Setup(context.Background(), t.TempDir(), specs); err != nil {
+		t.Fatal(err)
+	}
+	err = rt.Start(context.Background(), "n1")
+	if err == nil {
+		t.Fatal("Start of a node that is never ready succeeded")
+	}
+	msg := err.Error()
+	for _, want := range []string{"not ready after 5s", "no answer", "line 62", "still electing"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "line 61\n") || strings.Contains(msg, "=== chaos: starting") {
+		t.Errorf("error quotes more than the last 40 lines:\n%s", msg)
+	}
+}

@@ -17,17 +17,31 @@ import (
 //
 // The plan is a function of the recorded events only: the cut fires at the
 // warmUp-th acknowledged transaction, the kill and the promotion at the
-// acked-th acknowledged append invoked after the cut, or at the first event
-// recorded giveUp after the cut (synchronous replication acknowledges
-// nothing while the standby is cut off, and its failover must still happen).
+// acked-th acknowledged append invoked after the cut, once every live client
+// waits on an append invoked after the cut, or at the first event recorded
+// giveUp after the cut. Synchronous replication acknowledges nothing while
+// the standby is cut off, and its failover must still happen; it must also
+// come before a client gives up on a waiting COMMIT: the client's cancel
+// ends PostgreSQL's wait for the standby, the commit then becomes visible on
+// the primary alone, others read it, and the failover loses what they read.
+// That is a real hazard of synchronous replication, but not the one the
+// control stands for, so the kill is aimed at the moment every client is
+// blocked, long before an operation times out.
 type aimedFailover struct {
 	Failover
-	ok       int             // acknowledged transactions before the cut
-	cutAt    int64           // the cut's event index; -1 before
-	cutTime  int64           // its recorded time
-	invoked  map[int64]int64 // process → index of its open invocation
-	acked    int             // acknowledged appends invoked after the cut
-	finished bool
+	ok      int             // acknowledged transactions before the cut
+	cutAt   int64           // the cut's event index; -1 before
+	cutTime int64           // its recorded time
+	invoked map[int64]int64 // process → index of its open invocation
+	appends map[int64]bool  // process → its open invocation appends
+	live    map[int64]bool  // processes that invoked and did not end in info
+	acked   int             // acknowledged appends invoked after the cut
+	// blockable: commits wait for the standby (--postgres-sync on or
+	// remote_apply), so the kill also comes once every client waits. With
+	// asynchronous replication every client may well be appending at once
+	// right after the cut, and the kill must wait for acknowledgements.
+	blockable bool
+	finished  bool
 }
 
 const (
@@ -41,8 +55,9 @@ var (
 	_ core.Triggered = (*aimedFailover)(nil)
 )
 
-func newAimedFailover() *aimedFailover {
-	return &aimedFailover{Failover: Failover{noWait: true}, cutAt: -1, invoked: map[int64]int64{}}
+func newAimedFailover(blockable bool) *aimedFailover {
+	return &aimedFailover{Failover: Failover{noWait: true}, cutAt: -1, blockable: blockable,
+		invoked: map[int64]int64{}, appends: map[int64]bool{}, live: map[int64]bool{}}
 }
 
 // Trigger plans the cut, then the kill and the promotion.
@@ -53,10 +68,19 @@ func (a *aimedFailover) Trigger(rng *rand.Rand, ev history.Op, nodes []string) [
 	p := int64(ev.Process)
 	if ev.Type == history.Invoke {
 		a.invoked[p] = ev.Index
-		return nil
+		a.appends[p] = bytes.Contains(ev.Value, []byte(`"append"`))
+		a.live[p] = true
+		return a.killIfAllBlocked(rng, nodes)
 	}
 	inv, open := a.invoked[p]
 	delete(a.invoked, p)
+	delete(a.appends, p)
+	if ev.Type == history.Info {
+		delete(a.live, p)
+		if ops := a.killIfAllBlocked(rng, nodes); ops != nil {
+			return ops
+		}
+	}
 	if a.cutAt < 0 {
 		if ev.Type == history.OK {
 			a.ok++
@@ -72,6 +96,28 @@ func (a *aimedFailover) Trigger(rng *rand.Rand, ev history.Op, nodes []string) [
 	}
 	if a.acked < aimedAcked && time.Duration(ev.Time-a.cutTime) < aimedGiveUp {
 		return nil
+	}
+	a.finished = true
+	return []history.Op{a.plan(rng, nodes), a.plan(rng, nodes)}
+}
+
+// killIfAllBlocked plans the kill and the promotion once the cut is planned
+// and every live client waits on an append: the state in which synchronous
+// replication has stopped every writer, and after which no event comes
+// until a client times out. An append invoked before the cut and still
+// open waits too; one that could still commit before the cut takes effect
+// is replicated, as the cut is not there yet. A process that ended in info
+// is gone (its replacement invokes under a new number); a live one between
+// a completion and its next invoke is free and keeps the state from being
+// reached.
+func (a *aimedFailover) killIfAllBlocked(rng *rand.Rand, nodes []string) []history.Op {
+	if !a.blockable || a.cutAt < 0 || a.finished || len(a.live) == 0 {
+		return nil
+	}
+	for p := range a.live {
+		if _, open := a.invoked[p]; !open || !a.appends[p] {
+			return nil
+		}
 	}
 	a.finished = true
 	return []history.Op{a.plan(rng, nodes), a.plan(rng, nodes)}

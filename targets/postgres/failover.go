@@ -202,11 +202,12 @@ func scenarios() []core.ScenarioInfo {
 				// read showed is still caught, by the reads that began after
 				// it completed and lack it.
 				Params: core.Params{"postgres-sync": sync, "postgres-isolation": "serializable", "txn-keys": "3", "txn-model": "strict-serializable"},
-				// Longer than the cut lasts: a client that gave up on a
-				// COMMIT waiting for the standby would cancel the wait, and
-				// PostgreSQL would then show the commit to others before
-				// the standby has it.
-				OpTimeout: 5 * time.Second, FinalTimeout: 20 * time.Second, CheckTimeout: time.Minute}
+				// Longer than the cut lasts (the kill comes once every
+				// client waits, or 6 s after the cut): a client that gave up
+				// on a COMMIT waiting for the standby would cancel the wait,
+				// and PostgreSQL would then show the commit to others
+				// before the standby has it.
+				OpTimeout: 15 * time.Second, FinalTimeout: 20 * time.Second, CheckTimeout: time.Minute}
 		},
 	}}
 }

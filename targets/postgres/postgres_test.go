@@ -11,6 +11,7 @@ import (
 	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/history"
 	"github.com/chaostest/chaos/runtime/local"
 	"github.com/chaostest/chaos/targets/postgres"
 )
@@ -152,6 +153,21 @@ func TestAsyncFailover(t *testing.T) {
 			out, err := core.Execute(context.Background(), p)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Both the anomaly and its control claim a failover: the
+			// primary was killed and the standby promoted.
+			hf, err := history.ReadFile(core.HistoryPath(out.Dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := map[string]bool{}
+			for _, op := range hf.Ops {
+				if op.IsNemesis() && op.Type == history.OK {
+					done[op.F] = true
+				}
+			}
+			if !done["cut-replication"] || !done["kill-primary"] || !done["promote"] {
+				t.Fatalf("the failover did not happen: steps done %v", done)
 			}
 			r := out.Results.Checkers["txn"]
 			if control {

@@ -46,8 +46,14 @@ func Register(r *core.Registry) {
 		Params:  Params, Workloads: []string{txn.ListAppend, txn.RWRegister}, Nemeses: []string{"kill", "pause", "partition", FailoverName}, New: New})
 	r.AddNode(core.NodeInfo{Name: Name, Summary: "one PostgreSQL server (primary or standby)", Main: NodeMain})
 	r.AddNemesis(core.NemesisInfo{Name: FailoverName,
-		Summary: "postgres: cut the primary from its standbys; once it has acknowledged appends made after the cut (or 6 s on), kill it and promote the first standby (event-triggered)",
-		New:     func(core.Params) (core.Nemesis, error) { return newAimedFailover(), nil }})
+		Summary: "postgres: cut the primary from its standbys; once it has acknowledged appends made after the cut (with synchronous standbys: once every client waits on one; or 6 s on), kill it and promote the first standby (event-triggered)",
+		New: func(p core.Params) (core.Nemesis, error) {
+			sync, err := p.Choice("postgres-sync", "off", "on", "remote_apply")
+			if err != nil {
+				return nil, err
+			}
+			return newAimedFailover(sync != "off"), nil
+		}})
 	for _, s := range scenarios() {
 		r.AddScenario(s)
 	}

@@ -15,9 +15,11 @@ import (
 )
 
 // startEnsemble starts three servers on the local runtime and waits until
-// each serves a session; they are torn down when tb ends.
+// each serves a session; they are torn down when tb ends, and their logs are
+// kept when it fails.
 func startEnsemble(tb testing.TB) *local.Runtime {
 	tb.Helper()
+	dir := keptDir(tb)
 	rt, err := local.New(local.WithStartTimeout(2 * time.Minute))
 	if err != nil {
 		tb.Fatal(err)
@@ -36,7 +38,7 @@ func startEnsemble(tb testing.TB) *local.Runtime {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := rt.Setup(context.Background(), tb.TempDir(), specs); err != nil {
+	if err := rt.Setup(context.Background(), dir, specs); err != nil {
 		tb.Fatal(err)
 	}
 	var wg sync.WaitGroup

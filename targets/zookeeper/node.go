@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -166,28 +168,25 @@ func zooCfg(f nodeFlags, servers []server, dataDir string) (string, error) {
 	}
 	// A server binds its quorum and election ports on the wildcard
 	// address (IPv4 only, see NodeMain) at the ports of its own entry, and
-	// its own entry names the IPv6 loopback, where nothing listens. The
-	// entry is what the server advertises when it opens an election
-	// connection, and a server with a higher id answers a connection from
-	// a lower one by closing it and dialling the advertised address: with
-	// a reachable address that call-back would go around the runtime's
-	// link proxy, and a partition would leave the election connected.
-	// This way the call-back fails at once and the higher server connects
-	// through its own entry for the lower one, which is the link proxy.
+	// advertises that entry to the servers it dials for an election. The
+	// entry's host is advertisedHost, which every server's SOCKS relay
+	// turns into its link to this server (see callback.go).
 	lines = append(lines, "quorumListenOnAllIPs=true")
 	for _, s := range servers {
 		host := s.host
 		if s.id == f.id {
-			host = "[::1]"
+			host = advertisedHost(s.id)
 		}
 		lines = append(lines, fmt.Sprintf("server.%d=%s:%s:%s", s.id, host, s.quorumPort, s.electionPt))
 	}
 	return strings.Join(lines, "\n") + "\n", nil
 }
 
-// NodeMain writes the node's zoo.cfg and myid and then becomes the ZooKeeper
-// server: it execs java in place of itself, so the runtime's kill and pause
-// signals reach the server's JVM directly and nothing stands between them.
+// NodeMain writes the node's zoo.cfg and myid, starts the ZooKeeper server's
+// JVM with every connection it opens going through this process's SOCKS
+// relay (see callback.go), and exits with the JVM's status when it exits.
+// The JVM is in the node's process group, so the runtime's kill, stop and
+// pause signals reach it directly, and it dies with this process.
 func NodeMain(ctx context.Context, args []string) error {
 	f, err := parseNodeFlags(args)
 	if err != nil {
@@ -229,6 +228,13 @@ func NodeMain(ctx context.Context, args []string) error {
 	if err := os.WriteFile(filepath.Join(data, "myid"), []byte(strconv.Itoa(f.id)+"\n"), 0o644); err != nil {
 		return err
 	}
+	// The relay listens before the JVM starts, so no connection of the
+	// JVM finds it missing.
+	relay, err := newSOCKSRelay(servers, f.id, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer relay.Close()
 	argv := []string{java,
 		"-Xmx" + f.heap, "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		// Nothing outside the node's directory: no hsperfdata in /tmp, a
@@ -237,6 +243,12 @@ func NodeMain(ctx context.Context, args []string) error {
 		// Transaction logs are preallocated in 64 MB steps by default.
 		"-Dzookeeper.preAllocSize=1024",
 		"-Djava.net.preferIPv4Stack=true",
+		// Every connection the JVM opens goes through the node's relay
+		// (see callback.go). Loopback destinations bypass a SOCKS proxy
+		// unless socksNonProxyHosts is empty: any other value has the
+		// defaults (127.* among them) added to it.
+		"-DsocksProxyHost=127.0.0.1", "-DsocksProxyPort=" + strconv.Itoa(relay.port()),
+		"-DsocksNonProxyHosts=",
 		"-Dzookeeper.admin.enableServer=false",
 		// A server that finds no quorum backs off between election rounds
 		// up to a minute by default; two seconds lets a healed or
@@ -252,11 +264,42 @@ func NodeMain(ctx context.Context, args []string) error {
 		fmt.Println(strings.Join(argv, " "))
 		return nil
 	}
-	if err := os.Chdir(dir); err != nil {
-		return err
+	cmd := exec.Command(java, argv[1:]...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The JVM stays in this process group (the runtime signals the
+	// group) and is killed if this process dies first. The parent-death
+	// signal follows the thread that started the child, so that thread
+	// must live as long as the process: this one stays locked.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	goruntime.LockOSThread()
+	// A stop signal for this process is the JVM's: it is passed on, and
+	// this process exits when the JVM has.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", java, err)
 	}
-	if err := syscall.Exec(java, argv, os.Environ()); err != nil {
-		return fmt.Errorf("exec %s: %w", java, err)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for {
+		select {
+		case sig := <-sigs:
+			_ = cmd.Process.Signal(sig)
+		case err := <-exited:
+			relay.Close()
+			if err == nil {
+				return nil
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					os.Exit(128 + int(ws.Signal()))
+				}
+				os.Exit(ee.ExitCode())
+			}
+			return fmt.Errorf("java: %w", err)
+		}
 	}
-	return nil
 }

@@ -33,5 +33,5 @@ func Register(r *core.Registry) {
 	for _, row := range MatrixRows() {
 		r.AddMatrixRow(row)
 	}
-	r.AddNode(core.NodeInfo{Name: Name, Summary: "one ZooKeeper server (writes its zoo.cfg and myid, then execs java)", Main: NodeMain})
+	r.AddNode(core.NodeInfo{Name: Name, Summary: "one ZooKeeper server (writes its zoo.cfg and myid, runs java with its connections relayed through the runtime's links)", Main: NodeMain})
 }

@@ -40,12 +40,13 @@ func needZooKeeper(t *testing.T) {
 
 // runScenario runs cfg on the local runtime in a store of the test's own and
 // checks that nothing of the servers is left afterwards: no JVM of this run,
-// and the servers' data inside the run directory.
+// and the servers' data inside the run directory. A failed test keeps the
+// store and prints the tail of every server's log.
 func runScenario(t *testing.T, cfg core.Config) *core.Outcome {
 	t.Helper()
 	needZooKeeper(t)
 	cfg.NewRuntime = func() (core.Runtime, error) { return local.New(local.WithStartTimeout(2 * time.Minute)) }
-	cfg.Store = t.TempDir()
+	cfg.Store = keptDir(t)
 	p, err := core.Prepare(builtin.New(zookeeper.Register), cfg)
 	if err != nil {
 		t.Fatal(err)
