@@ -37,7 +37,7 @@ func (b *byteSize) Set(s string) error {
 		}
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f <= 0 || f*mult > 1<<62 || f != f {
+	if err != nil || f != f || f*mult < 1 || f*mult > 1<<62 {
 		return fmt.Errorf("%q is not a positive size (write it like 2GiB, 512MiB or a number of bytes)", s)
 	}
 	*b = byteSize(f * mult)

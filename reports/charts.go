@@ -462,7 +462,7 @@ func nodeLegend(idx map[string]int) []legend {
 // period is a stretch of time in which a fault was in effect.
 type period struct {
 	Lane  string
-	Kind  string // CSS class: down, paused, partition, clock, strobe, action
+	Kind  string // CSS class: down, paused, partition, degraded, clock, strobe, action
 	Start int64
 	End   int64
 	// Maybe marks a fault whose outcome is unknown (info).
@@ -473,7 +473,9 @@ type period struct {
 // faultPeriods derives from the nemesis records when each fault was in
 // effect: a kill until the node's next start, a pause until its resume, a
 // partition until the heal, a clock offset until the next reset, and any
-// other fault for the time its action took. A fault that failed changed
+// other fault for the time its action took; links slowed or made lossy
+// (the partition nemesis's slow and lossy plans, the packet nemesis) are
+// degraded until the heal. A fault that failed changed
 // nothing; one whose outcome is unknown is drawn as possibly in effect.
 func faultPeriods(pairs []history.Pair, end int64) []period {
 	var out []period
@@ -540,6 +542,15 @@ func faultPeriods(pairs []history.Pair, end int64) []period {
 			for _, l := range sortedLanes(cut) {
 				begin(l, "partition", t1, maybe, desc+"; "+cut[l])
 			}
+		case f == "slow" || f == "lossy" || f == "packet":
+			shaped := shapedLanes(completeOrInvoke(p))
+			if len(shaped) == 0 {
+				out = append(out, period{Lane: lane, Kind: "action", Start: t0, End: t1, Maybe: maybe, Text: desc})
+				continue
+			}
+			for _, l := range sortedLanes(shaped) {
+				begin(l, "degraded", t1, maybe, desc+"; "+shaped[l])
+			}
 		case f == "client-pause":
 			client, d := clientPause(completeOrInvoke(p))
 			if client == "" {
@@ -551,7 +562,7 @@ func faultPeriods(pairs []history.Pair, end int64) []period {
 				Text: fmt.Sprintf("client %s paused for %s from %s", clean(client, 40), d, secs(t1))})
 		case f == "heal":
 			for key, i := range open {
-				if out[i].Kind == "partition" {
+				if out[i].Kind == "partition" || out[i].Kind == "degraded" {
 					out[i].End = t1
 					delete(open, key)
 				}
@@ -585,6 +596,15 @@ func faultPeriods(pairs []history.Pair, end int64) []period {
 	return out
 }
 
+// endpointLane is the lane of a link's endpoint: the node, or "clients"
+// for every client.
+func endpointLane(e string) string {
+	if e == nemesis.ClientsEndpoint {
+		return "clients"
+	}
+	return e
+}
+
 // cutLanes reads a partition record's grudge and says, per lane, whom it
 // could not reach or be reached by: a node's lane for a node, "c0" for one
 // client, "clients" for every client.
@@ -593,15 +613,9 @@ func cutLanes(op *history.Op) map[string]string {
 	if err != nil || len(v.Cut) == 0 {
 		return nil
 	}
-	laneOf := func(e string) string {
-		if e == nemesis.ClientsEndpoint {
-			return "clients"
-		}
-		return e
-	}
 	out, to, from := map[string]string{}, map[string][]string{}, map[string][]string{}
 	for _, l := range v.Cut {
-		a, b := laneOf(l.From), laneOf(l.To)
+		a, b := endpointLane(l.From), endpointLane(l.To)
 		to[a] = append(to[a], b)
 		from[b] = append(from[b], a)
 	}
@@ -634,6 +648,26 @@ func dedupe(xs []string) []string {
 		if i == 0 || x != xs[i-1] {
 			out = append(out, x)
 		}
+	}
+	return out
+}
+
+// shapedLanes reads a slow, lossy or packet record's shaped links and says,
+// per lane, which of its links were degraded.
+func shapedLanes(op *history.Op) map[string]string {
+	v, err := nemesis.DecodePartitionValue(op)
+	if err != nil || len(v.Shaped) == 0 {
+		return nil
+	}
+	peers := map[string][]string{}
+	for _, l := range v.Shaped {
+		a, b := endpointLane(l.From), endpointLane(l.To)
+		peers[a] = append(peers[a], b)
+		peers[b] = append(peers[b], a)
+	}
+	out := map[string]string{}
+	for _, l := range sortedLanes(peers) {
+		out[l] = "links of " + clean(l, 40) + " with " + clean(strings.Join(dedupe(peers[l]), ", "), 200) + " degraded"
 	}
 	return out
 }
@@ -680,7 +714,7 @@ func shade(a axis, periods []period, y, h float64) []band {
 // periods, so the timeline's shading can be read by node.
 func faultChart(a axis, nodes []string, periods []period) chart {
 	c := chart{ID: "faults", Title: "Faults per node",
-		Legend: []legend{{"down", "down (killed)"}, {"paused", "paused"}, {"partition", "partitioned"}, {"clock", "clock offset"}, {"strobe", "clock strobe"}, {"action", "other fault action"}}}
+		Legend: []legend{{"down", "down (killed)"}, {"paused", "paused"}, {"partition", "partitioned"}, {"degraded", "links degraded (slow, lossy)"}, {"clock", "clock offset"}, {"strobe", "clock strobe"}, {"action", "other fault action"}}}
 	if len(periods) == 0 {
 		c.Empty = "No faults were injected."
 		c.setHeight(40)

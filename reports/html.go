@@ -71,11 +71,11 @@ span.key.ok { background: #4caf50; } span.key.fail { background: #e5534b; } span
 span.key.witness { background: #fff; border: 2px solid #111; width: 9px; height: 9px; }
 rect.witness { stroke: #111; stroke-width: 1.5; }
 rect:target { stroke: #1565c0; stroke-width: 4; }
-rect.shade { opacity: .13; } rect.s-down { fill: #b42318; } rect.s-paused { fill: #555; } rect.s-partition { fill: #6f42c1; }
+rect.shade { opacity: .13; } rect.s-down { fill: #b42318; } rect.s-paused { fill: #555; } rect.s-partition { fill: #6f42c1; } rect.s-degraded { fill: #c77c02; }
 rect.s-clock { fill: #1565c0; opacity: .06; } rect.s-strobe { fill: #1565c0; opacity: .18; }
-rect.down { fill: #b42318; } rect.paused { fill: #777; } rect.partition { fill: #6f42c1; } rect.clock { fill: #9cc3f0; }
+rect.down { fill: #b42318; } rect.paused { fill: #777; } rect.partition { fill: #6f42c1; } rect.degraded { fill: #e0a030; } rect.clock { fill: #9cc3f0; }
 rect.strobe { fill: #1565c0; opacity: .6; } rect.strobe.node0 { fill: #1565c0; } rect.strobe.node1 { fill: #e36209; } rect.strobe.node2 { fill: #2e7d32; } rect.strobe.node3 { fill: #6f42c1; } rect.strobe.node4 { fill: #b42318; } rect.strobe.node5 { fill: #00838f; } rect.strobe.node6 { fill: #795548; } rect.strobe.node7 { fill: #ad1457; } rect.action { fill: #333; } rect.maybe { opacity: .45; }
-span.key.down { background: #b42318; } span.key.paused { background: #777; } span.key.partition { background: #6f42c1; }
+span.key.down { background: #b42318; } span.key.paused { background: #777; } span.key.partition { background: #6f42c1; } span.key.degraded { background: #e0a030; }
 span.key.clock { background: #9cc3f0; } span.key.strobe { background: #1565c0; } span.key.action { background: #333; }
 line.marker { stroke: #b42318; stroke-dasharray: 3 2; stroke-width: 1.2; }
 text.marker { fill: #b42318; font-weight: 700; }

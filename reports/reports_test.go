@@ -479,3 +479,35 @@ func TestTickLabelsAreRound(t *testing.T) {
 		t.Errorf("ticks = %s", got)
 	}
 }
+
+// Slowed and lossy links (the slow and lossy partition plans, the packet
+// nemesis) are a band on every lane whose links they degrade, until the
+// heal, not an instant's tick.
+func TestDegradedLinksArePeriods(t *testing.T) {
+	b := newBuilder()
+	b.fault(1, 1.1, "packet", "", json.RawMessage(`{"topology":"packet-one","groups":[["n2"]],"shaped":[{"from":"n1","to":"n2"},{"from":"n2","to":"n1"},{"from":"c*","to":"n2"},{"from":"n2","to":"c*"}],"shape":{"latency":100000000,"loss":0.1}}`))
+	b.fault(3, 3.2, "heal", "", nil)
+	b.fault(4, 4.1, "slow", "", json.RawMessage(`{"topology":"slow","shaped":[{"from":"n1","to":"n3"}]}`))
+	pairs, err := history.Pairs(b.ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := faultPeriods(pairs, at(10))
+	type want struct {
+		lane       string
+		start, end float64
+	}
+	wants := []want{{"clients", 1.1, 3.2}, {"n1", 1.1, 3.2}, {"n2", 1.1, 3.2}, {"n1", 4.1, 10}, {"n3", 4.1, 10}}
+	if len(got) != len(wants) {
+		t.Fatalf("got %d periods, want %d: %+v", len(got), len(wants), got)
+	}
+	for i, w := range wants {
+		g := got[i]
+		if g.Lane != w.lane || g.Kind != "degraded" || g.Start != at(w.start) || g.End != at(w.end) {
+			t.Errorf("period %d = %+v; want %+v", i, g, w)
+		}
+	}
+	if !strings.Contains(got[2].Text, "links of n2 with clients, n1 degraded") {
+		t.Errorf("n2's band says %q", got[2].Text)
+	}
+}

@@ -50,6 +50,7 @@ func TestBadInputIsAClearErrorAndExit2(t *testing.T) {
 		{[]string{"check", run, "--check-timeout", "-1s"}, []string{"--check-timeout -1s", "must be positive"}},
 		{[]string{"check", run, "--max-record-size", "0"}, []string{"--max-record-size", "must be positive"}},
 		{[]string{"check", run, "--check-memory", "0"}, []string{"--check-memory", "positive size"}},
+		{[]string{"check", run, "--check-memory", "1e-9B"}, []string{"--check-memory", "positive size"}},
 		{[]string{"check", run, "-o", "xml"}, []string{"xml"}},
 		{[]string{"check"}, []string{"accepts 1 arg"}},
 		{[]string{"check", "--format", "jepsen-edn", ""}, []string{"path is empty"}},

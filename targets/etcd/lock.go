@@ -39,6 +39,8 @@ type locker struct {
 	validity bool
 
 	hold *heldLock
+	// closed is set when lock closed the connection under a stuck Lock.
+	closed atomic.Bool
 }
 
 // heldLock is the state of the current hold.
@@ -59,6 +61,9 @@ var _ lock.Locker = (*locker)(nil)
 func (l *locker) Acquire(ctx context.Context, key string, ttl time.Duration) (lock.Grant, error) {
 	start := time.Now()
 	l.drop()
+	if l.closed.Load() {
+		return lock.Grant{}, fmt.Errorf("%w: connection was closed after a stuck lock", lock.ErrNotGranted)
+	}
 	secs := int64((ttl + time.Second - 1) / time.Second)
 	if secs < 1 {
 		secs = 1
@@ -79,7 +84,7 @@ func (l *locker) Acquire(ctx context.Context, key string, ttl time.Duration) (lo
 		return lock.Grant{}, l.giveUp(lease.ID, fmt.Errorf("session: %w", err))
 	}
 	m := concurrency.NewMutex(s, lockPrefix+key)
-	if err := m.Lock(ctx); err != nil {
+	if err := l.lock(ctx, m); err != nil {
 		keeper.stop()
 		s.Orphan()
 		if errors.Is(err, concurrency.ErrSessionExpired) {
@@ -101,10 +106,48 @@ func (l *locker) Acquire(ctx context.Context, key string, ttl time.Duration) (lo
 	return g, nil
 }
 
+// lockReturnGrace is how long past its context's end a Mutex.Lock may take
+// to return before the connection is closed under it.
+const lockReturnGrace = time.Second
+
+// lock is m.Lock bounded by ctx. When its wait fails, concurrency.Mutex.Lock
+// deletes its waiter key under the client's own context, not ctx; against a
+// dead member that delete waits for a connection forever. Closing the
+// client ends that context, so Lock returns; the closed client is then
+// useless, which is what the info outcome of this acquire makes the runner
+// assume anyway (it opens a new client for the next process).
+func (l *locker) lock(ctx context.Context, m *concurrency.Mutex) error {
+	done := make(chan error, 1)
+	go func() { done <- m.Lock(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(lockReturnGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+	}
+	l.closed.Store(true)
+	_ = l.cli.Close()
+	select {
+	case err := <-done:
+		return fmt.Errorf("%w (connection closed: the lock's release of its waiter key did not return)", err)
+	case <-time.After(lockReturnGrace):
+		return fmt.Errorf("lock: %w (did not return; connection closed)", ctx.Err())
+	}
+}
+
 // giveUp revokes a lease after a failed acquire. If the revoke is
 // acknowledged nothing can be held under the lease any more and the acquire
 // certainly failed; otherwise the outcome is unknown.
 func (l *locker) giveUp(id clientv3.LeaseID, cause error) error {
+	if l.closed.Load() {
+		return cause
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if _, err := l.cli.Revoke(ctx, id); err == nil || isLeaseNotFound(err) {
@@ -151,6 +194,9 @@ func (l *locker) drop() {
 // Close forgets any hold and closes the connection.
 func (l *locker) Close() error {
 	l.drop()
+	if l.closed.Load() {
+		return nil
+	}
 	return l.cli.Close()
 }
 

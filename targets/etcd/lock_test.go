@@ -141,3 +141,61 @@ func TestFencedSetRejectsWriteAfterLeaseExpiry(t *testing.T) {
 		t.Fatalf("final set %v, want [2]", got)
 	}
 }
+
+// TestLockReturnsWhenMemberDiesDuringWait kills the member a client is
+// waiting on inside concurrency.Mutex.Lock. Lock's own clean-up after a
+// failed wait deletes its waiter key under the client's context, which no
+// operation timeout ends; the acquire must still complete within its
+// timeout plus the locker's grace, as info or fail.
+func TestLockReturnsWhenMemberDiesDuringWait(t *testing.T) {
+	c := startCluster(t, 1)
+	tgt, err := etcd.New(core.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const opTimeout = 2 * time.Second
+	open := func(i int) core.Client {
+		cl, err := tgt.NewClient(context.Background(), "lock", core.ClientConfig{
+			Process: i, Endpoint: core.ClientEndpoint(i), Node: "n1", Nodes: c.nodes,
+			Addr:      func(n, port string) (string, error) { return c.rt.Addr(core.ClientEndpoint(i), n, port) },
+			OpTimeout: opTimeout,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		return cl
+	}
+	holder, waiter := open(0), open(1)
+	must(t, invoke(t, holder, lock.FAcquire, lock.AcquireArgs{TTL: int64(time.Minute)}), history.OK)
+
+	type result struct {
+		op      history.Op
+		elapsed time.Duration
+	}
+	got := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		op := waiter.Invoke(ctx, history.Op{F: lock.FAcquire, Key: "l", Type: history.Invoke,
+			Value: history.JSON(lock.AcquireArgs{TTL: int64(time.Minute)})})
+		got <- result{op, time.Since(start)}
+	}()
+	time.Sleep(opTimeout / 4) // the waiter is inside Lock, waiting for the holder's key
+	if err := c.rt.Kill(context.Background(), "n1"); err != nil {
+		t.Fatal(err)
+	}
+	// Bound: the op timeout, the locker's grace (1 s), its wait after
+	// closing (1 s) and the failed acquire's revoke (skipped when closed),
+	// with room for a loaded machine.
+	select {
+	case r := <-got:
+		if r.op.Type != history.Info && r.op.Type != history.Fail {
+			t.Fatalf("acquire against a killed member: %s (%s), want info or fail", r.op.Type, r.op.Error)
+		}
+		t.Logf("acquire ended %s after %s: %s", r.op.Type, r.elapsed.Round(time.Millisecond), r.op.Error)
+	case <-time.After(opTimeout + 20*time.Second):
+		t.Fatal("acquire against a killed member did not return")
+	}
+}
