@@ -15,8 +15,11 @@ import (
 )
 
 // RequireGlobalOrder fails t unless the run out is valid, acknowledged at
-// least 100 IDs, applied at least 4 faults, and acknowledged no ID that is
-// no larger than one acknowledged anywhere before its request was invoked.
+// least 100 IDs, applied a fault of every kind it asked for, and
+// acknowledged no ID that is no larger than one acknowledged anywhere
+// before its request was invoked. Kinds, not a count: on a loaded machine a
+// killed server's restart (a JVM's start, which the nemesis waits for) can
+// take most of a short run, and fewer faults fit in it.
 func RequireGlobalOrder(t testing.TB, out *core.Outcome) {
 	t.Helper()
 	if out.Results.Valid != checkers.Valid {
@@ -31,8 +34,13 @@ func RequireGlobalOrder(t testing.TB, out *core.Outcome) {
 	if inv > 0 {
 		t.Errorf("%d IDs were no larger than an ID acknowledged before their request, on some node", inv)
 	}
-	if out.Stats.Applied < 4 {
-		t.Errorf("only %d faults applied (%+v)", out.Stats.Applied, out.Stats)
+	if len(out.Faults) == 0 {
+		t.Errorf("no fault was planned (%+v)", out.Stats)
+	}
+	for _, ft := range out.Faults {
+		if ft.Applied == 0 {
+			t.Errorf("no %s fault was applied: %s", ft.Kind, ft)
+		}
 	}
 }
 

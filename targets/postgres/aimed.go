@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/chaostest/chaos/core"
@@ -41,13 +43,22 @@ type aimedFailover struct {
 	// asynchronous replication every client may well be appending at once
 	// right after the cut, and the kill must wait for acknowledgements.
 	blockable bool
-	finished  bool
+	// cancelAimed: clients cancel a COMMIT that waits too long
+	// (--postgres-commit-cancel), and the kill waits instead for the state
+	// that cancel makes: an append whose wait for the standby was cancelled
+	// (info) and an ok read that shows its value, so others have seen a
+	// commit the standby lacks. canceled holds those appends' values by key.
+	cancelAimed bool
+	canceled    map[string]map[int64]bool
+	finished    bool
 }
 
 const (
 	aimedWarmUp = 20
 	aimedAcked  = 5
 	aimedGiveUp = 6 * time.Second
+	// cancelGiveUp bounds the wait for a cancelled commit and a read of it.
+	cancelGiveUp = 15 * time.Second
 )
 
 var (
@@ -57,7 +68,7 @@ var (
 
 func newAimedFailover(blockable bool) *aimedFailover {
 	return &aimedFailover{Failover: Failover{noWait: true}, cutAt: -1, blockable: blockable,
-		invoked: map[int64]int64{}, appends: map[int64]bool{}, live: map[int64]bool{}}
+		invoked: map[int64]int64{}, appends: map[int64]bool{}, live: map[int64]bool{}, canceled: map[string]map[int64]bool{}}
 }
 
 // Trigger plans the cut, then the kill and the promotion.
@@ -75,6 +86,9 @@ func (a *aimedFailover) Trigger(rng *rand.Rand, ev history.Op, nodes []string) [
 	inv, open := a.invoked[p]
 	delete(a.invoked, p)
 	delete(a.appends, p)
+	if a.cancelAimed {
+		return a.aimAtCancel(rng, ev, inv, open, nodes)
+	}
 	if ev.Type == history.Info {
 		delete(a.live, p)
 		if ops := a.killIfAllBlocked(rng, nodes); ops != nil {
@@ -101,6 +115,59 @@ func (a *aimedFailover) Trigger(rng *rand.Rand, ev history.Op, nodes []string) [
 	return []history.Op{a.plan(rng, nodes), a.plan(rng, nodes)}
 }
 
+// aimAtCancel plans the cut after the warm-up, then the kill and the
+// promotion once an ok read shows the value of an append invoked after the
+// cut whose commit ended in info by the client's cancel (or cancelGiveUp
+// after the cut, so the failover still happens).
+func (a *aimedFailover) aimAtCancel(rng *rand.Rand, ev history.Op, inv int64, open bool, nodes []string) []history.Op {
+	if a.cutAt < 0 {
+		if ev.Type == history.OK {
+			a.ok++
+		}
+		if a.ok < aimedWarmUp {
+			return nil
+		}
+		a.cutAt, a.cutTime = ev.Index, ev.Time
+		return []history.Op{a.plan(rng, nodes)}
+	}
+	var mops [][3]json.RawMessage
+	_ = json.Unmarshal(ev.Value, &mops) // a value that is no transaction aims nothing
+	switch {
+	case ev.Type == history.Info && open && inv > a.cutAt && strings.Contains(ev.Error, "synchronous replication"):
+		for _, m := range mops {
+			var f string
+			var v int64
+			if json.Unmarshal(m[0], &f) != nil || f != "append" || json.Unmarshal(m[2], &v) != nil {
+				continue
+			}
+			k := string(m[1])
+			if a.canceled[k] == nil {
+				a.canceled[k] = map[int64]bool{}
+			}
+			a.canceled[k][v] = true
+		}
+	case ev.Type == history.OK:
+		for _, m := range mops {
+			var f string
+			var l []int64
+			if json.Unmarshal(m[0], &f) != nil || f != "r" || json.Unmarshal(m[2], &l) != nil {
+				continue
+			}
+			for _, v := range l {
+				if a.canceled[string(m[1])][v] {
+					a.finished = true
+					return []history.Op{a.plan(rng, nodes), a.plan(rng, nodes)}
+				}
+			}
+		}
+	}
+	if time.Duration(ev.Time-a.cutTime) < cancelGiveUp {
+		return nil
+	}
+	a.finished = true
+	return []history.Op{a.plan(rng, nodes), a.plan(rng, nodes)}
+}
+
 // killIfAllBlocked plans the kill and the promotion once the cut is planned
 // and every live client waits on an append: the state in which synchronous
 // replication has stopped every writer, and after which no event comes
@@ -111,7 +178,7 @@ func (a *aimedFailover) Trigger(rng *rand.Rand, ev history.Op, nodes []string) [
 // a completion and its next invoke is free and keeps the state from being
 // reached.
 func (a *aimedFailover) killIfAllBlocked(rng *rand.Rand, nodes []string) []history.Op {
-	if !a.blockable || a.cutAt < 0 || a.finished || len(a.live) == 0 {
+	if !a.blockable || a.cancelAimed || a.cutAt < 0 || a.finished || len(a.live) == 0 {
 		return nil
 	}
 	for p := range a.live {

@@ -209,5 +209,27 @@ func scenarios() []core.ScenarioInfo {
 				// before the standby has it.
 				OpTimeout: 15 * time.Second, FinalTimeout: 20 * time.Second, CheckTimeout: time.Minute}
 		},
+	}, {
+		Name:          "postgres-sync-cancel",
+		Summary:       "a PostgreSQL primary with a synchronous standby: replication cut, a client cancels a COMMIT waiting for the standby, others read the commit, the primary dies, the standby is promoted",
+		Expect:        "the cancelled commit (info: \"canceling wait for synchronous replication\") was read on the primary and is missing after the promotion: reads before and after disagree (incompatible-order)",
+		ControlExpect: "the same clients never cancel a COMMIT: commits wait for the standby, end as info only by the failover, and nothing anyone read is lost",
+		Config: func(control bool) core.Config {
+			cancel := "1s"
+			if control {
+				cancel = "0s"
+			}
+			return core.Config{Target: Name, Workload: txn.ListAppend, Nodes: 2, Concurrency: 5,
+				TimeLimit: 10 * time.Second, Nemeses: []string{FailoverName}, NemesisInterval: time.Millisecond,
+				Seed: 1, Rate: 200,
+				// A COMMIT waiting 1 s for the cut-off standby is
+				// cancelled by the client (a CancelRequest, as pgx sends
+				// when a context ends), well before the operation
+				// times out; the failover is aimed at an ok read of that
+				// commit's value.
+				Params: core.Params{"postgres-sync": "on", "postgres-commit-cancel": cancel, "postgres-isolation": "serializable",
+					"txn-keys": "3", "txn-model": "strict-serializable"},
+				OpTimeout: 15 * time.Second, FinalTimeout: 20 * time.Second, CheckTimeout: time.Minute}
+		},
 	}}
 }

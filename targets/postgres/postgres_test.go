@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +186,86 @@ func TestAsyncFailover(t *testing.T) {
 				t.Fatalf("weak witness: %s (fault %v)", a.Message, a.Fault)
 			}
 			t.Log(a.Message)
+		})
+	}
+}
+
+// TestSyncCancel plays postgres-sync-cancel and its control: with a
+// synchronous standby cut off, a client cancels a waiting COMMIT, PostgreSQL
+// shows the commit on the primary alone, others read it, and the promoted
+// standby lacks it; clients that never cancel lose nothing.
+func TestSyncCancel(t *testing.T) {
+	needPostgres(t)
+	reg := builtin.New(postgres.Register)
+	sc, err := reg.Scenario("postgres-sync-cancel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, control := range []bool{false, true} {
+		t.Run(map[bool]string{false: "anomaly", true: "control"}[control], func(t *testing.T) {
+			cfg := sc.Config(control)
+			cfg.Store = t.TempDir()
+			cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+			p, err := core.Prepare(reg, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := core.Execute(context.Background(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hf, err := history.ReadFile(core.HistoryPath(out.Dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := map[string]bool{}
+			var canceled []string // values of appends whose wait was cancelled
+			for _, op := range hf.Ops {
+				if op.IsNemesis() && op.Type == history.OK {
+					done[op.F] = true
+				}
+				if op.Type != history.Info || !strings.Contains(op.Error, "canceling wait for synchronous replication") {
+					continue
+				}
+				var mops [][3]any
+				if err := op.DecodeValue(&mops); err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range mops {
+					if m[0] == "append" {
+						canceled = append(canceled, strconv.FormatInt(int64(m[2].(float64)), 10))
+					}
+				}
+			}
+			if !done["cut-replication"] || !done["kill-primary"] || !done["promote"] {
+				t.Fatalf("the failover did not happen: steps done %v", done)
+			}
+			r := out.Results.Checkers["txn"]
+			if control {
+				if len(canceled) > 0 {
+					t.Fatalf("control: a client cancelled a commit: %v", canceled)
+				}
+				if r.Valid != checkers.Valid {
+					t.Fatalf("control: verdict %s: %s %s", r.Valid, r.Summary, r.Error)
+				}
+				return
+			}
+			if len(canceled) == 0 {
+				t.Fatal("no commit's wait for the standby was cancelled")
+			}
+			if r.Valid != checkers.Invalid || r.AnomalyCounts["incompatible-order"] == 0 {
+				t.Fatalf("verdict %s, want incompatible-order: %s %s", r.Valid, r.Summary, r.Error)
+			}
+			// The witness names a read and a cancelled append's value.
+			for _, a := range r.Anomalies {
+				for _, v := range canceled {
+					if a.Kind == "incompatible-order" && strings.Contains(a.Message, " read ") && strings.Contains(a.Message, v) {
+						t.Log(a.Message)
+						return
+					}
+				}
+			}
+			t.Fatalf("no witness names a read and a cancelled append's value %v: %+v", canceled, r.Anomalies)
 		})
 	}
 }

@@ -36,6 +36,7 @@ const Port = "sql"
 var Params = []core.Param{
 	{Name: "postgres-isolation", Default: "serializable", Usage: "postgres: isolation of every transaction: read-committed, repeatable-read or serializable"},
 	{Name: "postgres-sync", Default: "off", Usage: "postgres: standbys asynchronous (off), or a commit waits for one standby to flush (on) or apply (remote_apply)"},
+	{Name: "postgres-commit-cancel", Default: "0s", Usage: "postgres: a client cancels a COMMIT still waiting after this long (a CancelRequest, as pgx sends when a context ends); 0: never"},
 	{Name: "postgres-bin", Default: "", Usage: "postgres: directory of initdb, postgres and pg_basebackup; empty: the newest under /usr/lib/postgresql"},
 }
 
@@ -52,7 +53,13 @@ func Register(r *core.Registry) {
 			if err != nil {
 				return nil, err
 			}
-			return newAimedFailover(sync != "off"), nil
+			cancel, err := p.Duration("postgres-commit-cancel", 0)
+			if err != nil {
+				return nil, err
+			}
+			a := newAimedFailover(sync != "off")
+			a.cancelAimed = sync != "off" && cancel > 0
+			return a, nil
 		}})
 	for _, s := range scenarios() {
 		r.AddScenario(s)
@@ -62,10 +69,11 @@ func Register(r *core.Registry) {
 
 // Target starts PostgreSQL nodes.
 type Target struct {
-	isolation string
-	sync      string
-	bin       string
-	hostFiles []string
+	isolation    string
+	sync         string
+	bin          string
+	hostFiles    []string
+	commitCancel time.Duration
 }
 
 var _ core.Target = (*Target)(nil)
@@ -84,7 +92,14 @@ func New(p core.Params) (core.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{isolation: iso, sync: sync, bin: bin, hostFiles: HostFiles(bin)}, nil
+	cancel, err := p.Duration("postgres-commit-cancel", 0)
+	if err != nil {
+		return nil, err
+	}
+	if cancel < 0 {
+		return nil, fmt.Errorf("--postgres-commit-cancel %s: want 0 (never) or a positive duration", cancel)
+	}
+	return &Target{isolation: iso, sync: sync, bin: bin, hostFiles: HostFiles(bin), commitCancel: cancel}, nil
 }
 
 // HostFiles are what a PostgreSQL node needs in an image built from
@@ -159,7 +174,7 @@ func (t *Target) Nodes(names []string, _ core.Params) ([]core.NodeSpec, error) {
 	return specs, nil
 }
 
-func connect(ctx context.Context, addr string) (*pgx.Conn, error) {
+func connect(ctx context.Context, addr string, opts ...func(*pgx.ConnConfig)) (*pgx.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -167,6 +182,9 @@ func connect(ctx context.Context, addr string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable connect_timeout=5", host, port))
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	return pgx.ConnectConfig(ctx, cfg)
 }
@@ -179,7 +197,7 @@ func (t *Target) NewClient(_ context.Context, workload string, cfg core.ClientCo
 	if len(cfg.Nodes) == 0 {
 		return nil, errors.New("postgres: no nodes")
 	}
-	c := &client{isolation: t.isolation, registers: workload == txn.RWRegister}
+	c := &client{isolation: t.isolation, registers: workload == txn.RWRegister, commitCancel: t.commitCancel}
 	for _, n := range cfg.Nodes {
 		a, err := cfg.Addr(n, Port)
 		if err != nil {
@@ -200,13 +218,21 @@ type client struct {
 	isolation string
 	registers bool // rw-register: reads are of the registers table
 	conn      *pgx.Conn
+	// commitCancel: a COMMIT still unanswered after this long is cancelled
+	// (0: never). notice is the last notice the server sent on conn; the
+	// answer to a cancelled wait for a synchronous standby is one.
+	commitCancel time.Duration
+	notice       string
 }
 
 // connectPrimary opens a connection to the current primary.
 func (c *client) connectPrimary(ctx context.Context) (*pgx.Conn, error) {
 	var errs []error
+	onNotice := func(cfg *pgx.ConnConfig) {
+		cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { c.notice = n.Message + " " + n.Detail }
+	}
 	for _, a := range c.addrs {
-		conn, err := connect(ctx, a)
+		conn, err := connect(ctx, a, onNotice)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -307,7 +333,14 @@ func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
 			return fail(fmt.Errorf("unknown micro-operation %v", mops[i][0]))
 		}
 	}
-	tag, err := c.conn.Exec(ctx, "COMMIT")
+	tag, err := c.commit(ctx)
+	if err == nil && tag.String() == "COMMIT" && strings.Contains(c.notice, "synchronous replication") {
+		// The cancel ended the wait for the standby: PostgreSQL has
+		// committed locally and shows the commit to others, but says the
+		// standby may lack it. Whether it survives a failover is unknown.
+		op.Type, op.Error = history.Info, "commit: "+c.notice
+		return op
+	}
 	if err == nil && tag.String() != "COMMIT" {
 		// PostgreSQL answers a COMMIT of a failed transaction with ROLLBACK.
 		return fail(fmt.Errorf("commit answered %q", tag.String()))
@@ -324,6 +357,32 @@ func (c *client) Invoke(ctx context.Context, op history.Op) history.Op {
 	}
 	op.Type, op.Value = history.OK, history.JSON(mops)
 	return op
+}
+
+// commit sends COMMIT and, with commitCancel set, cancels it once it has
+// waited that long, as pgx does when a context ends: PostgreSQL then stops
+// waiting for a synchronous standby and answers COMMIT with a warning.
+func (c *client) commit(ctx context.Context) (pgconn.CommandTag, error) {
+	c.notice = ""
+	if c.commitCancel <= 0 {
+		return c.conn.Exec(ctx, "COMMIT")
+	}
+	pg := c.conn.PgConn()
+	stop, sent := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sent)
+		select {
+		case <-stop:
+		case <-time.After(c.commitCancel):
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = pg.CancelRequest(cctx) // a lost cancel leaves the COMMIT waiting, as without one
+			cancel()
+		}
+	}()
+	tag, err := c.conn.Exec(ctx, "COMMIT")
+	close(stop)
+	<-sent // no cancel may reach the connection's next statement
+	return tag, err
 }
 
 // drop closes the connection after an error, so the next transaction starts
