@@ -298,10 +298,26 @@ func Run(ctx context.Context, reg *core.Registry, o Options) (*Result, error) {
 	return res, nil
 }
 
+// cellAllowance is what a cell's deadline allows beyond its phases for
+// set-up (starting nodes), checking and teardown on a loaded machine.
+const cellAllowance = 3 * time.Minute
+
+// cellAbandonWait is how long a cell interrupted at its deadline may take to
+// tear down before the matrix goes on without it.
+const cellAbandonWait = 2 * time.Minute
+
+// CellDeadline is how long one cell may run: its time limit, its final
+// phase's timeout, an op timeout, and cellAllowance. A cell past it is
+// interrupted (its run tears down as on Ctrl-C) and reported as an error
+// cell that says so; the matrix goes on.
+func CellDeadline(cfg core.Config) time.Duration {
+	return cfg.TimeLimit + cfg.FinalTimeout + cfg.OpTimeout + cellAllowance
+}
+
 // runCell runs one cell: resolve, check the runtime offers its faults, run,
 // write the report.
-func runCell(ctx context.Context, reg *core.Registry, o Options, row core.MatrixRow, fault, runtime string) Cell {
-	c := Cell{Row: row.Name, Fault: fault, Runtime: runtime}
+func runCell(ctx context.Context, reg *core.Registry, o Options, row core.MatrixRow, fault, runtime string) (c Cell) {
+	c = Cell{Row: row.Name, Fault: fault, Runtime: runtime}
 	if ctx.Err() != nil {
 		c.Verdict, c.Witness = Error, "not run: interrupted"
 		return c
@@ -355,8 +371,39 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 		return c
 	}
 	start := time.Now()
-	out, err := core.Execute(ctx, p)
+	deadline := CellDeadline(p.Config)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var out *core.Outcome
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		out, err = core.Execute(cctx, p)
+	}()
+	overdue := time.NewTimer(deadline)
+	defer overdue.Stop()
+	late := false
+	select {
+	case <-ran:
+	case <-overdue.C:
+		// Interrupt the cell: the run tears down as on Ctrl-C.
+		late = true
+		cancel()
+		select {
+		case <-ran:
+		case <-time.After(cellAbandonWait):
+			c.ElapsedS = time.Since(start).Seconds()
+			c.Verdict, c.Witness = Error, fmt.Sprintf("exceeded its cell deadline of %s and did not end within %s of being interrupted; abandoned", deadline, cellAbandonWait)
+			return c
+		}
+	}
 	c.ElapsedS = time.Since(start).Seconds()
+	if late && ctx.Err() == nil {
+		defer func() {
+			c.Verdict = Error
+			c.Witness = fmt.Sprintf("exceeded its cell deadline of %s (time limit + final timeout + op timeout + %s for set-up and teardown); interrupted", deadline, cellAllowance)
+		}()
+	}
 	if out != nil {
 		c.Dir = out.Dir
 	}
