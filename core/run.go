@@ -153,6 +153,9 @@ func minRate(concurrency int) float64 {
 type Stats struct {
 	Invoked, OK, Fail, Info, Faults int64
 	Applied, Heals                  int64
+	// Abandoned counts ops whose client had not returned past the op
+	// timeout and a grace; each is also counted in Info.
+	Abandoned int64
 }
 
 // Outcome is what a finished run leaves.
@@ -724,7 +727,7 @@ func (r *run) snapshot() Stats {
 	return Stats{Invoked: atomic.LoadInt64(&r.stats.Invoked), OK: atomic.LoadInt64(&r.stats.OK),
 		Fail: atomic.LoadInt64(&r.stats.Fail), Info: atomic.LoadInt64(&r.stats.Info),
 		Faults: atomic.LoadInt64(&r.stats.Faults), Applied: atomic.LoadInt64(&r.stats.Applied),
-		Heals: atomic.LoadInt64(&r.stats.Heals)}
+		Heals: atomic.LoadInt64(&r.stats.Heals), Abandoned: atomic.LoadInt64(&r.stats.Abandoned)}
 }
 
 func (r *run) progress() (stop func()) {
@@ -848,15 +851,46 @@ func (w *worker) invoke(ctx context.Context, inv history.Op) (done history.Op) {
 	}
 	octx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
 	defer cancel()
-	defer func() {
-		if pv := recover(); pv != nil {
+	// The client runs on its own goroutine so that one that ignores its
+	// context cannot hold the worker (and with it the phase, the teardown
+	// and Ctrl-C): past the op timeout and a grace the op is abandoned as
+	// info, and the client is left to its goroutine, which closes it if
+	// the call ever returns. The worker goes on as a new process with a
+	// new client.
+	ch := make(chan history.Op, 1)
+	go func() {
+		var out history.Op
+		defer func() {
+			if pv := recover(); pv != nil {
+				out = inv
+				out.Type, out.Value = history.Info, nil
+				out.Error = fmt.Sprintf("client panicked: %v", pv)
+				r.fail(fmt.Errorf("client of %s panicked on %s: %v\n%s", r.p.TargetInfo.Name, inv.F, pv, debug.Stack()))
+			}
+			ch <- out
+		}()
+		out = c.Invoke(octx, inv)
+	}()
+	select {
+	case done = <-ch:
+	case <-octx.Done():
+		g := abandonGrace(r.cfg.OpTimeout)
+		if ctx.Err() != nil {
+			g = interruptGrace // the run is ending: do not wait out a long op timeout's grace
+		}
+		grace := time.NewTimer(g)
+		select {
+		case done = <-ch:
+			grace.Stop()
+		case <-grace.C:
+			w.abandon(inv.Node, c, ch)
 			done = inv
 			done.Type, done.Value = history.Info, nil
-			done.Error = fmt.Sprintf("client panicked: %v", pv)
-			r.fail(fmt.Errorf("client of %s panicked on %s: %v\n%s", r.p.TargetInfo.Name, inv.F, pv, debug.Stack()))
+			done.Error = fmt.Sprintf("client did not return within %s after its context ended (op timeout %s); abandoned", g, r.cfg.OpTimeout)
+			atomic.AddInt64(&r.stats.Abandoned, 1)
+			return done
 		}
-	}()
-	done = c.Invoke(octx, inv)
+	}
 	if bc, ok := c.(BrokenClient); ok {
 		if err := bc.Broken(); err != nil {
 			r.fail(fmt.Errorf("client of %s: %w", r.p.TargetInfo.Name, err))
@@ -887,6 +921,32 @@ func (w *worker) client(ctx context.Context, node string) (Client, error) {
 	return c, nil
 }
 
+// abandonGrace is how long past its op timeout a client call may take to
+// return before the runner abandons it: long enough for a client that
+// honours its context to notice and clean up on a loaded machine.
+func abandonGrace(opTimeout time.Duration) time.Duration {
+	return max(5*time.Second, opTimeout)
+}
+
+// interruptGrace is the grace when the run itself was interrupted.
+const interruptGrace = 3 * time.Second
+
+// abandon forgets the client of a call that has not returned. Closing it
+// now would race with the call still inside it, so the call's goroutine
+// closes it when (if ever) the call returns; the runtime's teardown ends
+// whatever the client talks to either way.
+func (w *worker) abandon(node string, c Client, ch <-chan history.Op) {
+	delete(w.clients, node) // c is the node's client: invoke took it from there
+	go func() {
+		<-ch
+		_ = c.Close()
+	}()
+}
+
+// closeWait bounds how long closing a worker's clients may take: a Close
+// that hangs must not hold the teardown.
+const closeWait = 5 * time.Second
+
 func (w *worker) closeClients() {
 	nodes := make([]string, 0, len(w.clients))
 	for n := range w.clients {
@@ -894,8 +954,19 @@ func (w *worker) closeClients() {
 	}
 	sort.Strings(nodes)
 	for _, n := range nodes {
-		_ = w.clients[n].Close()
+		c := w.clients[n]
 		delete(w.clients, n)
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			_ = c.Close()
+		}()
+		t := time.NewTimer(closeWait)
+		select {
+		case <-closed:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -387,3 +388,95 @@ func executeNoCheck(p *Prepared) (int64, error) {
 type noCheck struct{ Workload }
 
 func (noCheck) Checkers(*history.Header) ([]checkers.Checker, error) { return nil, nil }
+
+// stuckTarget's clients block in Invoke until release is closed, ignoring
+// their context, as a client library retrying against a dead node can.
+func stuckTarget(t *testing.T) fakeTarget {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	return fakeTarget{outcome: func(op history.Op) history.Op {
+		<-release
+		op.Type = history.OK
+		return op
+	}}
+}
+
+func TestStuckClientIsAbandonedAsInfo(t *testing.T) {
+	rt := &fakeRuntime{}
+	cfg := fakeConfig(t, rt)
+	cfg.Concurrency = 1
+	cfg.OpTimeout = 100 * time.Millisecond
+	p, err := Prepare(fakeRegistry(stuckTarget(t), fakeWorkload{}), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var out *Outcome
+	go func() {
+		defer close(done)
+		out, err = Execute(context.Background(), p)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("a run whose client never returns did not finish")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rt.tornDown.Load() {
+		t.Fatal("no teardown")
+	}
+	if out.Stats.Abandoned == 0 || out.Stats.Info != out.Stats.Abandoned || out.Stats.Fail != 0 {
+		t.Fatalf("stats %+v: want every op abandoned as info", out.Stats)
+	}
+	hf, err := history.ReadFile(HistoryPath(out.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, op := range hf.Ops {
+		if op.Type == history.Invoke {
+			if seen[op.Process] {
+				t.Fatalf("process %d invoked again after being abandoned", op.Process)
+			}
+			seen[op.Process] = true
+			continue
+		}
+		if op.Type != history.Info || !strings.Contains(op.Error, "abandoned") {
+			t.Fatalf("completion %v: want info, abandoned", op)
+		}
+	}
+}
+
+func TestInterruptEndsRunWithStuckClient(t *testing.T) {
+	rt := &fakeRuntime{}
+	cfg := fakeConfig(t, rt)
+	cfg.Concurrency = 2
+	cfg.TimeLimit = time.Hour
+	cfg.OpTimeout = 10 * time.Second // the interrupt, not the op timeout, ends the op
+	p, err := Prepare(fakeRegistry(stuckTarget(t), fakeWorkload{}), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = Execute(ctx, p)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	start := time.Now()
+	// Bound: the grace (max of 5 s and the op timeout) plus checking and
+	// teardown, with room for a loaded machine.
+	select {
+	case <-done:
+		t.Logf("run ended %s after the interrupt", time.Since(start).Round(time.Millisecond))
+	case <-time.After(time.Minute):
+		t.Fatal("an interrupted run with stuck clients did not end")
+	}
+	if !rt.tornDown.Load() {
+		t.Fatal("no teardown")
+	}
+}
