@@ -75,3 +75,38 @@ func TestSyncFailoverCountsAppendsOpenAtTheCut(t *testing.T) {
 		t.Fatalf("kill planned at event %d, want %d (client 2 waiting since before the cut)", got, want)
 	}
 }
+
+// Aimed at a cancelled commit, the kill waits neither for every client to
+// block nor for a read of another value: only an ok read that shows the
+// value of an append invoked after the cut whose wait was cancelled fires it.
+func TestCancelAimedKillsAtAReadOfTheCancelledCommit(t *testing.T) {
+	a := newAimedFailover(true)
+	a.cancelAimed = true
+	cancelled := appendOp(0, history.Info)
+	cancelled.Error = "commit: canceling wait for synchronous replication due to user request"
+	evs := append(warmUpAndCut(),
+		appendOp(0, history.Invoke), appendOp(1, history.Invoke), // every client waits: no kill
+		cancelled,
+		history.Op{Process: 2, Type: history.Invoke, F: "txn", Value: []byte(`[["r",1,null]]`)},
+		history.Op{Process: 2, Type: history.OK, F: "txn", Value: []byte(`[["r",1,[3]]]`)}, // not the value
+		history.Op{Process: 2, Type: history.Invoke, F: "txn", Value: []byte(`[["r",1,null]]`)},
+		history.Op{Process: 2, Type: history.OK, F: "txn", Value: []byte(`[["r",1,[3,7]]]`)})
+	if got, want := feed(a, evs), len(evs)-1; got != want {
+		t.Fatalf("kill planned at event %d, want %d (the read of 7)", got, want)
+	}
+}
+
+// A commit that ended in info for another reason (the connection broke) is
+// no cancelled wait: a read of its value fires nothing.
+func TestCancelAimedIgnoresOtherInfo(t *testing.T) {
+	a := newAimedFailover(true)
+	a.cancelAimed = true
+	broken := appendOp(0, history.Info)
+	broken.Error = "commit: unexpected EOF"
+	evs := append(warmUpAndCut(), appendOp(0, history.Invoke), broken,
+		history.Op{Process: 2, Type: history.Invoke, F: "txn", Value: []byte(`[["r",1,null]]`)},
+		history.Op{Process: 2, Type: history.OK, F: "txn", Value: []byte(`[["r",1,[7]]]`)})
+	if got := feed(a, evs); got != -1 {
+		t.Fatalf("kill planned at event %d, want none", got)
+	}
+}
