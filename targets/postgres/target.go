@@ -36,7 +36,7 @@ const Port = "sql"
 var Params = []core.Param{
 	{Name: "postgres-isolation", Default: "serializable", Usage: "postgres: isolation of every transaction: read-committed, repeatable-read or serializable"},
 	{Name: "postgres-sync", Default: "off", Usage: "postgres: standbys asynchronous (off), or a commit waits for one standby to flush (on) or apply (remote_apply)"},
-	{Name: "postgres-commit-cancel", Default: "0s", Usage: "postgres: a client cancels a COMMIT still waiting after this long (a CancelRequest, as pgx sends when a context ends); 0: never"},
+	{Name: "postgres-commit-cancel", Type: core.TypeDuration, Default: "0s", Usage: "postgres: a client cancels a COMMIT still waiting after this long (a CancelRequest, as pgx sends when a context ends); 0: never"},
 	{Name: "postgres-bin", Default: "", Usage: "postgres: directory of initdb, postgres and pg_basebackup; empty: the newest under /usr/lib/postgresql"},
 }
 
