@@ -131,6 +131,38 @@ func TestStandbysUnderFaults(t *testing.T) {
 	t.Log(r.Summary)
 }
 
+// runFailover runs one half of a failover scenario on the local runtime and
+// reads its history. Both halves of each failover scenario claim a failover:
+// the replication was cut, the primary killed and the standby promoted.
+func runFailover(t *testing.T, reg *core.Registry, sc core.ScenarioInfo, control bool) (*core.Outcome, *history.File) {
+	t.Helper()
+	cfg := sc.Config(control)
+	cfg.Store = t.TempDir()
+	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
+	p, err := core.Prepare(reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := core.Execute(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf, err := history.ReadFile(core.HistoryPath(out.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := map[string]bool{}
+	for _, op := range hf.Ops {
+		if op.IsNemesis() && op.Type == history.OK {
+			done[op.F] = true
+		}
+	}
+	if !done["cut-replication"] || !done["kill-primary"] || !done["promote"] {
+		t.Fatalf("the failover did not happen: steps done %v", done)
+	}
+	return out, hf
+}
+
 // TestAsyncFailover plays the named reproduction and its control: with
 // asynchronous replication the promoted standby lacks commits the old
 // primary acknowledged and others read; with synchronous replication nothing
@@ -144,32 +176,7 @@ func TestAsyncFailover(t *testing.T) {
 	}
 	for _, control := range []bool{false, true} {
 		t.Run(map[bool]string{false: "anomaly", true: "control"}[control], func(t *testing.T) {
-			cfg := sc.Config(control)
-			cfg.Store = t.TempDir()
-			cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-			p, err := core.Prepare(reg, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := core.Execute(context.Background(), p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Both the anomaly and its control claim a failover: the
-			// primary was killed and the standby promoted.
-			hf, err := history.ReadFile(core.HistoryPath(out.Dir))
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := map[string]bool{}
-			for _, op := range hf.Ops {
-				if op.IsNemesis() && op.Type == history.OK {
-					done[op.F] = true
-				}
-			}
-			if !done["cut-replication"] || !done["kill-primary"] || !done["promote"] {
-				t.Fatalf("the failover did not happen: steps done %v", done)
-			}
+			out, _ := runFailover(t, reg, sc, control)
 			r := out.Results.Checkers["txn"]
 			if control {
 				if r.Valid != checkers.Valid {
@@ -203,27 +210,9 @@ func TestSyncCancel(t *testing.T) {
 	}
 	for _, control := range []bool{false, true} {
 		t.Run(map[bool]string{false: "anomaly", true: "control"}[control], func(t *testing.T) {
-			cfg := sc.Config(control)
-			cfg.Store = t.TempDir()
-			cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-			p, err := core.Prepare(reg, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := core.Execute(context.Background(), p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hf, err := history.ReadFile(core.HistoryPath(out.Dir))
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := map[string]bool{}
+			out, hf := runFailover(t, reg, sc, control)
 			var canceled []string // values of appends whose wait was cancelled
 			for _, op := range hf.Ops {
-				if op.IsNemesis() && op.Type == history.OK {
-					done[op.F] = true
-				}
 				if op.Type != history.Info || !strings.Contains(op.Error, "canceling wait for synchronous replication") {
 					continue
 				}
@@ -236,9 +225,6 @@ func TestSyncCancel(t *testing.T) {
 						canceled = append(canceled, strconv.FormatInt(int64(m[2].(float64)), 10))
 					}
 				}
-			}
-			if !done["cut-replication"] || !done["kill-primary"] || !done["promote"] {
-				t.Fatalf("the failover did not happen: steps done %v", done)
 			}
 			r := out.Results.Checkers["txn"]
 			if control {
