@@ -178,6 +178,7 @@ type Registry struct {
 	scenarios map[string]ScenarioInfo
 	runtimes  map[string]RuntimeInfo // see runtimes.go
 	matrix    map[string]MatrixRow   // by matrix/name; see matrix.go
+	scope     runScope               // see RunValue
 }
 
 // NewRegistry returns an empty registry.

@@ -256,18 +256,27 @@ func Prepare(reg *Registry, cfg Config) (*Prepared, error) {
 		return nil, err
 	}
 	p := &Prepared{Config: cfg, TargetInfo: ti}
-	if p.Target, err = ti.New(params); err != nil {
-		return nil, fmt.Errorf("target %s: %w", ti.Name, err)
-	}
-	if p.Workload, err = wi.New(params); err != nil {
-		return nil, fmt.Errorf("workload %s: %w", wi.Name, err)
-	}
-	for _, ni := range nis {
-		n, err := ni.New(params)
-		if err != nil {
-			return nil, fmt.Errorf("nemesis %s: %w", ni.Name, err)
+	// The parts of this run share their run-scoped values (RunValue), and
+	// no other run's.
+	err = reg.building(func() error {
+		var err error
+		if p.Target, err = ti.New(params); err != nil {
+			return fmt.Errorf("target %s: %w", ti.Name, err)
 		}
-		p.Nemeses = append(p.Nemeses, n)
+		if p.Workload, err = wi.New(params); err != nil {
+			return fmt.Errorf("workload %s: %w", wi.Name, err)
+		}
+		for _, ni := range nis {
+			n, err := ni.New(params)
+			if err != nil {
+				return fmt.Errorf("nemesis %s: %w", ni.Name, err)
+			}
+			p.Nemeses = append(p.Nemeses, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for i := 1; i <= cfg.Nodes; i++ {
 		p.Nodes = append(p.Nodes, fmt.Sprintf("n%d", i))

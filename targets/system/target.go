@@ -36,16 +36,16 @@ func (s *System) Info(reg *core.Registry) core.TargetInfo {
 			ws = append(ws, w)
 		}
 	}
-	var pauses *lock.Pauses
-	if reg != nil {
-		pauses = lock.PausesOf(reg)
-	}
 	return core.TargetInfo{Name: s.Name, Summary: "the system described in " + s.Path, Params: Params,
 		Workloads: ws, Nemeses: s.Nemeses(),
 		New: func(p core.Params) (core.Target, error) {
 			fencing, err := p.Bool("system-lock-fencing", false)
 			if err != nil {
 				return nil, err
+			}
+			var pauses *lock.Pauses
+			if reg != nil {
+				pauses = lock.PausesOf(reg)
 			}
 			return &Target{s: s, res: lock.NewResources(fencing), pauses: pauses,
 				http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}, nil

@@ -204,24 +204,23 @@ func Checkers(h *history.Header) ([]checkers.Checker, error) {
 }
 
 // Register adds the lock and lock-set workloads and the client-pause fault
-// to r. The fault's pause board is made here, once per registry; targets
-// reach it with PausesOf.
+// to r. Each run has its own pause board (PausesOf), shared by its target's
+// clients and its faults.
 func Register(r *core.Registry) {
-	board := NewPauses()
 	r.AddNemesis(core.NemesisInfo{Name: "client-pause", Params: PauseParams,
 		Summary: "stop a client for a while right after it acquired a lock (a GC pause); recorded when the pause begins",
 		New: func(p core.Params) (core.Nemesis, error) {
-			return NewPauseNemesis(board, p)
+			return NewPauseNemesis(PausesOf(r), p)
 		}})
 	r.AddNemesis(core.NemesisInfo{Name: "holder-pause", Params: HolderPauseParams,
 		Summary: "when an acquire completes ok, stop that holder (the client and its links to every node) for twice the lock's TTL; triggered by the acquire, which its record names",
 		New: func(p core.Params) (core.Nemesis, error) {
-			return NewHolderPause(board, p)
+			return NewHolderPause(PausesOf(r), p)
 		}})
 	r.AddNemesis(core.NemesisInfo{Name: HolderCrashName, Params: HolderCrashParams,
 		Summary: "when an acquire completes ok, that holder crashes: it never releases and stays down (its links cut) until the main phase ends; checked for a lock nobody can take again",
 		New: func(p core.Params) (core.Nemesis, error) {
-			return NewHolderCrash(board, p)
+			return NewHolderCrash(PausesOf(r), p)
 		}})
 	r.AddWorkload(core.WorkloadInfo{Name: "lock", Params: Params,
 		Summary: "acquire and release one lock over and over; checked for overlapping holds",

@@ -93,19 +93,17 @@ func ApplyPause(ctx context.Context, board *Pauses, op history.Op) history.Op {
 // HealOps is empty: a pause ends by itself.
 func (n *PauseNemesis) HealOps(nodes []string) []history.Op { return nil }
 
-// PausesOf returns the pause board of the client-pause fault registered in r,
-// so a target's clients and the fault share it; nil when there is none.
+// PausesOf returns the pause board of the run r is preparing, so the
+// run's target's clients and its faults share it, and a fault of one run
+// never pauses another run's client of the same name (matrix cells side by
+// side share a registry). Call it from a target's or nemesis's New; nil
+// when r has no client-pause fault.
 func PausesOf(r *core.Registry) *Pauses {
-	ni, err := r.Nemesis("client-pause")
-	if err != nil {
+	if _, err := r.Nemesis("client-pause"); err != nil {
 		return nil
 	}
-	n, err := ni.New(core.Params{})
-	if err != nil {
-		return nil
-	}
-	if pn, ok := n.(*PauseNemesis); ok {
-		return pn.board
-	}
-	return nil
+	return r.RunValue(pausesKey{}, func() any { return NewPauses() }).(*Pauses)
 }
+
+// pausesKey keys the pause board among a run's shared values.
+type pausesKey struct{}
