@@ -16,6 +16,11 @@
 // Runs are kept under $CHAOS_STORE when it is set (point CI's artifact
 // upload there); otherwise under a temporary directory that is removed when
 // the test passes and kept, with its path logged, when it fails.
+//
+// A run never outlives its test binary with faults in place: it is stopped
+// and torn down (healed, resumed, clocks reset, nodes stopped) ahead of
+// go test's -timeout, failing the test with a message that says so, and on
+// Ctrl-C or SIGTERM, after which the signal ends the binary as usual.
 package chaostest
 
 import (
@@ -23,9 +28,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,7 +117,8 @@ type Result struct {
 // failure it returns nil.
 func Run(t testing.TB, s Scenario) *Result {
 	t.Helper()
-	ctx := t.Context()
+	ctx, interrupted, stop := runContext(t)
+	defer stop()
 	if s.Want == checkers.Unknown {
 		s.Want = checkers.Valid
 	}
@@ -134,6 +143,19 @@ func Run(t testing.TB, s Scenario) *Result {
 		return nil
 	}
 	out, err := core.Execute(ctx, p)
+	if why, signalled := interrupted(); why != "" {
+		if out != nil && out.Dir != "" {
+			why += "; its history is in " + out.Dir
+		}
+		if signalled {
+			// The signal ends the binary as soon as stop sends it again,
+			// before the test's log would be shown: say it now.
+			fmt.Fprintf(os.Stderr, "chaostest: %s: %s\n", t.Name(), why)
+			stop()
+		}
+		t.Fatalf("chaostest: %s", why)
+		return nil
+	}
 	if err != nil {
 		if out != nil && out.Dir != "" {
 			t.Logf("chaostest: run directory %s", out.Dir)
@@ -176,6 +198,85 @@ func Run(t testing.TB, s Scenario) *Result {
 	t.Logf("chaostest: %s, %d ops (%d ok, %d fail, %d info), %d faults (%d applied); report %s",
 		out.Results.Valid, out.Stats.Invoked, out.Stats.OK, out.Stats.Fail, out.Stats.Info, out.Stats.Faults, out.Stats.Applied, report)
 	return res
+}
+
+// deadlineMargin is how long before the test binary's deadline
+// (go test -timeout) a run is stopped, at most: time to tear it down and
+// check what it recorded before the binary panics. A test close to its
+// deadline keeps a quarter of what is left instead.
+const deadlineMargin = 30 * time.Second
+
+// signalWait is how long a run stopped by a signal waits, after sending
+// the signal again, for it to end the binary.
+const signalWait = 5 * time.Second
+
+// runContext bounds a run by its test. The run ends when the test ends,
+// ahead of the test binary's deadline, and on SIGINT or SIGTERM, so that
+// in each case it heals and tears down before the binary exits, instead of
+// being cut off mid-fault with its processes, partitions and clocks left
+// as they were. interrupted says why the run was stopped early ("" when it
+// was not) and whether a signal stopped it; stop ends the watch, and after a signal sends the signal again,
+// so the binary then ends as the user asked.
+func runContext(t testing.TB) (ctx context.Context, interrupted func() (why string, signalled bool), stop func()) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	var mu sync.Mutex
+	why := ""
+	end := func(s string) {
+		mu.Lock()
+		if why == "" {
+			why = s
+		}
+		mu.Unlock()
+		cancel(errors.New(s))
+	}
+	var timer *time.Timer
+	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if deadline, ok := dt.Deadline(); ok {
+			margin := min(deadlineMargin, time.Until(deadline)/4)
+			timer = time.AfterFunc(time.Until(deadline)-margin, func() {
+				end(fmt.Sprintf("the run was stopped %s before the test binary's deadline (%s) and torn down; "+
+					"give go test a longer -timeout, or the scenario a shorter TimeLimit", margin.Round(time.Second), deadline.Format(time.TimeOnly)))
+			})
+		}
+	}
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	var got os.Signal
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigc:
+			mu.Lock()
+			got = sig
+			mu.Unlock()
+			end(fmt.Sprintf("interrupted by %s: the run was torn down", sig))
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			signal.Stop(sigc)
+			close(done)
+			if timer != nil {
+				timer.Stop()
+			}
+			mu.Lock()
+			sig := got
+			mu.Unlock()
+			if sig != nil {
+				if p, err := os.FindProcess(os.Getpid()); err == nil && p.Signal(sig) == nil {
+					// The signal ends the binary a moment later; the
+					// test must not finish first and exit on its own.
+					// Another run watching for it catches it instead,
+					// and this one goes on after a while.
+					time.Sleep(signalWait)
+				}
+			}
+			cancel(nil)
+		})
+	}
+	return ctx, func() (string, bool) { mu.Lock(); defer mu.Unlock(); return why, got != nil }, stop
 }
 
 func summary(rs checkers.Results) string {
