@@ -12,6 +12,7 @@
 package matrix
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +64,11 @@ type Options struct {
 	Log io.Writer
 	// Command is the command line, kept in the result.
 	Command []string
+	// CellAllowance and AbandonWait size each cell's deadline (see
+	// CellDeadline) and how long an interrupted cell may take to end
+	// before the matrix goes on without it; zero means 3 min and 2 min.
+	CellAllowance time.Duration
+	AbandonWait   time.Duration
 }
 
 // Cell is one run of the matrix.
@@ -307,11 +313,12 @@ const cellAllowance = 3 * time.Minute
 const cellAbandonWait = 2 * time.Minute
 
 // CellDeadline is how long one cell may run: its time limit, its final
-// phase's timeout, an op timeout, and cellAllowance. A cell past it is
-// interrupted (its run tears down as on Ctrl-C) and reported as an error
-// cell that says so; the matrix goes on.
-func CellDeadline(cfg core.Config) time.Duration {
-	return cfg.TimeLimit + cfg.FinalTimeout + cfg.OpTimeout + cellAllowance
+// phase's timeout, an op timeout, and an allowance (Options.CellAllowance,
+// cellAllowance by default). A cell past it is interrupted (its run tears
+// down as on Ctrl-C) and reported as an error cell that says so; the
+// matrix goes on.
+func CellDeadline(cfg core.Config, allowance time.Duration) time.Duration {
+	return cfg.TimeLimit + cfg.FinalTimeout + cfg.OpTimeout + cmp.Or(allowance, cellAllowance)
 }
 
 // runCell runs one cell: resolve, check the runtime offers its faults, run,
@@ -371,7 +378,8 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 		return c
 	}
 	start := time.Now()
-	deadline := CellDeadline(p.Config)
+	deadline := CellDeadline(p.Config, o.CellAllowance)
+	abandonWait := cmp.Or(o.AbandonWait, cellAbandonWait)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var out *core.Outcome
@@ -391,9 +399,9 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 		cancel()
 		select {
 		case <-ran:
-		case <-time.After(cellAbandonWait):
+		case <-time.After(abandonWait):
 			c.ElapsedS = time.Since(start).Seconds()
-			c.Verdict, c.Witness = Error, fmt.Sprintf("exceeded its cell deadline of %s and did not end within %s of being interrupted; abandoned", deadline, cellAbandonWait)
+			c.Verdict, c.Witness = Error, fmt.Sprintf("exceeded its cell deadline of %s and did not end within %s of being interrupted; abandoned", deadline, abandonWait)
 			return c
 		}
 	}
@@ -401,7 +409,7 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 	if late && ctx.Err() == nil {
 		defer func() {
 			c.Verdict = Error
-			c.Witness = fmt.Sprintf("exceeded its cell deadline of %s (time limit + final timeout + op timeout + %s for set-up and teardown); interrupted", deadline, cellAllowance)
+			c.Witness = fmt.Sprintf("exceeded its cell deadline of %s (time limit + final timeout + op timeout + %s for set-up and teardown); interrupted", deadline, cmp.Or(o.CellAllowance, cellAllowance))
 		}()
 	}
 	if out != nil {
