@@ -182,13 +182,14 @@ func TestYourProcessesUnderFaults(t *testing.T) {
 	}
 }
 
-// sleepers are "your system" as plain processes with the given clock method.
-func sleepers(clock core.ClockMethod) func([]string, core.Params) ([]core.NodeSpec, error) {
+// sleepers are "your system" as plain processes (`sleep arg`, arg also
+// finds them) with the given clock method.
+func sleepers(clock core.ClockMethod, arg string) func([]string, core.Params) ([]core.NodeSpec, error) {
 	return func(names []string, _ core.Params) ([]core.NodeSpec, error) {
 		var specs []core.NodeSpec
 		for _, n := range names {
 			specs = append(specs, core.NodeSpec{Name: n, Program: "sleep", Clock: clock,
-				Args: func(core.NodeEnv) []string { return []string{"600"} }})
+				Args: func(core.NodeEnv) []string { return []string{arg} }})
 		}
 		return specs, nil
 	}
@@ -201,7 +202,7 @@ func TestFaultTheNodesCannotTakeIsRefused(t *testing.T) {
 	store := t.TempDir()
 	t.Setenv(chaostest.StoreEnv, store)
 	rec := &recorder{TB: t}
-	res := chaostest.Run(rec, chaostest.Scenario{Workload: "ids", Client: cluster(true), Nodes: sleepers(core.ClockNone),
+	res := chaostest.Run(rec, chaostest.Scenario{Workload: "ids", Client: cluster(true), Nodes: sleepers(core.ClockNone, "600"),
 		Nemeses: []string{"clock"}, TimeLimit: time.Second})
 	if res != nil || !rec.failed {
 		t.Fatalf("clock faults on nodes without a clock method were accepted: %+v", res)
@@ -220,7 +221,7 @@ func TestFaultTheNodesCannotTakeIsRefused(t *testing.T) {
 // pass unless the scenario says that is expected.
 func TestFaultsThatAllFailAreNotGreen(t *testing.T) {
 	t.Setenv(chaostest.StoreEnv, t.TempDir())
-	s := chaostest.Scenario{Workload: "ids", Client: cluster(true), Nodes: sleepers(core.ClockControl),
+	s := chaostest.Scenario{Workload: "ids", Client: cluster(true), Nodes: sleepers(core.ClockControl, "600"),
 		Nemeses: []string{"clock"}, TimeLimit: 1500 * time.Millisecond, NemesisInterval: 200 * time.Millisecond}
 	rec := &recorder{TB: t}
 	if res := chaostest.Run(rec, s); res != nil || !rec.failed {

@@ -16,18 +16,6 @@ import (
 	"github.com/chaostest/chaos/history"
 )
 
-// markedSleepers are processes the test can find by their argument.
-func markedSleepers(mark string) func([]string, core.Params) ([]core.NodeSpec, error) {
-	return func(names []string, _ core.Params) ([]core.NodeSpec, error) {
-		var specs []core.NodeSpec
-		for _, n := range names {
-			specs = append(specs, core.NodeSpec{Name: n, Program: "sleep",
-				Args: func(core.NodeEnv) []string { return []string{mark} }})
-		}
-		return specs, nil
-	}
-}
-
 // sleepersLeft counts live processes running `sleep mark`.
 func sleepersLeft(t *testing.T, mark string) int {
 	t.Helper()
@@ -85,7 +73,7 @@ func TestRunStopsBeforeTheTestDeadline(t *testing.T) {
 	rec := &recorder{TB: t}
 	start := time.Now()
 	chaostest.Run(deadlined{rec, start.Add(8 * time.Second)}, chaostest.Scenario{Workload: "ids", Client: cluster(true),
-		Nodes: markedSleepers(mark), Nemeses: []string{"pause"}, AllowUnappliedFaults: true,
+		Nodes: sleepers(core.ClockNone, mark), Nemeses: []string{"pause"}, AllowUnappliedFaults: true,
 		TimeLimit: 2 * time.Minute, NemesisInterval: 300 * time.Millisecond})
 	took := time.Since(start)
 	if !rec.failed || !strings.Contains(rec.msg, "before the test binary's deadline") || !strings.Contains(rec.msg, "-timeout") {
@@ -111,7 +99,7 @@ func TestInterruptHelper(t *testing.T) {
 	if mark == "" {
 		return // run by TestInterruptTearsDown
 	}
-	chaostest.Run(t, chaostest.Scenario{Workload: "ids", Client: cluster(true), Nodes: markedSleepers(mark),
+	chaostest.Run(t, chaostest.Scenario{Workload: "ids", Client: cluster(true), Nodes: sleepers(core.ClockNone, mark),
 		Nemeses: []string{"pause"}, TimeLimit: 2 * time.Minute, NemesisInterval: 300 * time.Millisecond})
 }
 
