@@ -72,7 +72,7 @@ func TestRunStopsBeforeTheTestDeadline(t *testing.T) {
 	const mark = "611"
 	rec := &recorder{TB: t}
 	start := time.Now()
-	chaostest.Run(deadlined{rec, start.Add(8 * time.Second)}, chaostest.Scenario{Workload: "ids", Client: cluster(true),
+	chaostest.Run(deadlined{rec, start.Add(12 * time.Second)}, chaostest.Scenario{Workload: "ids", Client: cluster(true),
 		Nodes: sleepers(core.ClockNone, mark), Nemeses: []string{"pause"}, AllowUnappliedFaults: true,
 		TimeLimit: 2 * time.Minute, NemesisInterval: 300 * time.Millisecond})
 	took := time.Since(start)
@@ -80,7 +80,7 @@ func TestRunStopsBeforeTheTestDeadline(t *testing.T) {
 		t.Fatalf("failed %v, message %q", rec.failed, rec.msg)
 	}
 	if took > 30*time.Second {
-		t.Errorf("Run returned %s after its start; the deadline was 8 s away", took.Round(time.Second))
+		t.Errorf("Run returned %s after its start; the deadline was 12 s away", took.Round(time.Second))
 	}
 	if hf := historyNamed(t, rec.msg); len(hf.Ops) == 0 {
 		t.Error("the stopped run recorded nothing")
