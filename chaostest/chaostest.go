@@ -215,8 +215,9 @@ const signalWait = 5 * time.Second
 // in each case it heals and tears down before the binary exits, instead of
 // being cut off mid-fault with its processes, partitions and clocks left
 // as they were. interrupted says why the run was stopped early ("" when it
-// was not) and whether a signal stopped it; stop ends the watch, and after a signal sends the signal again,
-// so the binary then ends as the user asked.
+// was not) and whether a signal stopped it; stop ends the watch, and after
+// a signal sends the signal again, so the binary then ends as the user
+// asked.
 func runContext(t testing.TB) (ctx context.Context, interrupted func() (why string, signalled bool), stop func()) {
 	ctx, cancel := context.WithCancelCause(t.Context())
 	var mu sync.Mutex

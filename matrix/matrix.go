@@ -378,7 +378,8 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 		return c
 	}
 	start := time.Now()
-	deadline := CellDeadline(p.Config, o.CellAllowance)
+	allowance := cmp.Or(o.CellAllowance, cellAllowance)
+	deadline := CellDeadline(p.Config, allowance)
 	abandonWait := cmp.Or(o.AbandonWait, cellAbandonWait)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -409,7 +410,7 @@ func runCell(ctx context.Context, reg *core.Registry, o Options, row core.Matrix
 	if late && ctx.Err() == nil {
 		defer func() {
 			c.Verdict = Error
-			c.Witness = fmt.Sprintf("exceeded its cell deadline of %s (time limit + final timeout + op timeout + %s for set-up and teardown); interrupted", deadline, cmp.Or(o.CellAllowance, cellAllowance))
+			c.Witness = fmt.Sprintf("exceeded its cell deadline of %s (time limit + final timeout + op timeout + %s for set-up and teardown); interrupted", deadline, allowance)
 		}()
 	}
 	if out != nil {
