@@ -1,7 +1,6 @@
 package etcd_test
 
 import (
-	"context"
 	"math"
 	"os"
 	"sort"
@@ -11,8 +10,7 @@ import (
 
 	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
-	"github.com/chaostest/chaos/core"
-	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/internal/runtest"
 	"github.com/chaostest/chaos/targets/etcd"
 )
 
@@ -90,16 +88,8 @@ func BenchmarkLockPauseFirstViolation(b *testing.B) {
 		for seed := 1; seed <= n; seed++ {
 			cfg := etcd.LockPauseScenario().Config(false)
 			cfg.Seed = int64(seed)
-			cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
 			cfg.Store = b.TempDir()
-			p, err := core.Prepare(builtin.New(etcd.Register), cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			out, err := core.Execute(context.Background(), p)
-			if err != nil {
-				b.Fatal(err)
-			}
+			out := runtest.Local(b, builtin.New(etcd.Register), cfg)
 			at, ok := firstViolation(out.Results)
 			if !ok {
 				none++

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,7 +11,7 @@ import (
 	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
-	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/internal/runtest"
 	"github.com/chaostest/chaos/targets/postgres"
 )
 
@@ -46,15 +45,7 @@ func playScenario(t *testing.T, name string, control bool, seed int64) *core.Out
 		cfg.Seed = seed
 	}
 	cfg.Store = t.TempDir()
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(reg, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, reg, cfg)
 	if b, _ := exec.Command("pgrep", "-f", out.Dir).Output(); strings.TrimSpace(string(b)) != "" {
 		t.Fatalf("processes of the run left running: %s", b)
 	}
@@ -196,16 +187,8 @@ func runIDs(t *testing.T, target string, nodes int, params core.Params) *core.Ou
 	cfg.OpTimeout, cfg.CheckTimeout = 2*time.Second, time.Minute
 	cfg.Params = params
 	cfg.Store = t.TempDir()
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
 	reg := builtin.New(postgres.Register)
-	p, err := core.Prepare(reg, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, reg, cfg)
 	return out
 }
 

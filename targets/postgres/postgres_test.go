@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,7 +12,7 @@ import (
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
-	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/internal/runtest"
 	"github.com/chaostest/chaos/targets/postgres"
 )
 
@@ -54,15 +53,7 @@ func runWorkload(t *testing.T, workload string, nodes int, params core.Params, n
 	cfg.NemesisInterval = 2 * time.Second
 	cfg.CheckTimeout = time.Minute
 	cfg.Params = params
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(builtin.New(postgres.Register), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, builtin.New(postgres.Register), cfg)
 	return out
 }
 
@@ -138,15 +129,7 @@ func runFailover(t *testing.T, reg *core.Registry, sc core.ScenarioInfo, control
 	t.Helper()
 	cfg := sc.Config(control)
 	cfg.Store = t.TempDir()
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(reg, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, reg, cfg)
 	hf, err := history.ReadFile(core.HistoryPath(out.Dir))
 	if err != nil {
 		t.Fatal(err)

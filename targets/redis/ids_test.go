@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,7 +9,7 @@ import (
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
-	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/internal/runtest"
 	"github.com/chaostest/chaos/targets/redis"
 )
 
@@ -33,15 +32,7 @@ func TestIDScenarios(t *testing.T) {
 					cfg := s.Config(control)
 					cfg.Seed = seed
 					cfg.Store = keepOnFailure(t)
-					cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-					p, err := core.Prepare(reg, cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out, err := core.Execute(context.Background(), p)
-					if err != nil {
-						t.Fatal(err)
-					}
+					out := runtest.Local(t, reg, cfg)
 					r := out.Results.Checkers["ids"]
 					hf, err := history.ReadFile(core.HistoryPath(out.Dir))
 					if err != nil {

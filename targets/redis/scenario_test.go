@@ -15,6 +15,7 @@ import (
 	"github.com/chaostest/chaos/builtin"
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/core"
+	"github.com/chaostest/chaos/internal/runtest"
 	"github.com/chaostest/chaos/runtime/local"
 	"github.com/chaostest/chaos/targets/redis"
 )
@@ -81,15 +82,7 @@ func TestScenarios(t *testing.T) {
 					cfg := s.Config(control)
 					cfg.Seed = seed
 					cfg.Store = keepOnFailure(t)
-					cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-					p, err := core.Prepare(builtin.New(redis.Register), cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out, err := core.Execute(context.Background(), p)
-					if err != nil {
-						t.Fatal(err)
-					}
+					out := runtest.Local(t, builtin.New(redis.Register), cfg)
 					r := out.Results.Checkers["lock-safety"]
 					if control {
 						if out.Results.Valid != checkers.Valid {
@@ -154,15 +147,7 @@ func TestRedsyncClockJump(t *testing.T) {
 	cfg := s.Config(false)
 	cfg.Params["redis-lock"] = "redsync"
 	cfg.Store = t.TempDir()
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(reg, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, reg, cfg)
 	r := out.Results.Checkers["lock-safety"]
 	if out.Results.Valid != checkers.Invalid || r.AnomalyCounts["overlapping-holds"] == 0 {
 		t.Fatalf("got %v %v, want overlapping holds; run in %s", out.Results.Valid, r.AnomalyCounts, out.Dir)
@@ -184,15 +169,7 @@ func TestCrashRestartWithFsyncAlways(t *testing.T) {
 	cfg.Params["redis-appendonly"] = "yes"
 	cfg.Params["redis-appendfsync"] = "always"
 	cfg.Store = t.TempDir()
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(reg, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, reg, cfg)
 	if out.Results.Valid != checkers.Valid {
 		t.Fatalf("got %v (%s), want valid; run in %s", out.Results.Valid, out.Results.Checkers["lock-safety"].Summary, out.Dir)
 	}

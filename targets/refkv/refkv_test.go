@@ -1,7 +1,6 @@
 package refkv_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,7 @@ import (
 	"github.com/chaostest/chaos/checkers"
 	"github.com/chaostest/chaos/checkers/linearizable"
 	"github.com/chaostest/chaos/core"
-	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/internal/runtest"
 	"github.com/chaostest/chaos/targets/refkv"
 )
 
@@ -87,15 +86,7 @@ func run(t *testing.T, mode string, nemeses ...string) *core.Outcome {
 	cfg.NemesisInterval = 500 * time.Millisecond
 	cfg.CheckTimeout = time.Minute
 	cfg.Params = core.Params{"refkv-mode": mode}
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(builtin.New(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, builtin.New(), cfg)
 	return out
 }
 

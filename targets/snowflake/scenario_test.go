@@ -1,7 +1,6 @@
 package snowflake_test
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
@@ -10,7 +9,7 @@ import (
 	"github.com/chaostest/chaos/checkers"
 	idcheck "github.com/chaostest/chaos/checkers/ids"
 	"github.com/chaostest/chaos/core"
-	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/internal/runtest"
 )
 
 func TestMain(m *testing.M) {
@@ -30,15 +29,7 @@ func scenario(t *testing.T, params core.Params, nemeses ...string) checkers.Resu
 	cfg.Nemeses = nemeses
 	cfg.NemesisInterval = 700 * time.Millisecond
 	cfg.Params = params
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(builtin.New(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, builtin.New(), cfg)
 	r := out.Results.Checkers["ids"]
 	t.Logf("%s: %s %v", out.Dir, r.Summary, r.Counts)
 	return r
@@ -92,15 +83,7 @@ func TestReproSnowflakeClockRollback(t *testing.T) {
 	for _, control := range []bool{false, true} {
 		cfg := s.Config(control)
 		cfg.Store = t.TempDir()
-		cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-		p, err := core.Prepare(builtin.New(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := core.Execute(context.Background(), p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := runtest.Local(t, builtin.New(), cfg)
 		r := out.Results.Checkers["ids"]
 		t.Logf("control %t: %s %v", control, r.Summary, r.AnomalyCounts)
 		if control {

@@ -14,7 +14,7 @@ import (
 	bankcheck "github.com/chaostest/chaos/checkers/bank"
 	"github.com/chaostest/chaos/core"
 	"github.com/chaostest/chaos/history"
-	"github.com/chaostest/chaos/runtime/local"
+	"github.com/chaostest/chaos/internal/runtest"
 	"github.com/chaostest/chaos/targets/postgres"
 	"github.com/chaostest/chaos/targets/postgres/twopc"
 )
@@ -50,15 +50,7 @@ func playScenario(t *testing.T, name string, control bool, seed int64) *core.Out
 	if seed != 0 {
 		cfg.Seed = seed
 	}
-	cfg.NewRuntime = func() (core.Runtime, error) { return local.New() }
-	p, err := core.Prepare(reg, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := core.Execute(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runtest.Local(t, reg, cfg)
 	if b, _ := exec.Command("pgrep", "-f", "postgres -D "+out.Dir).Output(); strings.TrimSpace(string(b)) != "" {
 		t.Fatalf("PostgreSQL servers left running: %s", b)
 	}
